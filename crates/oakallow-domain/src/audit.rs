@@ -1,0 +1,336 @@
+//! The audit trail's entries and their per-org hash chain:
+//! `hash = SHA-256(prev_hash || canonical JSON of the entry without hash)`, hex encoded, with a
+//! genesis `prev_hash` of 64 zeros. Changing any stored field of any entry breaks the chain there.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::canonical::to_canonical_string;
+use crate::clock::Timestamp;
+use crate::id::{ActivityId, ApprovalId, CheckId, OrgId, RuleId};
+use crate::permission::{Permission, ResolvedFrom};
+
+/// `prev_hash` of an org's first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The type of an activity entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[expect(missing_docs, reason = "each variant is its wire name")]
+pub enum ActivityType {
+    #[serde(rename = "permission.checked")]
+    PermissionChecked,
+    #[serde(rename = "params.validated")]
+    ParamsValidated,
+    #[serde(rename = "approval.created")]
+    ApprovalCreated,
+    #[serde(rename = "approval.decided")]
+    ApprovalDecided,
+    #[serde(rename = "approval.escalated")]
+    ApprovalEscalated,
+    #[serde(rename = "approval.expired")]
+    ApprovalExpired,
+    #[serde(rename = "approval.cancelled")]
+    ApprovalCancelled,
+    #[serde(rename = "token.minted")]
+    TokenMinted,
+    #[serde(rename = "token.verified")]
+    TokenVerified,
+    #[serde(rename = "token.rejected")]
+    TokenRejected,
+    #[serde(rename = "execution.logged")]
+    ExecutionLogged,
+    #[serde(rename = "key.created")]
+    KeyCreated,
+    #[serde(rename = "key.revoked")]
+    KeyRevoked,
+    #[serde(rename = "config.changed")]
+    ConfigChanged,
+}
+
+impl ActivityType {
+    /// Every type.
+    pub const ALL: [Self; 14] = [
+        Self::PermissionChecked,
+        Self::ParamsValidated,
+        Self::ApprovalCreated,
+        Self::ApprovalDecided,
+        Self::ApprovalEscalated,
+        Self::ApprovalExpired,
+        Self::ApprovalCancelled,
+        Self::TokenMinted,
+        Self::TokenVerified,
+        Self::TokenRejected,
+        Self::ExecutionLogged,
+        Self::KeyCreated,
+        Self::KeyRevoked,
+        Self::ConfigChanged,
+    ];
+
+    /// The wire name, e.g. `permission.checked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PermissionChecked => "permission.checked",
+            Self::ParamsValidated => "params.validated",
+            Self::ApprovalCreated => "approval.created",
+            Self::ApprovalDecided => "approval.decided",
+            Self::ApprovalEscalated => "approval.escalated",
+            Self::ApprovalExpired => "approval.expired",
+            Self::ApprovalCancelled => "approval.cancelled",
+            Self::TokenMinted => "token.minted",
+            Self::TokenVerified => "token.verified",
+            Self::TokenRejected => "token.rejected",
+            Self::ExecutionLogged => "execution.logged",
+            Self::KeyCreated => "key.created",
+            Self::KeyRevoked => "key.revoked",
+            Self::ConfigChanged => "config.changed",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == text)
+    }
+}
+
+/// Who did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// An API key.
+    Key,
+    /// A dashboard user.
+    User,
+    /// oakallow itself (sweepers, the operator CLI).
+    System,
+}
+
+impl ActorKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Key => "key",
+            Self::User => "user",
+            Self::System => "system",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "key" => Some(Self::Key),
+            "user" => Some(Self::User),
+            "system" => Some(Self::System),
+            _ => None,
+        }
+    }
+}
+
+/// Who did it, with a label safe to show (a key's display prefix, never the key).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Actor {
+    /// Kind of actor.
+    pub kind: ActorKind,
+    /// Key id, account id, or a system component's name.
+    pub id: String,
+    /// Key display prefix, email, or component name.
+    pub label: String,
+}
+
+/// The content of an entry, before it takes its place in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityRecord {
+    /// Entry id.
+    pub id: ActivityId,
+    /// Org.
+    pub org_id: OrgId,
+    /// When it happened.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    /// Entry type.
+    #[serde(rename = "type")]
+    pub kind: ActivityType,
+    /// Who did it.
+    pub actor: Actor,
+    /// Tenant external id.
+    pub tenant: Option<String>,
+    /// Resource name.
+    pub resource: Option<String>,
+    /// Tool name.
+    pub tool: Option<String>,
+    /// Method name.
+    pub method: Option<String>,
+    /// Permission decided.
+    pub permission: Option<Permission>,
+    /// Resolution step.
+    pub resolved_from: Option<ResolvedFrom>,
+    /// Deciding rule.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub rule_id: Option<RuleId>,
+    /// Call params (redacted when the org asks for it).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub params: Option<Value>,
+    /// Reason given.
+    pub reason: Option<String>,
+    /// Outcome (`success`, `failed`, `error`, `valid`, a rejection reason...).
+    pub result: Option<String>,
+    /// Duration reported by the agent.
+    pub duration_ms: Option<u64>,
+    /// Token id involved.
+    pub token_jti: Option<String>,
+    /// Approval involved.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub approval_id: Option<ApprovalId>,
+    /// Check involved.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub check_id: Option<CheckId>,
+    /// Anything else worth keeping.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub details: Option<Value>,
+}
+
+impl ActivityRecord {
+    /// An entry of `kind` by `actor` with every optional field empty.
+    pub fn new(org_id: OrgId, at: Timestamp, kind: ActivityType, actor: Actor) -> Self {
+        Self {
+            id: ActivityId::generate(),
+            org_id,
+            at,
+            kind,
+            actor,
+            tenant: None,
+            resource: None,
+            tool: None,
+            method: None,
+            permission: None,
+            resolved_from: None,
+            rule_id: None,
+            params: None,
+            reason: None,
+            result: None,
+            duration_ms: None,
+            token_jti: None,
+            approval_id: None,
+            check_id: None,
+            details: None,
+        }
+    }
+}
+
+/// An entry in its place in the org's chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ActivityEntry {
+    /// The content.
+    #[serde(flatten)]
+    pub record: ActivityRecord,
+    /// Position in the org's chain, from 1.
+    pub seq: u64,
+    /// Hash of the previous entry (64 zeros for the first).
+    pub prev_hash: String,
+    /// This entry's hash.
+    pub hash: String,
+}
+
+impl ActivityEntry {
+    /// Places `record` after an entry whose hash is `prev_hash`, at position `seq`.
+    pub fn seal(record: ActivityRecord, seq: u64, prev_hash: String) -> Self {
+        let mut entry = Self { record, seq, prev_hash, hash: String::new() };
+        entry.hash = entry.compute_hash();
+        entry
+    }
+
+    /// The hash this entry should have, from its content.
+    pub fn compute_hash(&self) -> String {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Some(object) = value.as_object_mut() {
+            object.remove("hash");
+        }
+        let mut hasher = Sha256::new();
+        hasher.update(self.prev_hash.as_bytes());
+        hasher.update(to_canonical_string(&value).as_bytes());
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// Walks a chain in `seq` order and reports its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainCheck {
+    /// Entries seen.
+    pub entries: u64,
+    /// Hash of the last entry (genesis for an empty chain).
+    pub head_hash: String,
+    /// The first entry that does not fit: `(id, seq)`.
+    pub first_broken: Option<(ActivityId, u64)>,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        Self { entries: 0, head_hash: GENESIS_HASH.to_owned(), first_broken: None }
+    }
+}
+
+impl ChainCheck {
+    /// Feeds the next entry (in `seq` order).
+    pub fn push(&mut self, entry: &ActivityEntry) {
+        self.entries += 1;
+        let fits = entry.seq == self.entries && entry.prev_hash == self.head_hash && entry.hash == entry.compute_hash();
+        if !fits && self.first_broken.is_none() {
+            self.first_broken = Some((entry.record.id, entry.seq));
+        }
+        self.head_hash = entry.hash.clone();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: i64) -> ActivityRecord {
+        let actor = Actor { kind: ActorKind::System, id: "test".into(), label: "test".into() };
+        let mut record = ActivityRecord::new(OrgId::generate(), Timestamp::from_micros(n), ActivityType::PermissionChecked, actor);
+        record.tool = Some(format!("tool-{n}"));
+        record
+    }
+
+    fn chain(n: i64) -> Vec<ActivityEntry> {
+        let mut prev = GENESIS_HASH.to_owned();
+        (1..=n)
+            .map(|i| {
+                let entry = ActivityEntry::seal(record(i), i as u64, prev.clone());
+                prev = entry.hash.clone();
+                entry
+            })
+            .collect()
+    }
+
+    fn check(entries: &[ActivityEntry]) -> ChainCheck {
+        let mut check = ChainCheck::default();
+        entries.iter().for_each(|e| check.push(e));
+        check
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let entries = chain(5);
+        let result = check(&entries);
+        assert_eq!(result.first_broken, None);
+        assert_eq!(result.entries, 5);
+        assert_eq!(result.head_hash, entries[4].hash);
+    }
+
+    #[test]
+    fn any_edit_is_named() {
+        let mut entries = chain(5);
+        entries[2].record.tool = Some("other".into());
+        assert_eq!(check(&entries).first_broken, Some((entries[2].record.id, 3)));
+
+        let mut entries = chain(5);
+        entries.remove(1);
+        assert_eq!(check(&entries).first_broken.map(|b| b.1), Some(3));
+    }
+}

@@ -1,0 +1,100 @@
+//! Canonical JSON: object keys sorted (by Unicode code point) at every depth, no insignificant
+//! whitespace, integral numbers without a fraction. Used for the params hash bound into execution
+//! tokens and for the audit hash chain, so it must never change.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Largest integer a float may hold exactly; integral floats up to it print as integers.
+const EXACT_FLOAT_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// The canonical text of `value`.
+pub fn to_canonical_string(value: &Value) -> String {
+    let mut out = String::new();
+    write_value(value, &mut out);
+    out
+}
+
+/// Hex SHA-256 of the canonical text of `params`; absent params hash as `{}`.
+pub fn params_sha256(params: Option<&Value>) -> String {
+    let text = match params {
+        Some(value) => to_canonical_string(value),
+        None => "{}".to_owned(),
+    };
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn write_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => write_number(n, out),
+        Value::String(s) => write_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_value(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_number(n: &serde_json::Number, out: &mut String) {
+    if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+        && f.fract() == 0.0
+        && f.abs() < EXACT_FLOAT_LIMIT
+    {
+        #[expect(clippy::cast_possible_truncation, reason = "integral and below 2^53, so exact")]
+        out.push_str(&(f as i64).to_string());
+        return;
+    }
+    out.push_str(&n.to_string());
+}
+
+fn write_string(s: &str, out: &mut String) {
+    // serde_json's string escaping is the minimal JSON escaping (quote, backslash, controls).
+    out.push_str(&Value::String(s.to_owned()).to_string());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn sorts_keys_recursively_without_whitespace() {
+        let value = json!({"b": [1, {"z": true, "a": null}], "a": "x\n\"y\"", "é": 1.5});
+        assert_eq!(to_canonical_string(&value), r#"{"a":"x\n\"y\"","b":[1,{"a":null,"z":true}],"é":1.5}"#);
+    }
+
+    #[test]
+    fn integral_floats_print_as_integers() {
+        let value: Value = serde_json::from_str(r#"{"n": 2.0, "m": -0.0, "big": 1e300}"#).unwrap();
+        assert_eq!(to_canonical_string(&value), r#"{"big":1e+300,"m":0,"n":2}"#);
+    }
+
+    #[test]
+    fn missing_params_hash_as_empty_object() {
+        assert_eq!(params_sha256(None), params_sha256(Some(&json!({}))));
+        assert_ne!(params_sha256(Some(&json!({"a": 1}))), params_sha256(None));
+        assert_eq!(params_sha256(Some(&json!({"a": 1, "b": 2}))), params_sha256(Some(&json!({"b": 2, "a": 1}))));
+    }
+}

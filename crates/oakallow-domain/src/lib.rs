@@ -1,0 +1,16 @@
+//! oakallow's domain: everything that decides, with no I/O. Ids, time, permissions, the policy
+//! and its resolver, canonical JSON, keys and secrets, orgs, and the audit chain.
+//! This crate must never depend on tokio, sqlx or axum.
+
+pub mod audit;
+pub mod canonical;
+pub mod clock;
+pub mod id;
+pub mod keys;
+pub mod org;
+pub mod permission;
+pub mod policy;
+pub mod secret;
+
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use permission::{Permission, ResolvedFrom, RiskLevel};
