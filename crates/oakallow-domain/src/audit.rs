@@ -265,7 +265,7 @@ pub struct ChainCheck {
     /// Hash of the last entry (genesis for an empty chain).
     pub head_hash: String,
     /// The first entry that does not fit: `(id, seq)`.
-    pub first_broken: Option<(ActivityId, u64)>,
+    pub first_broken: Option<(String, u64)>,
 }
 
 impl Default for ChainCheck {
@@ -277,12 +277,27 @@ impl Default for ChainCheck {
 impl ChainCheck {
     /// Feeds the next entry (in `seq` order).
     pub fn push(&mut self, entry: &ActivityEntry) {
-        self.entries += 1;
-        let fits = entry.seq == self.entries && entry.prev_hash == self.head_hash && entry.hash == entry.compute_hash();
-        if !fits && self.first_broken.is_none() {
-            self.first_broken = Some((entry.record.id, entry.seq));
+        let fits = entry.seq == self.entries + 1 && entry.prev_hash == self.head_hash && entry.hash == entry.compute_hash();
+        if !fits {
+            self.mark_broken(&entry.record.id.to_string(), entry.seq);
         }
+        self.entries += 1;
         self.head_hash = entry.hash.clone();
+    }
+
+    /// Counts an entry that cannot even be read back as broken.
+    pub fn mark_broken(&mut self, id: &str, seq: u64) {
+        if self.first_broken.is_none() {
+            self.first_broken = Some((id.to_owned(), seq));
+        }
+    }
+
+    /// Compares the walk with the recorded head of the chain: if the newest entries were
+    /// removed (or the head altered), the entry the head names is reported.
+    pub fn compare_head(&mut self, seq: u64, id: &str, hash: &str) {
+        if seq != self.entries || hash != self.head_hash {
+            self.mark_broken(id, seq);
+        }
     }
 }
 
@@ -327,7 +342,7 @@ mod tests {
     fn any_edit_is_named() {
         let mut entries = chain(5);
         entries[2].record.tool = Some("other".into());
-        assert_eq!(check(&entries).first_broken, Some((entries[2].record.id, 3)));
+        assert_eq!(check(&entries).first_broken, Some((entries[2].record.id.to_string(), 3)));
 
         let mut entries = chain(5);
         entries.remove(1);

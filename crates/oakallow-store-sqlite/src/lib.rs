@@ -1,0 +1,148 @@
+//! oakallow's default backend: one SQLite file in WAL mode with `synchronous=FULL`, so every
+//! acknowledged write is on disk. One thread owns the only writing connection; reads use a small
+//! pool of read-only connections. Migrations in `migrations/` are applied at open.
+
+mod accounts;
+mod activity;
+mod conn;
+mod migrate;
+mod policy;
+mod rows;
+mod runtime;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use oakallow_domain::Timestamp;
+use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
+use oakallow_domain::id::{AccountId, ActivityId, CheckId, KeyId, OrgId};
+use oakallow_domain::org::{Account, ApiKey, Org};
+use oakallow_domain::policy::{PolicyChange, PolicyParts};
+use oakallow_store::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite, Store, StoreError, StoreResult};
+
+use crate::conn::{Readers, Writer};
+
+/// The database file inside a data directory.
+pub const DATABASE_FILE: &str = "oakallow.db";
+
+/// The SQLite store.
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Readers>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `<data_dir>/oakallow.db` and applies migrations.
+    pub fn open_dir(data_dir: &Path) -> StoreResult<Self> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", data_dir.display())))?;
+        Self::open_file(&data_dir.join(DATABASE_FILE))
+    }
+
+    /// Opens (creating if needed) the database file at `path` and applies migrations.
+    pub fn open_file(path: &Path) -> StoreResult<Self> {
+        let mut conn = conn::open(path, false)?;
+        let applied = migrate::migrate(&mut conn)?;
+        if applied > 0 {
+            tracing::info!(applied, path = %path.display(), "applied SQLite migrations");
+        }
+        Ok(Self { writer: Writer::start(conn)?, readers: Readers::new(PathBuf::from(path)) })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(conn::map_error)).await
+    }
+
+    async fn create_account(&self, account: &Account) -> StoreResult<()> {
+        let account = account.clone();
+        self.writer.run(move |conn| accounts::create_account(conn, &account)).await
+    }
+
+    async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        let email = email.to_owned();
+        self.readers.run(move |conn| accounts::account_by_email(conn, &email)).await
+    }
+
+    async fn create_org(&self, org: &Org, keys: &[NewKey], activity: Vec<ActivityRecord>) -> StoreResult<()> {
+        let (org, keys) = (org.clone(), keys.to_vec());
+        self.writer.run(move |conn| accounts::create_org(conn, &org, &keys, &activity)).await
+    }
+
+    async fn org(&self, org_id: OrgId) -> StoreResult<Option<Org>> {
+        self.readers.run(move |conn| accounts::org(conn, org_id)).await
+    }
+
+    async fn orgs_of_account(&self, account_id: AccountId) -> StoreResult<Vec<Org>> {
+        self.readers.run(move |conn| accounts::orgs_of_account(conn, account_id)).await
+    }
+
+    async fn update_org(&self, org: &Org, activity: ActivityRecord) -> StoreResult<()> {
+        let org = org.clone();
+        self.writer.run(move |conn| accounts::update_org(conn, &org, &activity)).await
+    }
+
+    async fn create_key(&self, key: &NewKey, activity: ActivityRecord) -> StoreResult<()> {
+        let key = key.clone();
+        self.writer.run(move |conn| accounts::create_key(conn, &key, &activity)).await
+    }
+
+    async fn key_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiKey>> {
+        let digest = *digest;
+        self.readers.run(move |conn| accounts::key_by_digest(conn, &digest)).await
+    }
+
+    async fn list_keys(&self, org_id: OrgId, after: Option<KeyId>, limit: u32) -> StoreResult<Vec<ApiKey>> {
+        self.readers.run(move |conn| accounts::list_keys(conn, org_id, after, limit)).await
+    }
+
+    async fn key(&self, org_id: OrgId, key_id: KeyId) -> StoreResult<Option<ApiKey>> {
+        self.readers.run(move |conn| accounts::key(conn, org_id, key_id)).await
+    }
+
+    async fn revoke_key(&self, org_id: OrgId, key_id: KeyId, at: Timestamp, activity: ActivityRecord) -> StoreResult<ApiKey> {
+        self.writer.run(move |conn| accounts::revoke_key(conn, org_id, key_id, at, &activity)).await
+    }
+
+    async fn load_policy(&self, org_id: OrgId) -> StoreResult<(u64, PolicyParts)> {
+        self.readers.run(move |conn| policy::load(conn, org_id)).await
+    }
+
+    async fn commit_policy(&self, org_id: OrgId, expected_version: u64, changes: &[PolicyChange], activity: Vec<ActivityRecord>) -> StoreResult<u64> {
+        let changes = changes.to_vec();
+        self.writer.run(move |conn| policy::commit(conn, org_id, expected_version, &changes, &activity)).await
+    }
+
+    async fn policy_version(&self, org_id: OrgId) -> StoreResult<u64> {
+        self.readers.run(move |conn| policy::version(conn, org_id)).await
+    }
+
+    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<()> {
+        let batch = batch.to_vec();
+        self.writer.run(move |conn| runtime::commit(conn, &batch)).await
+    }
+
+    async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>> {
+        self.readers.run(move |conn| runtime::check(conn, org_id, check_id)).await
+    }
+
+    async fn list_activity(&self, org_id: OrgId, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
+        let filter = filter.clone();
+        self.readers.run(move |conn| activity::list(conn, org_id, &filter)).await
+    }
+
+    async fn activity(&self, org_id: OrgId, id: ActivityId) -> StoreResult<Option<ActivityEntry>> {
+        self.readers.run(move |conn| activity::get(conn, org_id, id)).await
+    }
+
+    async fn verify_chain(&self, org_id: OrgId) -> StoreResult<ChainCheck> {
+        self.readers.run(move |conn| activity::verify(conn, org_id)).await
+    }
+}

@@ -1,0 +1,27 @@
+//! The storage layer's one error type.
+
+/// Why a store operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule would be broken (the message names what, never a secret).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The org's policy changed since it was read; re-read and retry.
+    #[error("the policy changed concurrently")]
+    VersionConflict,
+    /// The object to change does not exist (in this org).
+    #[error("not found")]
+    NotFound,
+    /// The database cannot be reached or is shutting down.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else the database reported.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// Stored data cannot be read back into domain types.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
