@@ -22,7 +22,8 @@ use crate::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite, Store, StoreError
 pub type TestStore = (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
 
 /// Generates one `#[tokio::test]` per conformance case, each with a fresh store from `$make`
-/// (an async fn returning [`TestStore`]).
+/// (an async fn returning `Option<TestStore>`; `None` skips the case, for a backend whose
+/// database is not configured on this machine, and must say so itself).
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path) => {
@@ -34,8 +35,9 @@ macro_rules! conformance_tests {
     (@cases $make:path; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
-            let (store, _guard) = $make().await;
-            $crate::conformance::$case(store).await;
+            if let Some((store, _guard)) = $make().await {
+                $crate::conformance::$case(store).await;
+            }
         }
     )*};
 }
