@@ -1,0 +1,157 @@
+//! Accounts, orgs and API keys on PostgreSQL.
+
+use oakallow_domain::Timestamp;
+use oakallow_domain::audit::ActivityRecord;
+use oakallow_domain::id::{AccountId, KeyId, OrgId};
+use oakallow_domain::org::{Account, ApiKey, Org};
+use oakallow_store::{NewKey, StoreError, StoreResult};
+use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+
+use crate::chain;
+use crate::error::map_error;
+use crate::rows::{self, ACCOUNT_COLUMNS, KEY_COLUMNS, ORG_COLUMNS};
+
+pub(crate) async fn create_account(pool: &PgPool, account: &Account) -> StoreResult<()> {
+    sqlx::query("INSERT INTO accounts (id, email, created_at) VALUES ($1, $2, $3)")
+        .bind(account.id.to_string())
+        .bind(&account.email)
+        .bind(account.created_at.micros())
+        .execute(pool)
+        .await
+        .map_err(map_error)?;
+    Ok(())
+}
+
+pub(crate) async fn account_by_email(pool: &PgPool, email: &str) -> StoreResult<Option<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE email = $1");
+    let found = sqlx::query(AssertSqlSafe(sql)).bind(email).fetch_optional(pool).await.map_err(map_error)?;
+    found.as_ref().map(rows::account).transpose().map_err(map_error)
+}
+
+async fn insert_key(conn: &mut PgConnection, new: &NewKey) -> StoreResult<()> {
+    let k = &new.key;
+    sqlx::query(
+        "INSERT INTO api_keys (id, org_id, name, tier, prefix, digest, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(k.id.to_string())
+    .bind(k.org_id.to_string())
+    .bind(&k.name)
+    .bind(k.tier.as_str())
+    .bind(&k.prefix)
+    .bind(new.digest.as_slice())
+    .bind(k.created_at.micros())
+    .bind(k.revoked_at.map(Timestamp::micros))
+    .execute(conn)
+    .await
+    .map_err(map_error)?;
+    Ok(())
+}
+
+pub(crate) async fn create_org(pool: &PgPool, org: &Org, keys: &[NewKey], activity: &[ActivityRecord]) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    let sql = format!("INSERT INTO orgs ({ORG_COLUMNS}, policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)");
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(org.id.to_string())
+        .bind(org.account_id.to_string())
+        .bind(&org.name)
+        .bind(org.approval_timeout_seconds.map(i64::from))
+        .bind(&org.webhook_url)
+        .bind(org.webhook_events.as_ref().map(rows::to_json))
+        .bind(org.token_signing.as_str())
+        .bind(org.redact_pii)
+        .bind(org.created_at.micros())
+        .bind(org.updated_at.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_error)?;
+    for key in keys {
+        insert_key(&mut tx, key).await?;
+    }
+    chain::append(&mut tx, activity).await?;
+    tx.commit().await.map_err(map_error)
+}
+
+pub(crate) async fn org(pool: &PgPool, id: OrgId) -> StoreResult<Option<Org>> {
+    let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1");
+    let found = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(pool).await.map_err(map_error)?;
+    found.as_ref().map(rows::org).transpose().map_err(map_error)
+}
+
+pub(crate) async fn orgs_of_account(pool: &PgPool, account: AccountId) -> StoreResult<Vec<Org>> {
+    let sql = format!("SELECT {ORG_COLUMNS} FROM orgs WHERE account_id = $1 ORDER BY id");
+    let found = sqlx::query(AssertSqlSafe(sql)).bind(account.to_string()).fetch_all(pool).await.map_err(map_error)?;
+    found.iter().map(rows::org).collect::<Result<_, _>>().map_err(map_error)
+}
+
+pub(crate) async fn update_org(pool: &PgPool, org: &Org, activity: &ActivityRecord) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    let changed = sqlx::query(
+        "UPDATE orgs SET name = $2, approval_timeout_seconds = $3, webhook_url = $4, webhook_events = $5, token_signing = $6,
+           redact_pii = $7, updated_at = $8 WHERE id = $1",
+    )
+    .bind(org.id.to_string())
+    .bind(&org.name)
+    .bind(org.approval_timeout_seconds.map(i64::from))
+    .bind(&org.webhook_url)
+    .bind(org.webhook_events.as_ref().map(rows::to_json))
+    .bind(org.token_signing.as_str())
+    .bind(org.redact_pii)
+    .bind(org.updated_at.micros())
+    .execute(&mut *tx)
+    .await
+    .map_err(map_error)?;
+    if changed.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    chain::append(&mut tx, [activity]).await?;
+    tx.commit().await.map_err(map_error)
+}
+
+pub(crate) async fn create_key(pool: &PgPool, key: &NewKey, activity: &ActivityRecord) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    insert_key(&mut tx, key).await?;
+    chain::append(&mut tx, [activity]).await?;
+    tx.commit().await.map_err(map_error)
+}
+
+pub(crate) async fn key_by_digest(pool: &PgPool, digest: &[u8; 32]) -> StoreResult<Option<ApiKey>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE digest = $1");
+    let found = sqlx::query(AssertSqlSafe(sql)).bind(digest.as_slice()).fetch_optional(pool).await.map_err(map_error)?;
+    found.as_ref().map(rows::api_key).transpose().map_err(map_error)
+}
+
+pub(crate) async fn list_keys(pool: &PgPool, org: OrgId, after: Option<KeyId>, limit: u32) -> StoreResult<Vec<ApiKey>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+    let after = after.map(|id| id.to_string()).unwrap_or_default();
+    let found = sqlx::query(AssertSqlSafe(sql))
+        .bind(org.to_string())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_error)?;
+    found.iter().map(rows::api_key).collect::<Result<_, _>>().map_err(map_error)
+}
+
+pub(crate) async fn key(pool: &PgPool, org: OrgId, id: KeyId) -> StoreResult<Option<ApiKey>> {
+    let sql = format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = $1 AND id = $2");
+    let found = sqlx::query(AssertSqlSafe(sql)).bind(org.to_string()).bind(id.to_string()).fetch_optional(pool).await.map_err(map_error)?;
+    found.as_ref().map(rows::api_key).transpose().map_err(map_error)
+}
+
+/// Sets `revoked_at` unless already set, and returns the key as it now is.
+pub(crate) async fn revoke_key(pool: &PgPool, org: OrgId, id: KeyId, at: Timestamp, activity: &ActivityRecord) -> StoreResult<ApiKey> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    let sql = format!("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3) WHERE org_id = $1 AND id = $2 RETURNING {KEY_COLUMNS}");
+    let revoked = sqlx::query(AssertSqlSafe(sql))
+        .bind(org.to_string())
+        .bind(id.to_string())
+        .bind(at.micros())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_error)?;
+    let key = revoked.as_ref().map(rows::api_key).transpose().map_err(map_error)?.ok_or(StoreError::NotFound)?;
+    chain::append(&mut tx, [activity]).await?;
+    tx.commit().await.map_err(map_error)?;
+    Ok(key)
+}

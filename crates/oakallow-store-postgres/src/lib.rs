@@ -1,0 +1,149 @@
+//! oakallow's PostgreSQL backend, for deployments where several nodes share one database.
+//! Every method is one transaction on a connection pool; the audit chain of each org is kept
+//! consistent across nodes by row locks on its head. Migrations in `migrations/` are applied at
+//! connect, under an advisory lock. The schema is whichever the connection's `search_path`
+//! selects first (e.g. `?options=-c%20search_path%3Doakallow` in the URL).
+
+mod accounts;
+mod activity;
+mod chain;
+mod error;
+mod migrate;
+mod policy;
+mod rows;
+mod runtime;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use oakallow_domain::Timestamp;
+use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
+use oakallow_domain::id::{AccountId, ActivityId, CheckId, KeyId, OrgId};
+use oakallow_domain::org::{Account, ApiKey, Org};
+use oakallow_domain::policy::{PolicyChange, PolicyParts};
+use oakallow_store::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite, Store, StoreError, StoreResult};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::error::map_error;
+
+/// Pool size used by [`PostgresStore::connect`].
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+
+/// The PostgreSQL store.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the database at `url` (`postgres://user@host:port/db?...`) with a pool of
+    /// [`DEFAULT_MAX_CONNECTIONS`], and applies migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
+        Self::connect_with(options, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Connects with explicit options and pool size, and applies migrations.
+    pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await.map_err(map_error)?;
+        let applied = migrate::migrate(&pool).await?;
+        if applied > 0 {
+            tracing::info!(applied, "applied PostgreSQL migrations");
+        }
+        Ok(Self { pool })
+    }
+
+    /// The connection pool (for health metrics and tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn create_account(&self, account: &Account) -> StoreResult<()> {
+        accounts::create_account(&self.pool, account).await
+    }
+
+    async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
+        accounts::account_by_email(&self.pool, email).await
+    }
+
+    async fn create_org(&self, org: &Org, keys: &[NewKey], activity: Vec<ActivityRecord>) -> StoreResult<()> {
+        accounts::create_org(&self.pool, org, keys, &activity).await
+    }
+
+    async fn org(&self, org_id: OrgId) -> StoreResult<Option<Org>> {
+        accounts::org(&self.pool, org_id).await
+    }
+
+    async fn orgs_of_account(&self, account_id: AccountId) -> StoreResult<Vec<Org>> {
+        accounts::orgs_of_account(&self.pool, account_id).await
+    }
+
+    async fn update_org(&self, org: &Org, activity: ActivityRecord) -> StoreResult<()> {
+        accounts::update_org(&self.pool, org, &activity).await
+    }
+
+    async fn create_key(&self, key: &NewKey, activity: ActivityRecord) -> StoreResult<()> {
+        accounts::create_key(&self.pool, key, &activity).await
+    }
+
+    async fn key_by_digest(&self, digest: &[u8; 32]) -> StoreResult<Option<ApiKey>> {
+        accounts::key_by_digest(&self.pool, digest).await
+    }
+
+    async fn list_keys(&self, org_id: OrgId, after: Option<KeyId>, limit: u32) -> StoreResult<Vec<ApiKey>> {
+        accounts::list_keys(&self.pool, org_id, after, limit).await
+    }
+
+    async fn key(&self, org_id: OrgId, key_id: KeyId) -> StoreResult<Option<ApiKey>> {
+        accounts::key(&self.pool, org_id, key_id).await
+    }
+
+    async fn revoke_key(&self, org_id: OrgId, key_id: KeyId, at: Timestamp, activity: ActivityRecord) -> StoreResult<ApiKey> {
+        accounts::revoke_key(&self.pool, org_id, key_id, at, &activity).await
+    }
+
+    async fn load_policy(&self, org_id: OrgId) -> StoreResult<(u64, PolicyParts)> {
+        policy::load(&self.pool, org_id).await
+    }
+
+    async fn commit_policy(&self, org_id: OrgId, expected_version: u64, changes: &[PolicyChange], activity: Vec<ActivityRecord>) -> StoreResult<u64> {
+        policy::commit(&self.pool, org_id, expected_version, changes, &activity).await
+    }
+
+    async fn policy_version(&self, org_id: OrgId) -> StoreResult<u64> {
+        policy::version(&self.pool, org_id).await
+    }
+
+    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<()> {
+        runtime::commit(&self.pool, batch).await
+    }
+
+    async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>> {
+        runtime::check(&self.pool, org_id, check_id).await
+    }
+
+    async fn list_activity(&self, org_id: OrgId, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
+        activity::list(&self.pool, org_id, filter).await
+    }
+
+    async fn activity(&self, org_id: OrgId, id: ActivityId) -> StoreResult<Option<ActivityEntry>> {
+        activity::get(&self.pool, org_id, id).await
+    }
+
+    async fn verify_chain(&self, org_id: OrgId) -> StoreResult<ChainCheck> {
+        activity::verify(&self.pool, org_id).await
+    }
+}

@@ -1,0 +1,241 @@
+//! Reading domain types out of PostgreSQL rows, column by column, with every stored value
+//! checked; and the column lists the queries select, in the order the readers expect.
+
+use std::str::FromStr;
+
+use oakallow_domain::Timestamp;
+use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ActivityType, Actor, ActorKind};
+use oakallow_domain::keys::KeyTier;
+use oakallow_domain::org::{Account, ApiKey, Org, TokenSigning};
+use oakallow_domain::permission::{Permission, ResolvedFrom, RiskLevel};
+use oakallow_domain::policy::{Category, Method, Resource, Rule, RuleScope, Tenant, Tool};
+use oakallow_store::CheckRecord;
+use serde_json::Value;
+use sqlx::Row as _;
+use sqlx::postgres::PgRow;
+
+/// A row reader's result; decode failures become [`oakallow_store::StoreError::Corrupt`].
+pub(crate) type RowResult<T> = Result<T, sqlx::Error>;
+
+fn invalid(idx: usize, what: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode { index: idx.to_string(), source: format!("not a valid {what}").into() }
+}
+
+/// A text column parsed with `FromStr` (ids).
+pub(crate) fn parsed<T: FromStr>(row: &PgRow, idx: usize) -> RowResult<T> {
+    let text: String = row.try_get(idx)?;
+    text.parse().map_err(|_| invalid(idx, "id"))
+}
+
+/// A nullable text column parsed with `FromStr`.
+pub(crate) fn parsed_opt<T: FromStr>(row: &PgRow, idx: usize) -> RowResult<Option<T>> {
+    let text: Option<String> = row.try_get(idx)?;
+    text.map(|t| t.parse().map_err(|_| invalid(idx, "id"))).transpose()
+}
+
+/// A text column decoded by a wire-name parser.
+fn named<T>(row: &PgRow, idx: usize, parse: fn(&str) -> Option<T>) -> RowResult<T> {
+    let text: String = row.try_get(idx)?;
+    parse(&text).ok_or_else(|| invalid(idx, "enum value"))
+}
+
+/// A nullable text column decoded by a wire-name parser.
+fn named_opt<T>(row: &PgRow, idx: usize, parse: fn(&str) -> Option<T>) -> RowResult<Option<T>> {
+    let text: Option<String> = row.try_get(idx)?;
+    text.map(|t| parse(&t).ok_or_else(|| invalid(idx, "enum value"))).transpose()
+}
+
+/// A nullable JSON text column.
+fn json_opt(row: &PgRow, idx: usize) -> RowResult<Option<Value>> {
+    let text: Option<String> = row.try_get(idx)?;
+    text.map(|t| serde_json::from_str(&t).map_err(|_| invalid(idx, "JSON value"))).transpose()
+}
+
+/// A JSON text column decoded into `T`.
+fn json_as<T: serde::de::DeserializeOwned>(row: &PgRow, idx: usize) -> RowResult<T> {
+    let text: String = row.try_get(idx)?;
+    serde_json::from_str(&text).map_err(|_| invalid(idx, "JSON value"))
+}
+
+/// A timestamp column.
+fn time(row: &PgRow, idx: usize) -> RowResult<Timestamp> {
+    row.try_get(idx).map(Timestamp::from_micros)
+}
+
+/// A nullable timestamp column.
+fn time_opt(row: &PgRow, idx: usize) -> RowResult<Option<Timestamp>> {
+    row.try_get::<Option<i64>, _>(idx).map(|t| t.map(Timestamp::from_micros))
+}
+
+/// A nullable non-negative integer column.
+fn u32_opt(row: &PgRow, idx: usize) -> RowResult<Option<u32>> {
+    let value: Option<i64> = row.try_get(idx)?;
+    value.map(|v| u32::try_from(v).map_err(|_| invalid(idx, "count"))).transpose()
+}
+
+/// A non-negative BIGINT column (`seq`, `policy_version`).
+pub(crate) fn unsigned(row: &PgRow, idx: usize) -> RowResult<u64> {
+    let value: i64 = row.try_get(idx)?;
+    u64::try_from(value).map_err(|_| invalid(idx, "sequence number"))
+}
+
+/// Serializes a JSON-able value for a text column.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+}
+
+/// A count or sequence number for a BIGINT column (saturating; real ones are far smaller).
+pub(crate) fn bigint(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, created_at";
+
+pub(crate) fn account(row: &PgRow) -> RowResult<Account> {
+    Ok(Account { id: parsed(row, 0)?, email: row.try_get(1)?, created_at: time(row, 2)? })
+}
+
+pub(crate) const ORG_COLUMNS: &str =
+    "id, account_id, name, approval_timeout_seconds, webhook_url, webhook_events, token_signing, redact_pii, created_at, updated_at";
+
+pub(crate) fn org(row: &PgRow) -> RowResult<Org> {
+    let events: Option<String> = row.try_get(5)?;
+    Ok(Org {
+        id: parsed(row, 0)?,
+        account_id: parsed(row, 1)?,
+        name: row.try_get(2)?,
+        approval_timeout_seconds: u32_opt(row, 3)?,
+        webhook_url: row.try_get(4)?,
+        webhook_events: events.map(|e| serde_json::from_str(&e).map_err(|_| invalid(5, "event list"))).transpose()?,
+        token_signing: named(row, 6, TokenSigning::parse)?,
+        redact_pii: row.try_get(7)?,
+        created_at: time(row, 8)?,
+        updated_at: time(row, 9)?,
+    })
+}
+
+pub(crate) const KEY_COLUMNS: &str = "id, org_id, name, tier, prefix, created_at, revoked_at";
+
+pub(crate) fn api_key(row: &PgRow) -> RowResult<ApiKey> {
+    Ok(ApiKey {
+        id: parsed(row, 0)?,
+        org_id: parsed(row, 1)?,
+        name: row.try_get(2)?,
+        tier: named(row, 3, KeyTier::parse)?,
+        prefix: row.try_get(4)?,
+        created_at: time(row, 5)?,
+        revoked_at: time_opt(row, 6)?,
+    })
+}
+
+pub(crate) const CATEGORY_COLUMNS: &str = "id, name, description, default_permission, created_at, updated_at";
+
+pub(crate) fn category(row: &PgRow) -> RowResult<Category> {
+    Ok(Category {
+        id: parsed(row, 0)?,
+        name: row.try_get(1)?,
+        description: row.try_get(2)?,
+        default_permission: named_opt(row, 3, Permission::parse)?,
+        created_at: time(row, 4)?,
+        updated_at: time(row, 5)?,
+    })
+}
+
+pub(crate) const TOOL_COLUMNS: &str = "id, name, description, category_id, risk_level, parameters_schema, default_permission, approved, \
+     enabled, approval_timeout_seconds, requires_second_approval, annotations, tags, created_at, updated_at";
+
+pub(crate) fn tool(row: &PgRow) -> RowResult<Tool> {
+    Ok(Tool {
+        id: parsed(row, 0)?,
+        name: row.try_get(1)?,
+        description: row.try_get(2)?,
+        category: parsed_opt(row, 3)?,
+        risk_level: named(row, 4, RiskLevel::parse)?,
+        parameters_schema: json_opt(row, 5)?,
+        default_permission: named_opt(row, 6, Permission::parse)?,
+        approved: row.try_get(7)?,
+        enabled: row.try_get(8)?,
+        approval_timeout_seconds: u32_opt(row, 9)?,
+        requires_second_approval: row.try_get(10)?,
+        annotations: json_as(row, 11)?,
+        tags: json_as(row, 12)?,
+        created_at: time(row, 13)?,
+        updated_at: time(row, 14)?,
+    })
+}
+
+pub(crate) const TENANT_COLUMNS: &str = "id, external_id, name, created_at, updated_at";
+
+pub(crate) fn tenant(row: &PgRow) -> RowResult<Tenant> {
+    Ok(Tenant { id: parsed(row, 0)?, external_id: row.try_get(1)?, name: row.try_get(2)?, created_at: time(row, 3)?, updated_at: time(row, 4)? })
+}
+
+pub(crate) const NAMED_COLUMNS: &str = "id, name, description, created_at, updated_at";
+
+pub(crate) fn resource(row: &PgRow) -> RowResult<Resource> {
+    Ok(Resource { id: parsed(row, 0)?, name: row.try_get(1)?, description: row.try_get(2)?, created_at: time(row, 3)?, updated_at: time(row, 4)? })
+}
+
+pub(crate) fn method(row: &PgRow) -> RowResult<Method> {
+    Ok(Method { id: parsed(row, 0)?, name: row.try_get(1)?, description: row.try_get(2)?, created_at: time(row, 3)?, updated_at: time(row, 4)? })
+}
+
+pub(crate) const RULE_COLUMNS: &str = "id, tenant_id, resource_id, tool_id, method_id, permission, note, created_at, updated_at";
+
+pub(crate) fn rule(row: &PgRow) -> RowResult<Rule> {
+    Ok(Rule {
+        id: parsed(row, 0)?,
+        scope: RuleScope { tenant: parsed_opt(row, 1)?, resource: parsed_opt(row, 2)?, tool: parsed_opt(row, 3)?, method: parsed_opt(row, 4)? },
+        permission: named(row, 5, Permission::parse)?,
+        note: row.try_get(6)?,
+        created_at: time(row, 7)?,
+        updated_at: time(row, 8)?,
+    })
+}
+
+pub(crate) const CHECK_COLUMNS: &str = "id, org_id, tool, tenant, resource, method, permission, resolved_from, params_sha256, created_at";
+
+pub(crate) fn check(row: &PgRow) -> RowResult<CheckRecord> {
+    Ok(CheckRecord {
+        id: parsed(row, 0)?,
+        org_id: parsed(row, 1)?,
+        tool: row.try_get(2)?,
+        tenant: row.try_get(3)?,
+        resource: row.try_get(4)?,
+        method: row.try_get(5)?,
+        permission: named(row, 6, Permission::parse)?,
+        resolved_from: named(row, 7, ResolvedFrom::parse)?,
+        params_sha256: row.try_get(8)?,
+        created_at: time(row, 9)?,
+    })
+}
+
+pub(crate) const ACTIVITY_COLUMNS: &str = "id, org_id, seq, at, type, actor_kind, actor_id, actor_label, tenant, resource, tool, method, \
+     permission, resolved_from, rule_id, params, reason, result, duration_ms, token_jti, approval_id, check_id, details, prev_hash, hash";
+
+pub(crate) fn activity(row: &PgRow) -> RowResult<ActivityEntry> {
+    let duration: Option<i64> = row.try_get(18)?;
+    let record = ActivityRecord {
+        id: parsed(row, 0)?,
+        org_id: parsed(row, 1)?,
+        at: time(row, 3)?,
+        kind: named(row, 4, ActivityType::parse)?,
+        actor: Actor { kind: named(row, 5, ActorKind::parse)?, id: row.try_get(6)?, label: row.try_get(7)? },
+        tenant: row.try_get(8)?,
+        resource: row.try_get(9)?,
+        tool: row.try_get(10)?,
+        method: row.try_get(11)?,
+        permission: named_opt(row, 12, Permission::parse)?,
+        resolved_from: named_opt(row, 13, ResolvedFrom::parse)?,
+        rule_id: parsed_opt(row, 14)?,
+        params: json_opt(row, 15)?,
+        reason: row.try_get(16)?,
+        result: row.try_get(17)?,
+        duration_ms: duration.map(|d| u64::try_from(d).map_err(|_| invalid(18, "duration"))).transpose()?,
+        token_jti: row.try_get(19)?,
+        approval_id: parsed_opt(row, 20)?,
+        check_id: parsed_opt(row, 21)?,
+        details: json_opt(row, 22)?,
+    };
+    Ok(ActivityEntry { record, seq: unsigned(row, 2)?, prev_hash: row.try_get(23)?, hash: row.try_get(24)? })
+}
