@@ -285,8 +285,13 @@ impl ChainCheck {
         self.head_hash = entry.hash.clone();
     }
 
-    /// Counts an entry that cannot even be read back as broken.
-    pub fn mark_broken(&mut self, id: &str, seq: u64) {
+    /// Counts an entry that cannot even be read back: it is broken, and the walk goes on.
+    pub fn push_undecodable(&mut self, id: &str, seq: u64) {
+        self.mark_broken(id, seq);
+        self.entries += 1;
+    }
+
+    fn mark_broken(&mut self, id: &str, seq: u64) {
         if self.first_broken.is_none() {
             self.first_broken = Some((id.to_owned(), seq));
         }

@@ -135,10 +135,7 @@ mod tests {
         let text = t.to_string();
         assert_eq!(text, "2026-11-28T02:19:10.123456Z");
         assert_eq!(Timestamp::parse_rfc3339(&text), Some(t));
-        assert_eq!(
-            Timestamp::parse_rfc3339("2026-11-28T03:19:10.123456+01:00"),
-            Some(t)
-        );
+        assert_eq!(Timestamp::parse_rfc3339("2026-11-28T03:19:10.123456+01:00"), Some(t));
         assert_eq!(Timestamp::parse_rfc3339("yesterday"), None);
     }
 

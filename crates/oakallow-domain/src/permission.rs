@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The outcome of a permission check.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Permission {
@@ -36,6 +37,7 @@ impl Permission {
 }
 
 /// How risky a tool is, as the org declares it.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskLevel {
@@ -75,6 +77,7 @@ impl RiskLevel {
 
 /// Which step of the resolution chain produced a decision. The 21 names are stable: they are
 /// returned as `resolved_from` and stored in the audit trail.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[expect(missing_docs, reason = "each variant is named exactly as its wire name")]
@@ -189,10 +192,8 @@ pub const GROUP_ORDER: [(bool, bool, bool); 8] = [
 impl ScopeShape {
     /// The rule level (0..16, resolution order) of a rule of this shape.
     pub fn level_index(self) -> usize {
-        let in_group = GROUP_ORDER
-            .iter()
-            .position(|&(r, t, m)| (r, t, m) == (self.resource, self.tool, self.method))
-            .unwrap_or(GROUP_ORDER.len() - 1);
+        let in_group =
+            GROUP_ORDER.iter().position(|&(r, t, m)| (r, t, m) == (self.resource, self.tool, self.method)).unwrap_or(GROUP_ORDER.len() - 1);
         if self.tenant { in_group } else { 8 + in_group }
     }
 

@@ -2,9 +2,13 @@
 //! policies built through `PolicyEdit` and then partly deleted, and against a state rebuilt from
 //! scratch (so an incrementally patched index can never drift from a fresh one).
 
+#![expect(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
+
 use oakallow_domain::Timestamp;
 use oakallow_domain::permission::Permission;
-use oakallow_domain::policy::{CategorySpec, CheckInput, NamedSpec, PolicyEdit, PolicyState, RuleSpec, TenantSpec, ToolSpec, resolve_by_scan};
+use oakallow_domain::policy::{
+    CategorySpec, CheckInput, NamedSpec, PolicyEdit, PolicyState, RuleSpec, TenantSpec, ToolSpec, resolve_by_scan,
+};
 use proptest::prelude::*;
 
 const TENANTS: usize = 3;
@@ -28,20 +32,20 @@ struct ToolShape {
 
 fn tool_shape() -> impl Strategy<Value = ToolShape> {
     (any::<bool>(), prop::bool::weighted(0.85), any::<bool>(), prop::option::weighted(0.3, permission()), prop::option::of(0..CATEGORIES))
-        .prop_map(|(registered, enabled, approved, default_permission, category)| ToolShape { registered, enabled, approved, default_permission, category })
+        .prop_map(|(registered, enabled, approved, default_permission, category)| ToolShape {
+            registered,
+            enabled,
+            approved,
+            default_permission,
+            category,
+        })
 }
 
 /// A rule by indexes into the universes; `None` leaves the dimension empty.
 type RuleShape = (Option<usize>, Option<usize>, Option<usize>, Option<usize>, Permission);
 
 fn rule_shape() -> impl Strategy<Value = RuleShape> {
-    (
-        prop::option::of(0..TENANTS),
-        prop::option::of(0..RESOURCES),
-        prop::option::of(0..TOOLS),
-        prop::option::of(0..METHODS),
-        permission(),
-    )
+    (prop::option::of(0..TENANTS), prop::option::of(0..RESOURCES), prop::option::of(0..TOOLS), prop::option::of(0..METHODS), permission())
 }
 
 /// A request: indexes one past the universe mean "a name that is not registered".
@@ -54,7 +58,8 @@ fn request_shape() -> impl Strategy<Value = RequestShape> {
 fn build(categories: &[Option<Permission>], tools: &[ToolShape], rules: &[RuleShape]) -> PolicyState {
     let mut edit = PolicyEdit::new(PolicyState::default(), Timestamp::from_micros(0));
     for (i, default_permission) in categories.iter().enumerate() {
-        edit.put_category(None, CategorySpec { name: format!("c{i}"), description: None, default_permission: *default_permission }).unwrap();
+        edit.put_category(None, CategorySpec { name: format!("c{i}"), description: None, default_permission: *default_permission })
+            .unwrap();
     }
     for (i, shape) in tools.iter().enumerate().filter(|(_, s)| s.registered) {
         let spec = ToolSpec {

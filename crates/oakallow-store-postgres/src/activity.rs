@@ -47,7 +47,8 @@ pub(crate) async fn list(pool: &PgPool, org: OrgId, filter: &ActivityFilter) -> 
 /// One entry of an org.
 pub(crate) async fn get(pool: &PgPool, org: OrgId, id: ActivityId) -> StoreResult<Option<ActivityEntry>> {
     let sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activity WHERE org_id = $1 AND id = $2");
-    let found = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.to_string()).bind(id.to_string()).fetch_optional(pool).await.map_err(map_error)?;
+    let found =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.to_string()).bind(id.to_string()).fetch_optional(pool).await.map_err(map_error)?;
     found.as_ref().map(rows::activity).transpose().map_err(map_error)
 }
 
@@ -88,6 +89,6 @@ async fn walk(conn: &mut PgConnection, org: OrgId, check: &mut ChainCheck) -> St
 fn mark_unreadable(row: &PgRow, check: &mut ChainCheck) -> StoreResult<()> {
     let id: String = row.try_get(0).map_err(map_error)?;
     let seq: i64 = row.try_get(2).map_err(map_error)?;
-    check.mark_broken(&id, u64::try_from(seq).unwrap_or(0));
+    check.push_undecodable(&id, u64::try_from(seq).unwrap_or(0));
     Ok(())
 }

@@ -35,7 +35,9 @@ fn map_database_error(error: &dyn DatabaseError) -> StoreError {
     match code.as_str() {
         UNIQUE_VIOLATION => StoreError::Conflict(format!("duplicate: {}", error.constraint().unwrap_or("unique constraint"))),
         FOREIGN_KEY_VIOLATION => StoreError::Conflict("the object is still referenced".into()),
-        _ if code.starts_with(INTEGRITY_CLASS) => StoreError::Conflict(format!("constraint violated: {}", error.constraint().unwrap_or(&code))),
+        _ if code.starts_with(INTEGRITY_CLASS) => {
+            StoreError::Conflict(format!("constraint violated: {}", error.constraint().unwrap_or(&code)))
+        }
         _ if code.starts_with(DATA_CLASS) => StoreError::Backend(format!("PostgreSQL refused a value (SQLSTATE {code})")),
         _ if UNAVAILABLE_CLASSES.iter().any(|class| code.starts_with(class)) => {
             StoreError::Unavailable(format!("PostgreSQL error {code}: {}", error.message()))

@@ -40,8 +40,14 @@ impl PostgresStore {
     /// Connects to the database at `url` (`postgres://user@host:port/db?...`) with a pool of
     /// [`DEFAULT_MAX_CONNECTIONS`], and applies migrations.
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        let options = PgConnectOptions::from_str(url).map_err(|e| StoreError::Backend(format!("invalid PostgreSQL URL: {e}")))?;
-        Self::connect_with(options, DEFAULT_MAX_CONNECTIONS).await
+        Self::connect_sized(url, DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Connects to the database at `url` with a pool of `max_connections`, and applies migrations.
+    pub async fn connect_sized(url: &str, max_connections: u32) -> StoreResult<Self> {
+        // The parser's message could quote the URL, password included; say only what is wrong.
+        let options = PgConnectOptions::from_str(url).map_err(|_| StoreError::Unavailable("the PostgreSQL URL is not valid".into()))?;
+        Self::connect_with(options, max_connections).await
     }
 
     /// Connects with explicit options and pool size, and applies migrations.
@@ -119,7 +125,13 @@ impl Store for PostgresStore {
         policy::load(&self.pool, org_id).await
     }
 
-    async fn commit_policy(&self, org_id: OrgId, expected_version: u64, changes: &[PolicyChange], activity: Vec<ActivityRecord>) -> StoreResult<u64> {
+    async fn commit_policy(
+        &self,
+        org_id: OrgId,
+        expected_version: u64,
+        changes: &[PolicyChange],
+        activity: Vec<ActivityRecord>,
+    ) -> StoreResult<u64> {
         policy::commit(&self.pool, org_id, expected_version, changes, &activity).await
     }
 

@@ -30,10 +30,8 @@ pub(crate) async fn migrate(pool: &PgPool) -> StoreResult<usize> {
 
 /// The newest applied version; 0 before the first migration (no `schema_migrations` yet).
 async fn applied_version(conn: &mut PgConnection) -> StoreResult<i64> {
-    let exists: bool = sqlx::query_scalar("SELECT to_regclass('schema_migrations') IS NOT NULL")
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(map_error)?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT to_regclass('schema_migrations') IS NOT NULL").fetch_one(&mut *conn).await.map_err(map_error)?;
     if !exists {
         return Ok(0);
     }

@@ -12,7 +12,13 @@ use crate::chain;
 use crate::error::map_error;
 use crate::rows::{self, CATEGORY_COLUMNS, NAMED_COLUMNS, RULE_COLUMNS, RowResult, TENANT_COLUMNS, TOOL_COLUMNS};
 
-async fn load_all<T>(conn: &mut PgConnection, table: &str, columns: &str, org: &str, read: fn(&PgRow) -> RowResult<T>) -> StoreResult<Vec<T>> {
+async fn load_all<T>(
+    conn: &mut PgConnection,
+    table: &str,
+    columns: &str,
+    org: &str,
+    read: fn(&PgRow) -> RowResult<T>,
+) -> StoreResult<Vec<T>> {
     let sql = format!("SELECT {columns} FROM {table} WHERE org_id = $1 ORDER BY id");
     let found = sqlx::query(AssertSqlSafe(sql)).bind(org).fetch_all(conn).await.map_err(map_error)?;
     found.iter().map(read).collect::<Result<_, _>>().map_err(map_error)
@@ -36,11 +42,8 @@ pub(crate) async fn load(pool: &PgPool, org: OrgId) -> StoreResult<(u64, PolicyP
 }
 
 async fn version_in<'c>(conn: impl sqlx::PgExecutor<'c>, org: &str) -> StoreResult<Option<u64>> {
-    let version: Option<i64> = sqlx::query_scalar("SELECT policy_version FROM orgs WHERE id = $1")
-        .bind(org)
-        .fetch_optional(conn)
-        .await
-        .map_err(map_error)?;
+    let version: Option<i64> =
+        sqlx::query_scalar("SELECT policy_version FROM orgs WHERE id = $1").bind(org).fetch_optional(conn).await.map_err(map_error)?;
     Ok(version.map(|v| u64::try_from(v).unwrap_or(0)))
 }
 
@@ -51,7 +54,13 @@ pub(crate) async fn version(pool: &PgPool, org: OrgId) -> StoreResult<u64> {
 
 /// Applies a change set if the version still matches. The version bump locks the org's row, so
 /// concurrent commits to one org (from any node) take turns and all but one see the conflict.
-pub(crate) async fn commit(pool: &PgPool, org: OrgId, expected: u64, changes: &[PolicyChange], activity: &[ActivityRecord]) -> StoreResult<u64> {
+pub(crate) async fn commit(
+    pool: &PgPool,
+    org: OrgId,
+    expected: u64,
+    changes: &[PolicyChange],
+    activity: &[ActivityRecord],
+) -> StoreResult<u64> {
     let expected_sql = i64::try_from(expected).map_err(|_| StoreError::VersionConflict)?;
     let org_text = org.to_string();
     let mut tx = pool.begin().await.map_err(map_error)?;
@@ -95,7 +104,10 @@ async fn apply(conn: &mut PgConnection, org: &str, change: &PolicyChange) -> Sto
 }
 
 /// Runs a write; returns the number of rows it changed.
-async fn rows_changed(query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>, conn: &mut PgConnection) -> StoreResult<u64> {
+async fn rows_changed(
+    query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    conn: &mut PgConnection,
+) -> StoreResult<u64> {
     Ok(query.execute(conn).await.map_err(map_error)?.rows_affected())
 }
 
@@ -200,7 +212,8 @@ async fn put_named(conn: &mut PgConnection, table: &str, org: &str, row: Named<'
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, updated_at = excluded.updated_at
          WHERE {table}.org_id = excluded.org_id"
     );
-    let query = sqlx::query(AssertSqlSafe(sql)).bind(row.id).bind(org).bind(row.name).bind(row.description).bind(row.created).bind(row.updated);
+    let query =
+        sqlx::query(AssertSqlSafe(sql)).bind(row.id).bind(org).bind(row.name).bind(row.description).bind(row.created).bind(row.updated);
     rows_changed(query, conn).await
 }
 

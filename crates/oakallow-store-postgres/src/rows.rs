@@ -167,17 +167,35 @@ pub(crate) fn tool(row: &PgRow) -> RowResult<Tool> {
 pub(crate) const TENANT_COLUMNS: &str = "id, external_id, name, created_at, updated_at";
 
 pub(crate) fn tenant(row: &PgRow) -> RowResult<Tenant> {
-    Ok(Tenant { id: parsed(row, 0)?, external_id: row.try_get(1)?, name: row.try_get(2)?, created_at: time(row, 3)?, updated_at: time(row, 4)? })
+    Ok(Tenant {
+        id: parsed(row, 0)?,
+        external_id: row.try_get(1)?,
+        name: row.try_get(2)?,
+        created_at: time(row, 3)?,
+        updated_at: time(row, 4)?,
+    })
 }
 
 pub(crate) const NAMED_COLUMNS: &str = "id, name, description, created_at, updated_at";
 
 pub(crate) fn resource(row: &PgRow) -> RowResult<Resource> {
-    Ok(Resource { id: parsed(row, 0)?, name: row.try_get(1)?, description: row.try_get(2)?, created_at: time(row, 3)?, updated_at: time(row, 4)? })
+    Ok(Resource {
+        id: parsed(row, 0)?,
+        name: row.try_get(1)?,
+        description: row.try_get(2)?,
+        created_at: time(row, 3)?,
+        updated_at: time(row, 4)?,
+    })
 }
 
 pub(crate) fn method(row: &PgRow) -> RowResult<Method> {
-    Ok(Method { id: parsed(row, 0)?, name: row.try_get(1)?, description: row.try_get(2)?, created_at: time(row, 3)?, updated_at: time(row, 4)? })
+    Ok(Method {
+        id: parsed(row, 0)?,
+        name: row.try_get(1)?,
+        description: row.try_get(2)?,
+        created_at: time(row, 3)?,
+        updated_at: time(row, 4)?,
+    })
 }
 
 pub(crate) const RULE_COLUMNS: &str = "id, tenant_id, resource_id, tool_id, method_id, permission, note, created_at, updated_at";
@@ -185,7 +203,12 @@ pub(crate) const RULE_COLUMNS: &str = "id, tenant_id, resource_id, tool_id, meth
 pub(crate) fn rule(row: &PgRow) -> RowResult<Rule> {
     Ok(Rule {
         id: parsed(row, 0)?,
-        scope: RuleScope { tenant: parsed_opt(row, 1)?, resource: parsed_opt(row, 2)?, tool: parsed_opt(row, 3)?, method: parsed_opt(row, 4)? },
+        scope: RuleScope {
+            tenant: parsed_opt(row, 1)?,
+            resource: parsed_opt(row, 2)?,
+            tool: parsed_opt(row, 3)?,
+            method: parsed_opt(row, 4)?,
+        },
         permission: named(row, 5, Permission::parse)?,
         note: row.try_get(6)?,
         created_at: time(row, 7)?,

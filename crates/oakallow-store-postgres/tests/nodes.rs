@@ -11,8 +11,19 @@ use oakallow_store::{RuntimeWrite, Store};
 use oakallow_store_postgres::PostgresStore;
 
 const TABLES: [&str; 13] = [
-    "accounts", "orgs", "api_keys", "categories", "tools", "tenants", "resources", "methods", "rules", "checks", "activity",
-    "activity_heads", "schema_migrations",
+    "accounts",
+    "orgs",
+    "api_keys",
+    "categories",
+    "tools",
+    "tenants",
+    "resources",
+    "methods",
+    "rules",
+    "checks",
+    "activity",
+    "activity_heads",
+    "schema_migrations",
 ];
 
 /// `url` with `options=-c search_path=<schema>` added, percent-encoded as libpq expects.
@@ -52,10 +63,8 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
 async fn two_nodes_append_to_one_chain() {
     let Some(url) = common::test_url() else { return };
     let schema = common::Schema::create(&url).await;
-    let nodes = [
-        PostgresStore::connect_with(schema.options(), 4).await.unwrap(),
-        PostgresStore::connect_with(schema.options(), 4).await.unwrap(),
-    ];
+    let nodes =
+        [PostgresStore::connect_with(schema.options(), 4).await.unwrap(), PostgresStore::connect_with(schema.options(), 4).await.unwrap()];
     let at = Timestamp::from_micros(1_790_000_000_000_000);
     let account = Account { id: AccountId::generate(), email: "nodes@example.com".into(), created_at: at };
     nodes[0].create_account(&account).await.unwrap();

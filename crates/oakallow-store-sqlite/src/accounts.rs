@@ -71,9 +71,7 @@ pub(crate) fn create_org(conn: &mut Connection, org: &Org, keys: &[NewKey], acti
 }
 
 pub(crate) fn org(conn: &Connection, id: OrgId) -> StoreResult<Option<Org>> {
-    conn.query_row(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1"), [id.to_string()], rows::org)
-        .optional()
-        .map_err(map_error)
+    conn.query_row(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1"), [id.to_string()], rows::org).optional().map_err(map_error)
 }
 
 pub(crate) fn orgs_of_account(conn: &Connection, account: AccountId) -> StoreResult<Vec<Org>> {
@@ -132,9 +130,13 @@ pub(crate) fn list_keys(conn: &Connection, org: OrgId, after: Option<KeyId>, lim
 }
 
 pub(crate) fn key(conn: &Connection, org: OrgId, id: KeyId) -> StoreResult<Option<ApiKey>> {
-    conn.query_row(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = ?1 AND id = ?2"), [org.to_string(), id.to_string()], rows::api_key)
-        .optional()
-        .map_err(map_error)
+    conn.query_row(
+        &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = ?1 AND id = ?2"),
+        [org.to_string(), id.to_string()],
+        rows::api_key,
+    )
+    .optional()
+    .map_err(map_error)
 }
 
 pub(crate) fn revoke_key(conn: &mut Connection, org: OrgId, id: KeyId, at: Timestamp, activity: &ActivityRecord) -> StoreResult<ApiKey> {

@@ -164,7 +164,8 @@ pub(crate) fn verify(conn: &mut Connection, org: OrgId) -> StoreResult<ChainChec
     let tx = conn.transaction().map_err(map_error)?;
     let mut check = ChainCheck::default();
     {
-        let mut statement = tx.prepare(&format!("SELECT {ACTIVITY_COLUMNS} FROM activity WHERE org_id = ?1 ORDER BY seq")).map_err(map_error)?;
+        let mut statement =
+            tx.prepare(&format!("SELECT {ACTIVITY_COLUMNS} FROM activity WHERE org_id = ?1 ORDER BY seq")).map_err(map_error)?;
         let mut entries = statement.query([org.to_string()]).map_err(map_error)?;
         while let Some(row) = entries.next().map_err(map_error)? {
             match rows::activity(row) {
@@ -173,7 +174,7 @@ pub(crate) fn verify(conn: &mut Connection, org: OrgId) -> StoreResult<ChainChec
                     // A row that no longer decodes is as broken as one whose hash is wrong.
                     let id: String = row.get(0).map_err(map_error)?;
                     let seq: i64 = row.get(2).map_err(map_error)?;
-                    check.mark_broken(&id, u64::try_from(seq).unwrap_or(0));
+                    check.push_undecodable(&id, u64::try_from(seq).unwrap_or(0));
                 }
             }
         }

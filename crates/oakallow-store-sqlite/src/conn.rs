@@ -60,7 +60,10 @@ impl Writer {
     }
 
     /// Runs `work` on the writer connection and returns its result.
-    pub(crate) async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn| {
             let _ = reply.send(work(conn));
@@ -85,7 +88,10 @@ impl Readers {
     }
 
     /// Runs `work` on a read connection in a blocking task.
-    pub(crate) async fn run<T: Send + 'static>(self: &Arc<Self>, work: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    pub(crate) async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
         let readers = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let mut conn = readers.take()?;

@@ -115,7 +115,13 @@ impl Store for SqliteStore {
         self.readers.run(move |conn| policy::load(conn, org_id)).await
     }
 
-    async fn commit_policy(&self, org_id: OrgId, expected_version: u64, changes: &[PolicyChange], activity: Vec<ActivityRecord>) -> StoreResult<u64> {
+    async fn commit_policy(
+        &self,
+        org_id: OrgId,
+        expected_version: u64,
+        changes: &[PolicyChange],
+        activity: Vec<ActivityRecord>,
+    ) -> StoreResult<u64> {
         let changes = changes.to_vec();
         self.writer.run(move |conn| policy::commit(conn, org_id, expected_version, &changes, &activity)).await
     }

@@ -13,9 +13,8 @@ const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.s
 pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<usize> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
         .map_err(map_error)?;
-    let current: i64 = conn
-        .query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| row.get(0))
-        .map_err(map_error)?;
+    let current: i64 =
+        conn.query_row("SELECT coalesce(max(version), 0) FROM schema_migrations", [], |row| row.get(0)).map_err(map_error)?;
     let mut applied = 0;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         let tx = conn.transaction().map_err(map_error)?;

@@ -10,7 +10,13 @@ use crate::activity::append_in;
 use crate::conn::map_error;
 use crate::rows::{self, CATEGORY_COLUMNS, NAMED_COLUMNS, RULE_COLUMNS, TENANT_COLUMNS, TOOL_COLUMNS};
 
-fn load_all<T>(tx: &Transaction<'_>, table: &str, columns: &str, org: &str, read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>) -> StoreResult<Vec<T>> {
+fn load_all<T>(
+    tx: &Transaction<'_>,
+    table: &str,
+    columns: &str,
+    org: &str,
+    read: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
     let mut statement = tx.prepare_cached(&format!("SELECT {columns} FROM {table} WHERE org_id = ?1 ORDER BY id")).map_err(map_error)?;
     let objects = statement.query_map([org], read).map_err(map_error)?;
     objects.collect::<Result<_, _>>().map_err(map_error)
@@ -33,10 +39,8 @@ pub(crate) fn load(conn: &mut Connection, org: OrgId) -> StoreResult<(u64, Polic
 }
 
 fn version_in(conn: &Connection, org: &str) -> StoreResult<Option<u64>> {
-    let version: Option<i64> = conn
-        .query_row("SELECT policy_version FROM orgs WHERE id = ?1", [org], |row| row.get(0))
-        .optional()
-        .map_err(map_error)?;
+    let version: Option<i64> =
+        conn.query_row("SELECT policy_version FROM orgs WHERE id = ?1", [org], |row| row.get(0)).optional().map_err(map_error)?;
     Ok(version.map(|v| u64::try_from(v).unwrap_or(0)))
 }
 
@@ -46,12 +50,21 @@ pub(crate) fn version(conn: &Connection, org: OrgId) -> StoreResult<u64> {
 }
 
 /// Applies a change set if the version still matches.
-pub(crate) fn commit(conn: &mut Connection, org: OrgId, expected: u64, changes: &[PolicyChange], activity: &[ActivityRecord]) -> StoreResult<u64> {
+pub(crate) fn commit(
+    conn: &mut Connection,
+    org: OrgId,
+    expected: u64,
+    changes: &[PolicyChange],
+    activity: &[ActivityRecord],
+) -> StoreResult<u64> {
     let tx = conn.transaction().map_err(map_error)?;
     let org_text = org.to_string();
     let expected_sql = i64::try_from(expected).map_err(|_| StoreError::VersionConflict)?;
     let bumped = tx
-        .execute("UPDATE orgs SET policy_version = policy_version + 1 WHERE id = ?1 AND policy_version = ?2", params![org_text, expected_sql])
+        .execute(
+            "UPDATE orgs SET policy_version = policy_version + 1 WHERE id = ?1 AND policy_version = ?2",
+            params![org_text, expected_sql],
+        )
         .map_err(map_error)?;
     if bumped == 0 {
         return Err(match version_in(&tx, &org_text)? {
@@ -138,8 +151,19 @@ fn apply(tx: &Transaction<'_>, org: &str, change: &PolicyChange) -> StoreResult<
             )
             .map_err(map_error)?
             .execute(params![t.id.to_string(), org, t.external_id, t.name, t.created_at.micros(), t.updated_at.micros()]),
-        PolicyChange::PutResource(r) => put_named(tx, "resources", org, r.id.to_string(), &r.name, r.description.as_deref(), r.created_at.micros(), r.updated_at.micros()),
-        PolicyChange::PutMethod(m) => put_named(tx, "methods", org, m.id.to_string(), &m.name, m.description.as_deref(), m.created_at.micros(), m.updated_at.micros()),
+        PolicyChange::PutResource(r) => put_named(
+            tx,
+            "resources",
+            org,
+            r.id.to_string(),
+            &r.name,
+            r.description.as_deref(),
+            r.created_at.micros(),
+            r.updated_at.micros(),
+        ),
+        PolicyChange::PutMethod(m) => {
+            put_named(tx, "methods", org, m.id.to_string(), &m.name, m.description.as_deref(), m.created_at.micros(), m.updated_at.micros())
+        }
         PolicyChange::PutRule(r) => tx
             .prepare_cached(
                 "INSERT INTO rules (id, org_id, tenant_id, resource_id, tool_id, method_id, permission, note, created_at, updated_at)
@@ -173,7 +197,16 @@ fn apply(tx: &Transaction<'_>, org: &str, change: &PolicyChange) -> StoreResult<
 }
 
 #[expect(clippy::too_many_arguments, reason = "one argument per column")]
-fn put_named(tx: &Transaction<'_>, table: &str, org: &str, id: String, name: &str, description: Option<&str>, created: i64, updated: i64) -> rusqlite::Result<usize> {
+fn put_named(
+    tx: &Transaction<'_>,
+    table: &str,
+    org: &str,
+    id: String,
+    name: &str,
+    description: Option<&str>,
+    created: i64,
+    updated: i64,
+) -> rusqlite::Result<usize> {
     let sql = format!(
         "INSERT INTO {table} (id, org_id, name, description, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, updated_at = excluded.updated_at

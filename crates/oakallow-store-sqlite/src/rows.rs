@@ -170,7 +170,12 @@ pub(crate) const RULE_COLUMNS: &str = "id, tenant_id, resource_id, tool_id, meth
 pub(crate) fn rule(row: &Row<'_>) -> rusqlite::Result<Rule> {
     Ok(Rule {
         id: parsed(row, 0)?,
-        scope: RuleScope { tenant: parsed_opt(row, 1)?, resource: parsed_opt(row, 2)?, tool: parsed_opt(row, 3)?, method: parsed_opt(row, 4)? },
+        scope: RuleScope {
+            tenant: parsed_opt(row, 1)?,
+            resource: parsed_opt(row, 2)?,
+            tool: parsed_opt(row, 3)?,
+            method: parsed_opt(row, 4)?,
+        },
         permission: named(row, 5, Permission::parse)?,
         note: row.get(6)?,
         created_at: time(row, 7)?,
@@ -223,10 +228,5 @@ pub(crate) fn activity(row: &Row<'_>) -> rusqlite::Result<ActivityEntry> {
         check_id: parsed_opt(row, 21)?,
         details: json_opt(row, 22)?,
     };
-    Ok(ActivityEntry {
-        record,
-        seq: u64::try_from(seq).map_err(|_| invalid(2, "seq"))?,
-        prev_hash: row.get(23)?,
-        hash: row.get(24)?,
-    })
+    Ok(ActivityEntry { record, seq: u64::try_from(seq).map_err(|_| invalid(2, "seq"))?, prev_hash: row.get(23)?, hash: row.get(24)? })
 }

@@ -54,7 +54,15 @@ fn record(org: OrgId, kind: ActivityType) -> ActivityRecord {
 
 fn new_key(org: OrgId, tier: KeyTier, name: &str) -> (NewKey, RawKey) {
     let raw = RawKey::generate().expect("randomness");
-    let key = ApiKey { id: KeyId::generate(), org_id: org, name: name.into(), tier, prefix: raw.display_prefix(), created_at: T0, revoked_at: None };
+    let key = ApiKey {
+        id: KeyId::generate(),
+        org_id: org,
+        name: name.into(),
+        tier,
+        prefix: raw.display_prefix(),
+        created_at: T0,
+        revoked_at: None,
+    };
     (NewKey { key, digest: raw.digest() }, raw)
 }
 
@@ -118,7 +126,10 @@ pub async fn org_isolation(store: Arc<dyn Store>) {
     assert_eq!(store.load_policy(a.id).await.unwrap().1, state.to_parts());
 
     let check = check_record(a.id, "send_email");
-    store.commit_runtime(&[RuntimeWrite::Check { check: check.clone(), activity: record(a.id, ActivityType::PermissionChecked) }]).await.unwrap();
+    store
+        .commit_runtime(&[RuntimeWrite::Check { check: check.clone(), activity: record(a.id, ActivityType::PermissionChecked) }])
+        .await
+        .unwrap();
     assert_eq!(store.check(b.id, check.id).await.unwrap(), None);
     let entries = store.list_activity(a.id, &ActivityFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(store.activity(b.id, entries[0].record.id).await.unwrap(), None);
@@ -163,7 +174,12 @@ fn tool(name: &str, category: Option<&str>) -> ToolSpec {
         enabled: Some(true),
         approval_timeout_seconds: Some(600),
         requires_second_approval: Some(true),
-        annotations: Some(oakallow_domain::policy::Annotations { read_only: Some(false), destructive: Some(true), idempotent: None, open_world: Some(true) }),
+        annotations: Some(oakallow_domain::policy::Annotations {
+            read_only: Some(false),
+            destructive: Some(true),
+            idempotent: None,
+            open_world: Some(true),
+        }),
         tags: Some(vec!["mail".into(), "external".into()]),
     }
 }
@@ -171,7 +187,11 @@ fn tool(name: &str, category: Option<&str>) -> ToolSpec {
 /// A policy with one object of every kind and rules at several levels.
 fn sample_policy(base: PolicyState) -> (PolicyState, Vec<oakallow_domain::policy::PolicyChange>) {
     let mut edit = PolicyEdit::new(base, T0);
-    edit.put_category(None, CategorySpec { name: "email".into(), description: Some("mail".into()), default_permission: Some(Permission::Allowed) }).unwrap();
+    edit.put_category(
+        None,
+        CategorySpec { name: "email".into(), description: Some("mail".into()), default_permission: Some(Permission::Allowed) },
+    )
+    .unwrap();
     edit.put_tool(None, tool("send_email", Some("email"))).unwrap();
     edit.put_tool(None, tool("delete_db", None)).unwrap();
     edit.put_tenant(None, TenantSpec { external_id: "acme".into(), name: Some("Acme, Inc.".into()) }).unwrap();
@@ -225,7 +245,10 @@ pub async fn policy_version_conflict(store: Arc<dyn Store>) {
     edit.put_resource(None, NamedSpec { name: "other".into(), description: None }).unwrap();
     let (_, more) = edit.finish();
     let before = store.list_activity(org.id, &ActivityFilter { limit: 50, ..Default::default() }).await.unwrap().len();
-    assert_eq!(store.commit_policy(org.id, 0, &more, vec![record(org.id, ActivityType::ConfigChanged)]).await, Err(StoreError::VersionConflict));
+    assert_eq!(
+        store.commit_policy(org.id, 0, &more, vec![record(org.id, ActivityType::ConfigChanged)]).await,
+        Err(StoreError::VersionConflict)
+    );
     assert_eq!(store.load_policy(org.id).await.unwrap(), (1, state.to_parts()));
     let after = store.list_activity(org.id, &ActivityFilter { limit: 50, ..Default::default() }).await.unwrap().len();
     assert_eq!(before, after);

@@ -7,12 +7,12 @@ mod error;
 mod records;
 
 use async_trait::async_trait;
+use oakallow_domain::Timestamp;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
+use oakallow_domain::id::{ActivityId, CheckId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
-use oakallow_domain::Timestamp;
-use oakallow_domain::id::{ActivityId, CheckId};
 
 pub use error::{StoreError, StoreResult};
 pub use records::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite};
@@ -73,7 +73,13 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `changes` (already ordered) if the org's policy is still at `expected_version`,
     /// writes `activity`, and returns the new version. [`StoreError::VersionConflict`] if another
     /// writer got there first; nothing is written then.
-    async fn commit_policy(&self, org_id: OrgId, expected_version: u64, changes: &[PolicyChange], activity: Vec<ActivityRecord>) -> StoreResult<u64>;
+    async fn commit_policy(
+        &self,
+        org_id: OrgId,
+        expected_version: u64,
+        changes: &[PolicyChange],
+        activity: Vec<ActivityRecord>,
+    ) -> StoreResult<u64>;
 
     /// The org's current policy version (cheap; for detecting changes made elsewhere).
     async fn policy_version(&self, org_id: OrgId) -> StoreResult<u64>;

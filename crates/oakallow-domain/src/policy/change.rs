@@ -8,6 +8,7 @@ use super::model::{Category, Method, Resource, Rule, Tenant, Tool};
 use crate::id::{CategoryId, MethodId, ResourceId, RuleId, TenantId, ToolId};
 
 /// The kinds of objects a policy holds.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ObjectKind {

@@ -177,10 +177,14 @@ pub fn describe(before: &PolicyState, after: &PolicyState, changes: &[PolicyChan
     for change in changes {
         let kind = change.kind();
         let (old, new) = match change {
-            PolicyChange::PutCategory(c) => (before.categories.get(&c.id).map(|o| before.category_spec(o)), Some(after.category_spec(c))).json(),
+            PolicyChange::PutCategory(c) => {
+                (before.categories.get(&c.id).map(|o| before.category_spec(o)), Some(after.category_spec(c))).json()
+            }
             PolicyChange::PutTool(t) => (before.tools.get(&t.id).map(|o| before.tool_spec(o)), Some(after.tool_spec(t))).json(),
             PolicyChange::PutTenant(t) => (before.tenants.get(&t.id).map(|o| before.tenant_spec(o)), Some(after.tenant_spec(t))).json(),
-            PolicyChange::PutResource(r) => (before.resources.get(&r.id).map(|o| before.resource_spec(o)), Some(after.resource_spec(r))).json(),
+            PolicyChange::PutResource(r) => {
+                (before.resources.get(&r.id).map(|o| before.resource_spec(o)), Some(after.resource_spec(r))).json()
+            }
             PolicyChange::PutMethod(m) => (before.methods.get(&m.id).map(|o| before.method_spec(o)), Some(after.method_spec(m))).json(),
             PolicyChange::PutRule(r) => (before.rules.get(&r.id).map(|o| before.rule_spec(o)), Some(after.rule_spec(r))).json(),
             PolicyChange::DeleteCategory(id) => (before.categories.get(id).map(|o| before.category_spec(o)), None).json(),
@@ -218,10 +222,8 @@ fn item_name(kind: ObjectKind, spec: &serde_json::Value) -> String {
     match kind {
         ObjectKind::Tenant => text("external_id").unwrap_or_default(),
         ObjectKind::Rule => {
-            let parts: Vec<String> = ["tenant", "resource", "tool", "method"]
-                .iter()
-                .filter_map(|key| text(key).map(|v| format!("{key}={v}")))
-                .collect();
+            let parts: Vec<String> =
+                ["tenant", "resource", "tool", "method"].iter().filter_map(|key| text(key).map(|v| format!("{key}={v}"))).collect();
             if parts.is_empty() { "(wildcard)".to_owned() } else { parts.join(" ") }
         }
         _ => text("name").unwrap_or_default(),

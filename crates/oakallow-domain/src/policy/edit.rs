@@ -40,7 +40,9 @@ pub enum PolicyError {
         name: String,
     },
     /// The object is still referenced and `cascade` was not asked for.
-    #[error("{kind} {name:?} is referenced by {rules} rule(s) and {tools} tool(s); repeat with cascade=true to remove those references too")]
+    #[error(
+        "{kind} {name:?} is referenced by {rules} rule(s) and {tools} tool(s); repeat with cascade=true to remove those references too"
+    )]
     Referenced {
         /// The kind.
         kind: ObjectKind,
@@ -73,10 +75,7 @@ impl fmt::Display for ObjectKind {
 /// Checks a name-like field: non-empty, at most [`MAX_NAME_LEN`] bytes, no surrounding
 /// whitespace, no control characters.
 pub fn check_name(field: &str, value: &str) -> Result<(), PolicyError> {
-    let bad = value.is_empty()
-        || value.len() > MAX_NAME_LEN
-        || value.trim() != value
-        || value.chars().any(char::is_control);
+    let bad = value.is_empty() || value.len() > MAX_NAME_LEN || value.trim() != value || value.chars().any(char::is_control);
     if bad {
         return Err(PolicyError::Invalid(format!(
             "{field} must be 1 to {MAX_NAME_LEN} bytes, without control characters or surrounding whitespace"
@@ -85,10 +84,12 @@ pub fn check_name(field: &str, value: &str) -> Result<(), PolicyError> {
     Ok(())
 }
 
-fn check_text(field: &str, value: Option<&str>) -> Result<(), PolicyError> {
+/// Checks a free-text field: at most [`MAX_TEXT_LEN`] bytes and no NUL characters (which no
+/// database stores faithfully).
+pub fn check_text(field: &str, value: Option<&str>) -> Result<(), PolicyError> {
     match value {
-        Some(text) if text.len() > MAX_TEXT_LEN => {
-            Err(PolicyError::Invalid(format!("{field} must be at most {MAX_TEXT_LEN} bytes")))
+        Some(text) if text.len() > MAX_TEXT_LEN || text.contains('\0') => {
+            Err(PolicyError::Invalid(format!("{field} must be at most {MAX_TEXT_LEN} bytes, without NUL characters")))
         }
         _ => Ok(()),
     }
@@ -117,7 +118,13 @@ fn lookup<I: Ord + Copy + std::str::FromStr, T>(
 }
 
 /// Refuses a name already used by another object of the same kind.
-fn ensure_unique<I: PartialEq + Copy>(names: &FastMap<String, I>, kind: ObjectKind, field: &'static str, name: &str, id: I) -> Result<(), PolicyError> {
+fn ensure_unique<I: PartialEq + Copy>(
+    names: &FastMap<String, I>,
+    kind: ObjectKind,
+    field: &'static str,
+    name: &str,
+    id: I,
+) -> Result<(), PolicyError> {
     match names.get(name) {
         Some(existing) if *existing != id => Err(PolicyError::Duplicate { kind, field, name: name.to_owned() }),
         _ => Ok(()),
@@ -198,7 +205,12 @@ impl PolicyEdit {
         let category = self.draft.categories.get(&id).ok_or(PolicyError::NotFound { kind: ObjectKind::Category })?;
         let members: Vec<Tool> = self.draft.tools.values().filter(|t| t.category == Some(id)).cloned().collect();
         if !members.is_empty() && !cascade {
-            return Err(PolicyError::Referenced { kind: ObjectKind::Category, name: category.name.clone(), rules: 0, tools: members.len() });
+            return Err(PolicyError::Referenced {
+                kind: ObjectKind::Category,
+                name: category.name.clone(),
+                rules: 0,
+                tools: members.len(),
+            });
         }
         for mut tool in members {
             tool.category = None;
@@ -367,7 +379,13 @@ impl PolicyEdit {
         if label.is_empty() { "(wildcard)".to_owned() } else { label.join(" ") }
     }
 
-    fn remove_referencing_rules(&mut self, kind: ObjectKind, name: String, cascade: bool, names_it: impl Fn(&RuleScope) -> bool) -> Result<(), PolicyError> {
+    fn remove_referencing_rules(
+        &mut self,
+        kind: ObjectKind,
+        name: String,
+        cascade: bool,
+        names_it: impl Fn(&RuleScope) -> bool,
+    ) -> Result<(), PolicyError> {
         let referencing: Vec<RuleId> = self.draft.rules.values().filter(|r| names_it(&r.scope)).map(|r| r.id).collect();
         if !referencing.is_empty() && !cascade {
             return Err(PolicyError::Referenced { kind, name, rules: referencing.len(), tools: 0 });
@@ -379,7 +397,13 @@ impl PolicyEdit {
     }
 
     /// `id` if it exists (for a replace), a new id for a create.
-    fn existing_or_new<I: Ord, T>(&self, id: Option<I>, objects: &BTreeMap<I, T>, kind: ObjectKind, generate: fn() -> I) -> Result<I, PolicyError> {
+    fn existing_or_new<I: Ord, T>(
+        &self,
+        id: Option<I>,
+        objects: &BTreeMap<I, T>,
+        kind: ObjectKind,
+        generate: fn() -> I,
+    ) -> Result<I, PolicyError> {
         match id {
             Some(id) if objects.contains_key(&id) => Ok(id),
             Some(_) => Err(PolicyError::NotFound { kind }),

@@ -13,7 +13,7 @@ pub mod views;
 
 pub use change::{ObjectKind, PolicyChange};
 pub use document::{DiffItem, DocumentPlan, PolicyDiff, describe, plan_document};
-pub use edit::{PolicyEdit, PolicyError, check_name};
+pub use edit::{PolicyEdit, PolicyError, check_name, check_text};
 pub use model::{Annotations, Category, Method, Resource, Rule, RuleScope, Tenant, Tool};
 pub use resolve::{CheckInput, Decision, resolve_by_scan};
 pub use spec::{CategorySpec, NamedSpec, PolicyDocument, RuleSpec, TenantSpec, ToolSpec};

@@ -63,9 +63,8 @@ impl PolicyState {
         if let Some(rule) = self.first_matching_rule(&known) {
             return decided(rule.permission, rule.scope.shape().resolved_from(), Some(rule.id));
         }
-        let (permission, step) = fallback(tool, |tool| {
-            tool.category.and_then(|id| self.categories.get(&id)).and_then(|c| c.default_permission)
-        });
+        let (permission, step) =
+            fallback(tool, |tool| tool.category.and_then(|id| self.categories.get(&id)).and_then(|c| c.default_permission));
         decided(permission, step, None)
     }
 

@@ -32,13 +32,7 @@ pub struct PolicyState {
 }
 
 /// Inserts or replaces an object and keeps its name index right.
-fn put_named<I: Ord + Copy, T>(
-    objects: &mut BTreeMap<I, T>,
-    names: &mut FastMap<String, I>,
-    id: I,
-    object: T,
-    name_of: fn(&T) -> &str,
-) {
+fn put_named<I: Ord + Copy, T>(objects: &mut BTreeMap<I, T>, names: &mut FastMap<String, I>, id: I, object: T, name_of: fn(&T) -> &str) {
     if let Some(old) = objects.get(&id) {
         names.remove(name_of(old));
     }

@@ -1,0 +1,154 @@
+//! What each subcommand does.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use oakallow_domain::SystemClock;
+use oakallow_service::Service;
+use oakallow_store::Store;
+use oakallow_store_postgres::PostgresStore;
+use oakallow_store_sqlite::SqliteStore;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use crate::config::{Config, Overrides};
+use crate::{AdminCommand, Cli, Command, DatabaseArgs};
+
+fn database_overrides(database: &DatabaseArgs) -> Overrides {
+    let mut flags: Overrides = Vec::new();
+    if let Some(dir) = &database.data_dir {
+        flags.push(("data_dir", toml::Value::String(dir.display().to_string())));
+        flags.push(("database_url", toml::Value::String(String::new())));
+    }
+    if let Some(url) = &database.database_url {
+        flags.push(("database_url", toml::Value::String(url.clone())));
+    }
+    flags
+}
+
+fn load_config(file: Option<&Path>, flags: Overrides) -> Result<Config> {
+    Config::load(file, std::env::vars(), flags)
+}
+
+fn init_logging(config: &Config) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens the configured backend (PostgreSQL when a URL is set, else SQLite) and migrates it.
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
+    if config.database_url.is_empty() {
+        let store = SqliteStore::open_dir(&config.data_dir).with_context(|| format!("opening SQLite in {}", config.data_dir.display()))?;
+        return Ok(Arc::new(store));
+    }
+    let store =
+        PostgresStore::connect_sized(&config.database_url, config.database.max_connections).await.context("connecting to PostgreSQL")?;
+    Ok(Arc::new(store))
+}
+
+pub(crate) async fn run(cli: Cli) -> Result<()> {
+    let file = cli.config.as_deref();
+    match cli.command {
+        Command::Serve { listen, database } => {
+            let mut flags = database_overrides(&database);
+            if let Some(listen) = listen {
+                flags.push(("listen", toml::Value::String(listen)));
+            }
+            serve(load_config(file, flags)?).await
+        }
+        Command::Migrate { database } => {
+            let config = load_config(file, database_overrides(&database))?;
+            init_logging(&config);
+            open_store(&config).await?;
+            eprintln!("migrations applied ({} backend)", if config.database_url.is_empty() { "sqlite" } else { "postgres" });
+            Ok(())
+        }
+        Command::Admin { command: AdminCommand::Bootstrap { email, org, database, json } } => {
+            let config = load_config(file, database_overrides(&database))?;
+            bootstrap(&config, &email, &org, json).await
+        }
+        Command::Apply { file: document, url, key, dry_run } => apply(&document, &url, &key, dry_run).await,
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&oakallow_server::openapi())?);
+            Ok(())
+        }
+        Command::Version => {
+            println!("oakallow {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    init_logging(&config);
+    let store = open_store(&config).await?;
+    let backend = store.backend();
+    let (service, tasks) = Service::start(store, Arc::new(SystemClock));
+    let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, backend, "oakallow is listening on http://{address}");
+    oakallow_server::serve(listener, service, shutdown_signal()).await.context("serving")?;
+    tasks.finished().await;
+    tracing::info!("oakallow stopped");
+    Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+async fn bootstrap(config: &Config, email: &str, org: &str, json: bool) -> Result<()> {
+    let store = open_store(config).await?;
+    let (service, tasks) = Service::start(store, Arc::new(SystemClock));
+    let result = service.bootstrap(email, org).await;
+    drop(service);
+    tasks.finished().await;
+    let created = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string(&created)?);
+    } else {
+        println!("account         {}", created.account_id);
+        println!("org             {}", created.org_id);
+        println!("management key  {}", created.management_key);
+        println!("standard key    {}", created.standard_key);
+        println!("approver key    {}", created.approver_key);
+        println!("\nThese keys are shown only once. Store them somewhere safe.");
+    }
+    Ok(())
+}
+
+async fn apply(path: &Path, url: &str, key: &str, dry_run: bool) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // YAML is a superset of JSON, so one parser reads both formats.
+    let document: Value = serde_norway::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let client = oakallow_client::Client::new(url, key);
+    let answer = client.apply_policy(&document, dry_run).await?;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    Ok(())
+}

@@ -1,0 +1,197 @@
+//! Configuration: built-in defaults (`config/default.toml`) < `oakallow.toml` < `OAKALLOW_*`
+//! environment variables < command-line flags, with `<key>_file` reading a value from a file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// The defaults, which also list every setting there is.
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+/// Environment variables are `OAKALLOW_` + the key path joined with `__`.
+const ENV_PREFIX: &str = "OAKALLOW_";
+
+/// Every setting.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listen address.
+    pub listen: String,
+    /// SQLite data directory.
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; empty for SQLite.
+    pub database_url: String,
+    /// Database settings.
+    pub database: DatabaseConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// PostgreSQL pool size.
+    pub max_connections: u32,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// tracing filter.
+    pub filter: String,
+}
+
+/// Values given on the command line, as `(key path, value)`.
+pub type Overrides = Vec<(&'static str, Value)>;
+
+impl Config {
+    /// Loads the configuration. `file` is an explicit `--config`; without it `./oakallow.toml` is
+    /// read if present.
+    pub fn load(file: Option<&Path>, env: impl Iterator<Item = (String, String)>, flags: Overrides) -> Result<Self> {
+        let mut table: Table = DEFAULTS.parse().context("built-in defaults")?;
+        let file = file.map(Path::to_path_buf).or_else(|| Some(PathBuf::from("oakallow.toml")).filter(|p| p.exists()));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let overlay: Table = text.parse().with_context(|| format!("parsing {}", path.display()))?;
+            merge(&mut table, overlay);
+        }
+        let defaults: Table = DEFAULTS.parse()?;
+        for (name, raw) in env {
+            if let Some(path) = env_key_path(&name, &defaults) {
+                set(&mut table, &path, parse_env_value(&raw));
+            }
+        }
+        for (key, value) in flags {
+            set(&mut table, &key.split('.').map(str::to_owned).collect::<Vec<_>>(), value);
+        }
+        read_files(&mut table)?;
+        Value::Table(table).try_into().context("invalid configuration")
+    }
+}
+
+fn merge(base: &mut Table, overlay: Table) {
+    for (key, value) in overlay {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Table(base)), Value::Table(overlay)) => merge(base, overlay),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn set(table: &mut Table, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut current = table;
+    for key in parents {
+        let entry = current.entry(key.clone()).or_insert_with(|| Value::Table(Table::new()));
+        let Value::Table(next) = entry else { return };
+        current = next;
+    }
+    current.insert(last.clone(), value);
+}
+
+/// The key path an environment variable sets, if it names a known setting (or its `_file`).
+/// Other `OAKALLOW_*` variables (such as test settings) are ignored.
+fn env_key_path(name: &str, defaults: &Table) -> Option<Vec<String>> {
+    let rest = name.strip_prefix(ENV_PREFIX)?;
+    let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+    let known = |path: &[String]| {
+        let mut current = defaults;
+        for (i, key) in path.iter().enumerate() {
+            match current.get(key) {
+                Some(Value::Table(next)) if i + 1 < path.len() => current = next,
+                Some(value) if i + 1 == path.len() => return !value.is_table(),
+                _ => return false,
+            }
+        }
+        false
+    };
+    let mut plain = path.clone();
+    if let Some(last) = plain.last_mut()
+        && let Some(stripped) = last.strip_suffix("_file")
+    {
+        *last = stripped.to_owned();
+        return known(&plain).then_some(path);
+    }
+    known(&path).then_some(path)
+}
+
+/// Environment values are TOML scalars when they parse as one (`true`, `16`), else strings.
+fn parse_env_value(raw: &str) -> Value {
+    match format!("v = {raw}").parse::<Table>() {
+        Ok(mut table) => match table.remove("v") {
+            Some(value @ (Value::Boolean(_) | Value::Integer(_) | Value::Float(_))) => value,
+            _ => Value::String(raw.to_owned()),
+        },
+        Err(_) => Value::String(raw.to_owned()),
+    }
+}
+
+/// Replaces every `<key>_file = "path"` by `<key> = <file contents>`.
+fn read_files(table: &mut Table) -> Result<()> {
+    let file_keys: Vec<String> = table.keys().filter(|k| k.ends_with("_file")).cloned().collect();
+    for key in file_keys {
+        let Some(Value::String(path)) = table.remove(&key) else { bail!("{key} must be a file path") };
+        let contents = std::fs::read_to_string(&path).with_context(|| format!("reading {key} ({path})"))?;
+        let target = key.trim_end_matches("_file").to_owned();
+        table.insert(target, Value::String(contents.trim_end_matches(['\r', '\n']).to_owned()));
+    }
+    for (_, value) in table.iter_mut() {
+        if let Value::Table(inner) = value {
+            read_files(inner)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn defaults_then_env_then_flags() {
+        let config = Config::load(None, env(&[]), vec![]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.database.max_connections, 16);
+
+        let config = Config::load(
+            None,
+            env(&[("OAKALLOW_LISTEN", "127.0.0.1:9000"), ("OAKALLOW_DATABASE__MAX_CONNECTIONS", "4"), ("OAKALLOW_TEST_POSTGRES_URL", "x")]),
+            vec![("listen", Value::String("127.0.0.1:9100".into()))],
+        )
+        .unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9100");
+        assert_eq!(config.database.max_connections, 4);
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_secrets_come_from_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://example/db\n").unwrap();
+        let file = dir.path().join("oakallow.toml");
+        std::fs::write(&file, "[log]\nformat = \"json\"\n").unwrap();
+        let config = Config::load(Some(&file), env(&[("OAKALLOW_DATABASE_URL_FILE", secret.to_str().unwrap())]), vec![]).unwrap();
+        assert_eq!(config.log.format, "json");
+        assert_eq!(config.database_url, "postgres://example/db");
+    }
+
+    #[test]
+    fn unknown_settings_in_files_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("oakallow.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        assert!(Config::load(Some(&file), env(&[]), vec![]).is_err());
+    }
+}

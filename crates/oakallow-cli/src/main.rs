@@ -1,0 +1,108 @@
+//! The `oakallow` binary: the composition root that wires configuration, a storage backend, the
+//! service and the HTTP server together, plus the operator's subcommands.
+
+mod commands;
+mod config;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// oakallow: the security layer between AI agents and their tools.
+#[derive(Debug, Parser)]
+#[command(name = "oakallow", version, about)]
+struct Cli {
+    /// Configuration file (default: ./oakallow.toml when present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives; without either flag, the configuration decides.
+#[derive(Debug, Args, Clone, Default)]
+struct DatabaseArgs {
+    /// Directory of the embedded SQLite database.
+    #[arg(long, conflicts_with = "database_url")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://…).
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API server.
+    Serve {
+        /// Address to listen on (default 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<String>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Operator commands that work on the database directly.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Send a policy document (YAML or JSON) to a server: `PUT /v1/policy`.
+    Apply {
+        /// The policy document.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+        /// Server URL.
+        #[arg(long, env = "OAKALLOW_URL", default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Management API key.
+        #[arg(long, env = "OAKALLOW_KEY", hide_env_values = true)]
+        key: String,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Print the version.
+    Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create the account and org if missing, and new management, standard and approver keys.
+    Bootstrap {
+        /// Account email.
+        #[arg(long)]
+        email: String,
+        /// Org name.
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

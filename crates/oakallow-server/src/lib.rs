@@ -1,0 +1,126 @@
+//! oakallow's HTTP API: routes, tier extractors, the error envelope and the OpenAPI document,
+//! all built from the same handler definitions so the document cannot drift from the routes.
+
+pub mod error;
+pub mod extract;
+pub mod routes;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use oakallow_service::Service;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::ApiError;
+use crate::extract::MAX_BODY_BYTES;
+use crate::routes::{activity, keys, manage, org, policy, runtime, system};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The use cases.
+    pub service: Arc<Service>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "oakallow", description = "The security layer between AI agents and their tools.", license(name = "Apache-2.0")),
+    modifiers(&SecuritySchemes),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(system::health))
+        .routes(routes!(system::openapi))
+        .routes(routes!(runtime::check))
+        .routes(routes!(runtime::validate))
+        .routes(routes!(manage::tools::list, manage::tools::create))
+        .routes(routes!(manage::tools::get, manage::tools::update, manage::tools::delete))
+        .routes(routes!(manage::categories::list, manage::categories::create))
+        .routes(routes!(manage::categories::get, manage::categories::update, manage::categories::delete))
+        .routes(routes!(manage::tenants::list, manage::tenants::create))
+        .routes(routes!(manage::tenants::get, manage::tenants::update, manage::tenants::delete))
+        .routes(routes!(manage::resources::list, manage::resources::create))
+        .routes(routes!(manage::resources::get, manage::resources::update, manage::resources::delete))
+        .routes(routes!(manage::methods::list, manage::methods::create))
+        .routes(routes!(manage::methods::get, manage::methods::update, manage::methods::delete))
+        .routes(routes!(manage::rules::list, manage::rules::create))
+        .routes(routes!(manage::rules::get, manage::rules::update, manage::rules::delete))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::get, keys::revoke))
+        .routes(routes!(org::get, org::update))
+        .routes(routes!(org::list, org::create))
+        .routes(routes!(policy::export, policy::apply))
+        .routes(routes!(activity::list))
+        .routes(routes!(activity::verify))
+        .routes(routes!(activity::get))
+}
+
+/// The OpenAPI 3.1 document of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| api().split_for_parts().1).clone()
+}
+
+async fn no_route() -> ApiError {
+    ApiError::no_route()
+}
+
+async fn wrong_method() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::internal().into_response()
+}
+
+/// The whole HTTP application on `service`.
+pub fn app(service: Arc<Service>) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let (router, _) = api().split_for_parts();
+    router
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(AppState { service })
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(service)).with_graceful_shutdown(shutdown).await
+}

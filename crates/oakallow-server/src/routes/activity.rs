@@ -1,0 +1,36 @@
+//! `/v1/activity`: the audit trail.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use oakallow_domain::audit::ActivityEntry;
+use oakallow_service::activity::{ActivityQuery, ChainVerification};
+use oakallow_service::page::Page;
+
+use crate::AppState;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{QueryParams, ReaderKey};
+
+/// Lists entries, newest first.
+#[utoipa::path(get, path = "/v1/activity", tag = "activity", params(ActivityQuery), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = Page<ActivityEntry>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    ReaderKey(caller): ReaderKey,
+    QueryParams(query): QueryParams<ActivityQuery>,
+) -> ApiResult<Json<Page<ActivityEntry>>> {
+    Ok(Json(app.service.list_activity(&caller, &query).await?))
+}
+
+/// Recomputes the org's hash chain and names the first broken entry.
+#[utoipa::path(get, path = "/v1/activity/verify", tag = "activity", security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ChainVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn verify(State(app): State<AppState>, ReaderKey(caller): ReaderKey) -> ApiResult<Json<ChainVerification>> {
+    Ok(Json(app.service.verify_activity(&caller).await?))
+}
+
+/// Reads one entry.
+#[utoipa::path(get, path = "/v1/activity/{id}", tag = "activity", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ActivityEntry), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, Path(id): Path<String>) -> ApiResult<Json<ActivityEntry>> {
+    Ok(Json(app.service.get_activity(&caller, &id).await?))
+}

@@ -1,0 +1,35 @@
+//! Runtime endpoints of the agent's standard key: `POST /v1/check`, `POST /v1/validate`.
+
+use axum::Json;
+use axum::extract::State;
+use oakallow_service::check::{CheckRequest, CheckResponse, ValidateRequest, ValidateResponse};
+
+use crate::AppState;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{JsonBody, StandardKey};
+
+/// Decides whether a tool call may run.
+#[utoipa::path(post, path = "/v1/check", tag = "runtime", request_body = CheckRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn check(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    JsonBody(request): JsonBody<CheckRequest>,
+) -> ApiResult<Json<CheckResponse>> {
+    Ok(Json(app.service.check(&caller, request).await?))
+}
+
+/// Validates params against a tool's JSON Schema.
+#[utoipa::path(post, path = "/v1/validate", tag = "runtime", request_body = ValidateRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn validate(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    JsonBody(request): JsonBody<ValidateRequest>,
+) -> ApiResult<Json<ValidateResponse>> {
+    Ok(Json(app.service.validate(&caller, request).await?))
+}

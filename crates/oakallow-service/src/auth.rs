@@ -1,0 +1,154 @@
+//! Who is calling: API key authentication and the tier-typed callers that use cases require.
+//! A caller can only be made here, from a key that exists and is not revoked, so a handler can
+//! never run a use case for the wrong tier or a made-up org.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use oakallow_domain::audit::{Actor, ActorKind};
+use oakallow_domain::id::{KeyId, OrgId};
+use oakallow_domain::keys::{KeyTier, RawKey};
+use oakallow_domain::org::ApiKey;
+use oakallow_store::Store;
+
+use crate::error::{ServiceError, ServiceResult};
+
+/// An authenticated key, of any tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    org_id: OrgId,
+    key_id: KeyId,
+    tier: KeyTier,
+    prefix: String,
+}
+
+impl Caller {
+    /// The caller's org: the only org it can reach.
+    pub fn org_id(&self) -> OrgId {
+        self.org_id
+    }
+
+    /// The key's tier.
+    pub fn tier(&self) -> KeyTier {
+        self.tier
+    }
+
+    /// The key's id.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The caller as an audit actor (labelled with the key's display prefix).
+    pub fn actor(&self) -> Actor {
+        Actor { kind: ActorKind::Key, id: self.key_id.to_string(), label: self.prefix.clone() }
+    }
+
+    /// This caller as a management key, or 403.
+    pub fn management(self) -> ServiceResult<Management> {
+        match self.tier {
+            KeyTier::Management => Ok(Management(self)),
+            _ => Err(ServiceError::ForbiddenTier { required: "management" }),
+        }
+    }
+
+    /// This caller as a standard key, or 403.
+    pub fn standard(self) -> ServiceResult<Standard> {
+        match self.tier {
+            KeyTier::Standard => Ok(Standard(self)),
+            _ => Err(ServiceError::ForbiddenTier { required: "standard" }),
+        }
+    }
+
+    /// This caller as an approver key, or 403.
+    pub fn approver(self) -> ServiceResult<Approver> {
+        match self.tier {
+            KeyTier::Approver => Ok(Approver(self)),
+            _ => Err(ServiceError::ForbiddenTier { required: "approver" }),
+        }
+    }
+
+    /// This caller as a reader of management resources (management or standard), or 403.
+    pub fn reader(self) -> ServiceResult<Reader> {
+        match self.tier {
+            KeyTier::Management | KeyTier::Standard => Ok(Reader(self)),
+            KeyTier::Approver => Err(ServiceError::ForbiddenTier { required: "management or standard" }),
+        }
+    }
+}
+
+macro_rules! tiered {
+    ($($(#[$doc:meta])* $name:ident),*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(Caller);
+
+        impl std::ops::Deref for $name {
+            type Target = Caller;
+            fn deref(&self) -> &Caller {
+                &self.0
+            }
+        }
+    )*};
+}
+
+tiered!(
+    /// A management key: configuration, never runtime.
+    Management,
+    /// A standard key: the agent's runtime calls.
+    Standard,
+    /// An approver key: reads and decides approvals.
+    Approver,
+    /// A management or standard key reading management resources.
+    Reader
+);
+
+/// Keys seen recently, by digest. Entries are added on successful lookups and on creation, and
+/// replaced on revocation, so a revoked key is refused on the next request on this node.
+#[derive(Default)]
+pub(crate) struct KeyCache {
+    keys: RwLock<HashMap<[u8; 32], ApiKey>>,
+}
+
+impl KeyCache {
+    fn get(&self, digest: &[u8; 32]) -> Option<ApiKey> {
+        self.keys.read().ok()?.get(digest).cloned()
+    }
+
+    pub(crate) fn put(&self, digest: [u8; 32], key: ApiKey) {
+        if let Ok(mut keys) = self.keys.write() {
+            keys.insert(digest, key);
+        }
+    }
+
+    /// Marks a cached key revoked (by id; the raw key is not known at revocation).
+    pub(crate) fn revoke(&self, key: &ApiKey) {
+        if let Ok(mut keys) = self.keys.write() {
+            for cached in keys.values_mut().filter(|k| k.id == key.id) {
+                cached.revoked_at = key.revoked_at;
+            }
+        }
+    }
+}
+
+/// Turns the presented key text into a caller. Malformed, unknown and revoked keys all answer
+/// the same 401.
+///
+/// Keys are found by the SHA-256 of the presented key, never by comparing raw keys: the timing
+/// of a lookup can only reveal something about a digest, which says nothing usable about any
+/// key (finding a key with a chosen digest prefix is a preimage search).
+pub(crate) async fn authenticate(store: &dyn Store, cache: &KeyCache, presented: &str) -> ServiceResult<Caller> {
+    let raw = RawKey::parse(presented).ok_or(ServiceError::Unauthenticated)?;
+    let digest = raw.digest();
+    let key = match cache.get(&digest) {
+        Some(key) => key,
+        None => {
+            let key = store.key_by_digest(&digest).await?.ok_or(ServiceError::Unauthenticated)?;
+            cache.put(digest, key.clone());
+            key
+        }
+    };
+    if key.revoked_at.is_some() {
+        return Err(ServiceError::Unauthenticated);
+    }
+    Ok(Caller { org_id: key.org_id, key_id: key.id, tier: key.tier, prefix: key.prefix })
+}

@@ -1,0 +1,232 @@
+//! `POST /v1/check` and `POST /v1/validate`: the permission decision and params validation.
+//! The decision comes from the in-memory resolver; the response is sent only after the check's
+//! record and activity entry are committed (group commit).
+
+use oakallow_domain::approval::effective_timeout;
+use oakallow_domain::audit::{ActivityRecord, ActivityType};
+use oakallow_domain::canonical::params_sha256;
+use oakallow_domain::id::CheckId;
+use oakallow_domain::policy::{CheckInput, Tool, check_name};
+use oakallow_domain::{Permission, ResolvedFrom, Timestamp};
+use oakallow_store::{CheckRecord, RuntimeWrite};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::auth::Standard;
+use crate::error::{ParamError, ServiceError, ServiceResult};
+use crate::orgs_cache::OrgRuntime;
+use crate::{Service, schema};
+
+/// Longest `reference_id`, in bytes.
+const MAX_REFERENCE_LEN: usize = 200;
+
+/// Body of `POST /v1/check`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRequest {
+    /// Tool name.
+    pub tool: String,
+    /// Tenant `external_id`.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Resource name.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Method name.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The call's params (an object), validated against the tool's schema.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<Map<String, Value>>,
+    /// Free-form context kept in the audit trail.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
+    /// The caller's own reference for this call.
+    #[serde(default)]
+    pub reference_id: Option<String>,
+    /// Mint an execution token inline when the answer is `allowed`.
+    #[serde(default)]
+    pub mint_token: bool,
+}
+
+/// Answer of `POST /v1/check`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CheckResponse {
+    /// Id of this check (for minting a token or auditing).
+    #[schema(value_type = String)]
+    pub check_id: CheckId,
+    /// The decision.
+    #[schema(value_type = String)]
+    pub permission: Permission,
+    /// The step of the resolution chain that decided.
+    #[schema(value_type = String)]
+    pub resolved_from: ResolvedFrom,
+    /// The deciding rule, for rule levels.
+    pub rule_id: Option<String>,
+    /// Tool name asked about.
+    pub tool: String,
+    /// The tool is registered in the org.
+    pub tool_registered: bool,
+    /// Tenant asked about.
+    pub tenant: Option<String>,
+    /// The tenant exists in the org.
+    pub tenant_known: bool,
+    /// Resource asked about.
+    pub resource: Option<String>,
+    /// Method asked about.
+    pub method: Option<String>,
+    /// For `requires_approval`: how long an approval would wait.
+    pub approval_timeout_seconds: Option<u32>,
+    /// Execution token, when `mint_token` was asked for and the answer is `allowed`.
+    pub token: Option<String>,
+    /// When the check was made.
+    #[schema(value_type = String, format = DateTime)]
+    pub checked_at: Timestamp,
+}
+
+/// Body of `POST /v1/validate`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateRequest {
+    /// Tool name.
+    pub tool: String,
+    /// The params to validate.
+    #[schema(value_type = Object)]
+    pub params: Map<String, Value>,
+}
+
+/// Answer of `POST /v1/validate`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ValidateResponse {
+    /// The params satisfy the tool's schema (always true for a tool without one).
+    pub valid: bool,
+    /// Every failing path.
+    pub errors: Vec<ParamError>,
+}
+
+/// Checks a name given in a runtime call.
+pub(crate) fn check_runtime_name(field: &str, value: Option<&str>) -> ServiceResult<()> {
+    match value {
+        Some(value) => check_name(field, value).map_err(ServiceError::from),
+        None => Ok(()),
+    }
+}
+
+/// Validates params against the tool's schema: `Ok(errors)`; a stored schema that no longer
+/// compiles fails closed.
+fn param_errors(runtime: &OrgRuntime, tool: &Tool, params: &Map<String, Value>) -> ServiceResult<Vec<ParamError>> {
+    match runtime.validator(tool.id) {
+        None => Ok(Vec::new()),
+        Some(Ok(validator)) => Ok(schema::validate(validator, &Value::Object(params.clone()))),
+        Some(Err(reason)) => {
+            tracing::error!(tool = %tool.id, %reason, "stored parameters_schema does not compile");
+            Err(ServiceError::Internal)
+        }
+    }
+}
+
+impl Service {
+    /// Decides whether the agent may run a tool call.
+    pub async fn check(&self, caller: &Standard, request: CheckRequest) -> ServiceResult<CheckResponse> {
+        check_runtime_name("tool", Some(&request.tool))?;
+        check_runtime_name("tenant", request.tenant.as_deref())?;
+        check_runtime_name("resource", request.resource.as_deref())?;
+        check_runtime_name("method", request.method.as_deref())?;
+        if request.reference_id.as_ref().is_some_and(|r| r.len() > MAX_REFERENCE_LEN || r.contains('\0')) {
+            return Err(ServiceError::invalid(format!("reference_id must be at most {MAX_REFERENCE_LEN} bytes, without NUL characters")));
+        }
+        if request.mint_token {
+            return Err(ServiceError::invalid("mint_token is not available on this server yet"));
+        }
+        let runtime = self.org_runtime(caller.org_id()).await?;
+        let input = CheckInput {
+            tool: &request.tool,
+            tenant: request.tenant.as_deref(),
+            resource: request.resource.as_deref(),
+            method: request.method.as_deref(),
+        };
+        let decision = runtime.policy.resolve(input);
+        if let (Some(tool), Some(params)) = (decision.tool, &request.params) {
+            let errors = param_errors(&runtime, tool, params)?;
+            if !errors.is_empty() {
+                return Err(ServiceError::InvalidParams { errors });
+            }
+        }
+        let now = self.clock.now();
+        let check_id = CheckId::generate();
+        let params = request.params.clone().map(Value::Object);
+        let approval_timeout_seconds = (decision.permission == Permission::RequiresApproval)
+            .then(|| effective_timeout(None, decision.tool.and_then(|t| t.approval_timeout_seconds), runtime.org.approval_timeout_seconds));
+        let check = CheckRecord {
+            id: check_id,
+            org_id: caller.org_id(),
+            tool: request.tool.clone(),
+            tenant: request.tenant.clone(),
+            resource: request.resource.clone(),
+            method: request.method.clone(),
+            permission: decision.permission,
+            resolved_from: decision.resolved_from,
+            params_sha256: params_sha256(params.as_ref()),
+            created_at: now,
+        };
+        let mut activity = ActivityRecord::new(caller.org_id(), now, ActivityType::PermissionChecked, caller.actor());
+        activity.tool = Some(request.tool.clone());
+        activity.tenant = request.tenant.clone();
+        activity.resource = request.resource.clone();
+        activity.method = request.method.clone();
+        activity.permission = Some(decision.permission);
+        activity.resolved_from = Some(decision.resolved_from);
+        activity.rule_id = decision.rule_id;
+        activity.check_id = Some(check_id);
+        activity.params = params;
+        activity.details = Some(check_details(&request, decision.tool_registered(), decision.tenant_known));
+        let response = CheckResponse {
+            check_id,
+            permission: decision.permission,
+            resolved_from: decision.resolved_from,
+            rule_id: decision.rule_id.map(|id| id.to_string()),
+            tool: request.tool,
+            tool_registered: decision.tool_registered(),
+            tenant: request.tenant,
+            tenant_known: decision.tenant_known,
+            resource: request.resource,
+            method: request.method,
+            approval_timeout_seconds,
+            token: None,
+            checked_at: now,
+        };
+        self.committer.commit(RuntimeWrite::Check { check, activity }).await?;
+        Ok(response)
+    }
+
+    /// Validates params against a registered tool's schema.
+    pub async fn validate(&self, caller: &Standard, request: ValidateRequest) -> ServiceResult<ValidateResponse> {
+        check_runtime_name("tool", Some(&request.tool))?;
+        let runtime = self.org_runtime(caller.org_id()).await?;
+        let tool = runtime.policy.tool_by_name(&request.tool).ok_or_else(|| ServiceError::ToolNotFound { name: request.tool.clone() })?;
+        let errors = param_errors(&runtime, tool, &request.params)?;
+        let mut activity = ActivityRecord::new(caller.org_id(), self.clock.now(), ActivityType::ParamsValidated, caller.actor());
+        activity.tool = Some(request.tool.clone());
+        activity.params = Some(Value::Object(request.params));
+        activity.result = Some(if errors.is_empty() { "valid" } else { "invalid" }.to_owned());
+        if !errors.is_empty() {
+            activity.details = Some(json!({ "errors": errors }));
+        }
+        self.committer.commit(RuntimeWrite::Activity(activity)).await?;
+        Ok(ValidateResponse { valid: errors.is_empty(), errors })
+    }
+}
+
+/// What else a check's audit entry keeps.
+fn check_details(request: &CheckRequest, tool_registered: bool, tenant_known: bool) -> Value {
+    let mut details = json!({ "tool_registered": tool_registered, "tenant_known": tenant_known });
+    if let Some(context) = &request.context {
+        details["context"] = Value::Object(context.clone());
+    }
+    if let Some(reference) = &request.reference_id {
+        details["reference_id"] = Value::String(reference.clone());
+    }
+    details
+}

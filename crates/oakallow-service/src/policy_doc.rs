@@ -1,0 +1,53 @@
+//! `GET /v1/policy` and `PUT /v1/policy`: the whole policy as one declarative document, applied
+//! in one transaction, idempotently, with a dry-run diff.
+
+use oakallow_domain::policy::{PolicyDiff, PolicyDocument, plan_document};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::auth::{Management, Reader};
+use crate::error::ServiceResult;
+use crate::manage::check_tool_schema;
+use crate::orgs_cache::PolicyPlan;
+use crate::{Service, audit_details};
+
+/// Answer of `PUT /v1/policy`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PolicyApplied {
+    /// Whether the changes were made (`false` for a dry run or when nothing differs).
+    pub applied: bool,
+    /// What differs between the policy and the document.
+    pub diff: PolicyDiff,
+}
+
+impl Service {
+    /// The org's policy as a document.
+    pub async fn export_policy(&self, caller: &Reader) -> ServiceResult<PolicyDocument> {
+        Ok(self.org_runtime(caller.org_id()).await?.policy.to_document())
+    }
+
+    /// Makes the org's policy equal to `document` (each section present is replaced; sections
+    /// left out are kept), or with `dry_run` only reports what that would change.
+    pub async fn apply_policy(&self, caller: &Management, document: PolicyDocument, dry_run: bool) -> ServiceResult<PolicyApplied> {
+        for tool in document.tools.iter().flatten() {
+            check_tool_schema(tool)?;
+        }
+        let now = self.clock.now();
+        if dry_run {
+            let runtime = self.org_runtime(caller.org_id()).await?;
+            let plan = plan_document(&runtime.policy, document, now)?;
+            return Ok(PolicyApplied { applied: false, diff: plan.diff });
+        }
+        self.orgs
+            .edit_policy(self.store.as_ref(), caller.org_id(), |runtime| {
+                let plan = plan_document(&runtime.policy, document.clone(), now)?;
+                let summary =
+                    json!({ "created": plan.diff.created.len(), "updated": plan.diff.updated.len(), "deleted": plan.diff.deleted.len() });
+                let details = audit_details("applied", "policy", None, &plan.diff, json!({ "summary": summary }));
+                let activity = vec![self.config_changed(caller, details)];
+                let applied = !plan.changes.is_empty();
+                Ok(PolicyPlan { state: plan.state, changes: plan.changes, activity, answer: PolicyApplied { applied, diff: plan.diff } })
+            })
+            .await
+    }
+}

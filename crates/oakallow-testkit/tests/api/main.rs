@@ -1,0 +1,9 @@
+//! HTTP integration tests: a real server on port 0 over a real database, driven over HTTP.
+
+#![expect(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
+
+mod invalid_input;
+mod management;
+mod resolution;
+mod system;
+mod tiers;
