@@ -1,0 +1,159 @@
+//! The `oakallow` binary itself: bootstrap's JSON, serve answering health and stopping cleanly on
+//! SIGTERM, `apply` sending a YAML policy, and the same on PostgreSQL.
+
+#![expect(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_oakallow");
+
+fn oakallow(args: &[&str]) -> std::process::Output {
+    Command::new(BIN).args(args).env_remove("RUST_LOG").output().unwrap()
+}
+
+fn bootstrap(database: &[&str], email: &str) -> Value {
+    let mut args = vec!["admin", "bootstrap", "--email", email, "--org", "demo", "--json"];
+    args.extend_from_slice(database);
+    let output = oakallow(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A running `oakallow serve` and its address.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(database: &[&str]) -> Self {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(database);
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .env("OAKALLOW_LOG__FORMAT", "json")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("the server exits before listening").unwrap();
+            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+            if let Some(address) = event["fields"]["address"].as_str() {
+                break address.to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base: format!("http://{address}") }
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop within 10 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+async fn exercise(server: &Server, keys: &Value, dir: &Path) {
+    let http = reqwest::Client::new();
+    let health: Value = http.get(format!("{}/v1/health", server.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "ok");
+
+    let policy = dir.join("policy.yaml");
+    std::fs::write(&policy, "tools:\n  - name: deploy\n    approved: true\nrules:\n  - tool: deploy\n    permission: requires_approval\n")
+        .unwrap();
+    let output =
+        oakallow(&["apply", "-f", policy.to_str().unwrap(), "--url", &server.base, "--key", keys["management_key"].as_str().unwrap()]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let applied: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(applied["applied"], true);
+
+    let check: Value = http
+        .post(format!("{}/v1/check", server.base))
+        .header("X-API-Key", keys["standard_key"].as_str().unwrap())
+        .json(&serde_json::json!({"tool": "deploy"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((check["permission"].as_str(), check["resolved_from"].as_str()), (Some("requires_approval"), Some("org_tool")));
+}
+
+#[tokio::test]
+async fn bootstrap_serve_apply_and_stop_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database = ["--data-dir", data.to_str().unwrap()];
+    let keys = bootstrap(&database, "Owner@Example.com");
+    let mut fields: Vec<&str> = keys.as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(fields, ["account_id", "approver_key", "management_key", "org_id", "standard_key"]);
+    assert!(keys["management_key"].as_str().unwrap().starts_with("oak_live_"));
+    let again = bootstrap(&database, "owner@example.com");
+    assert_eq!((&again["account_id"], &again["org_id"]), (&keys["account_id"], &keys["org_id"]), "the same account and org");
+    assert_ne!(again["standard_key"], keys["standard_key"], "new keys every time");
+
+    let server = Server::start(&database);
+    exercise(&server, &keys, dir.path()).await;
+    assert!(server.stop().success(), "a clean exit on SIGTERM");
+    assert!(data.join("oakallow.db").exists());
+
+    // The data survives a restart.
+    let server = Server::start(&database);
+    let (_, body) = {
+        let response = reqwest::Client::new()
+            .get(format!("{}/v1/tools", server.base))
+            .header("X-API-Key", keys["management_key"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.json::<Value>().await.unwrap())
+    };
+    assert_eq!(body["data"][0]["name"], "deploy");
+    assert!(server.stop().success());
+}
+
+#[tokio::test]
+async fn bootstrap_serve_and_apply_on_postgres() {
+    let Some(url) = oakallow_testkit::new_schema_url().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let database = ["--database-url", url.as_str()];
+    let output = oakallow(&["migrate", "--database-url", &url]);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let keys = bootstrap(&database, "pg@example.com");
+    let server = Server::start(&database);
+    exercise(&server, &keys, dir.path()).await;
+    assert!(server.stop().success());
+}
+
+#[test]
+fn version_and_openapi() {
+    let output = oakallow(&["version"]);
+    assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), format!("oakallow {}", env!("CARGO_PKG_VERSION")));
+    let output = oakallow(&["openapi"]);
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document, serde_json::to_value(oakallow_server::openapi()).unwrap());
+    let output = oakallow(&["serve", "--data-dir", "x", "--database-url", "postgres://y"]);
+    assert!(!output.status.success(), "conflicting flags are refused");
+}
