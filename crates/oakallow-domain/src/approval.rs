@@ -1,4 +1,12 @@
-//! Approval rules that do not need storage: how long an approval waits.
+//! Approvals without storage: how long one waits, its states and references, and what a
+//! decision does (including the two-level rule that the second approver is another person).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::clock::Timestamp;
+use crate::id::{ApprovalId, CheckId, OrgId};
+use crate::secret::{RandomnessUnavailable, random_bytes};
 
 /// Shortest approval timeout, in seconds.
 pub const MIN_TIMEOUT_SECONDS: u32 = 60;
@@ -25,5 +33,282 @@ mod tests {
         assert_eq!(effective_timeout(Some(900), Some(300), Some(120)), 900);
         assert_eq!(effective_timeout(Some(1), None, None), 60);
         assert_eq!(effective_timeout(Some(u32::MAX), None, None), 604_800);
+    }
+}
+
+/// Where an approval stands. Only `pending` can change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalStatus {
+    /// Waiting for a decision.
+    Pending,
+    /// Approved at every required level.
+    Approved,
+    /// Denied at some level.
+    Denied,
+    /// Nobody decided before `expires_at`.
+    Expired,
+    /// Withdrawn by the requester.
+    Cancelled,
+}
+
+impl ApprovalStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            "expired" => Some(Self::Expired),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+/// A person's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Let it run.
+    Approved,
+    /// Do not let it run.
+    Denied,
+}
+
+impl Verdict {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// One level's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LevelDecision {
+    /// 1 or 2.
+    pub level: u8,
+    /// The decision.
+    pub decision: Verdict,
+    /// Who decided.
+    pub decided_by: String,
+    /// Their note.
+    pub note: Option<String>,
+    /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub decided_at: Timestamp,
+}
+
+/// A request for a human decision about one concrete call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    /// Its id.
+    pub id: ApprovalId,
+    /// Org.
+    pub org_id: OrgId,
+    /// `REF-XXXXXXXX-XXXX`, unique per org.
+    pub reference: String,
+    /// Stored status (see [`Approval::status_at`] for the status as of a time).
+    pub status: ApprovalStatus,
+    /// The level waiting for a decision (or the last decided).
+    pub level: u8,
+    /// 1, or 2 for tools that need a second approval.
+    pub required_levels: u8,
+    /// Tool name.
+    pub tool: String,
+    /// Tenant external id.
+    pub tenant: Option<String>,
+    /// Resource name.
+    pub resource: Option<String>,
+    /// Method name.
+    pub method: Option<String>,
+    /// Params as stored (redacted when the org redacts).
+    pub params: Option<Value>,
+    /// Hex SHA-256 of the original params, for the token.
+    pub params_sha256: String,
+    /// Why the agent asks (redacted when the org redacts).
+    pub reason: String,
+    /// Free-form context (redacted when the org redacts).
+    pub context: Option<Value>,
+    /// The caller's own reference.
+    pub reference_id: Option<String>,
+    /// The check that led here, if any.
+    pub check_id: Option<CheckId>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Deadline, fixed at creation.
+    pub expires_at: Timestamp,
+    /// When it left `pending`.
+    pub decided_at: Option<Timestamp>,
+    /// Who made the final decision.
+    pub decided_by: Option<String>,
+    /// The final decision's note (a denial's note is what the agent shows the model).
+    pub note: Option<String>,
+    /// Every level's decision, in order.
+    pub decisions: Vec<LevelDecision>,
+}
+
+/// Why a decision cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    /// The approval is no longer pending (or expired at this time).
+    #[error("the approval is {0}, not pending")]
+    NotPending(&'static str),
+    /// The level-2 decision must come from someone other than the level-1 approver.
+    #[error("the second approval must come from a different person than the first")]
+    SamePerson,
+}
+
+/// What a decision does to a pending approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Level 1 approved; level 2 is now awaited (`approval.escalated`).
+    Escalated,
+    /// Final: approved or denied (`approval.decided`).
+    Decided(Verdict),
+}
+
+impl Approval {
+    /// The status as of `now`: a pending approval past its deadline is expired on every read,
+    /// whether or not the sweeper has marked it yet.
+    pub fn status_at(&self, now: Timestamp) -> ApprovalStatus {
+        if self.status == ApprovalStatus::Pending && now >= self.expires_at { ApprovalStatus::Expired } else { self.status }
+    }
+
+    /// Plans a decision at `now` by `by`; the caller applies it only if the approval is still
+    /// at this level and pending when it writes (see the store's conditional update).
+    pub fn decide(&self, now: Timestamp, verdict: Verdict, by: &str) -> Result<Outcome, DecideError> {
+        let status = self.status_at(now);
+        if status != ApprovalStatus::Pending {
+            return Err(DecideError::NotPending(status.as_str()));
+        }
+        if self.level == 2 && self.decisions.iter().any(|d| d.level == 1 && d.decided_by == by) {
+            return Err(DecideError::SamePerson);
+        }
+        Ok(match verdict {
+            Verdict::Approved if self.level < self.required_levels => Outcome::Escalated,
+            verdict => Outcome::Decided(verdict),
+        })
+    }
+
+    /// The approval after `outcome` was applied at `now`.
+    pub fn apply(&mut self, outcome: &Outcome, decision: LevelDecision) {
+        match outcome {
+            Outcome::Escalated => self.level += 1,
+            Outcome::Decided(verdict) => {
+                self.status = match verdict {
+                    Verdict::Approved => ApprovalStatus::Approved,
+                    Verdict::Denied => ApprovalStatus::Denied,
+                };
+                self.decided_at = Some(decision.decided_at);
+                self.decided_by = Some(decision.decided_by.clone());
+                self.note.clone_from(&decision.note);
+            }
+        }
+        self.decisions.push(decision);
+    }
+}
+
+/// RFC 4648 base32 alphabet.
+const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// A new human-friendly reference, `REF-XXXXXXXX-XXXX` (60 random bits).
+pub fn new_reference() -> Result<String, RandomnessUnavailable> {
+    let bytes = random_bytes::<8>()?;
+    let bits = u64::from_be_bytes(bytes);
+    let chars: String = (0..12).map(|i| BASE32[((bits >> (5 * i)) & 0x1f) as usize] as char).collect();
+    Ok(format!("REF-{}-{}", &chars[..8], &chars[8..]))
+}
+
+#[cfg(test)]
+mod approval_tests {
+    use super::*;
+
+    fn pending(required_levels: u8) -> Approval {
+        Approval {
+            id: ApprovalId::generate(),
+            org_id: OrgId::generate(),
+            reference: new_reference().unwrap(),
+            status: ApprovalStatus::Pending,
+            level: 1,
+            required_levels,
+            tool: "refund".into(),
+            tenant: None,
+            resource: None,
+            method: None,
+            params: None,
+            params_sha256: String::new(),
+            reason: "because".into(),
+            context: None,
+            reference_id: None,
+            check_id: None,
+            created_at: Timestamp::from_micros(0),
+            expires_at: Timestamp::from_micros(0).plus_seconds(60),
+            decided_at: None,
+            decided_by: None,
+            note: None,
+            decisions: vec![],
+        }
+    }
+
+    fn decision(level: u8, verdict: Verdict, by: &str) -> LevelDecision {
+        LevelDecision { level, decision: verdict, decided_by: by.into(), note: None, decided_at: Timestamp::from_micros(1) }
+    }
+
+    #[test]
+    fn references_have_the_documented_shape() {
+        let reference = new_reference().unwrap();
+        assert_eq!(reference.len(), 17);
+        assert!(reference.starts_with("REF-") && reference.as_bytes()[12] == b'-');
+        assert!(reference[4..].chars().all(|c| c == '-' || c.is_ascii_uppercase() || ('2'..='7').contains(&c)));
+    }
+
+    #[test]
+    fn expires_at_the_deadline_on_read() {
+        let approval = pending(1);
+        assert_eq!(approval.status_at(approval.expires_at.plus_seconds(-1)), ApprovalStatus::Pending);
+        assert_eq!(approval.status_at(approval.expires_at), ApprovalStatus::Expired);
+        assert_eq!(approval.decide(approval.expires_at, Verdict::Approved, "a"), Err(DecideError::NotPending("expired")));
+    }
+
+    #[test]
+    fn two_levels_need_two_people() {
+        let mut approval = pending(2);
+        let now = Timestamp::from_micros(1);
+        let outcome = approval.decide(now, Verdict::Approved, "alice").unwrap();
+        assert_eq!(outcome, Outcome::Escalated);
+        approval.apply(&outcome, decision(1, Verdict::Approved, "alice"));
+        assert_eq!((approval.level, approval.status), (2, ApprovalStatus::Pending));
+        assert_eq!(approval.decide(now, Verdict::Approved, "alice"), Err(DecideError::SamePerson));
+        let outcome = approval.decide(now, Verdict::Denied, "bob").unwrap();
+        approval.apply(&outcome, decision(2, Verdict::Denied, "bob"));
+        assert_eq!((approval.status, approval.decided_by.as_deref()), (ApprovalStatus::Denied, Some("bob")));
+        assert_eq!(approval.decide(now, Verdict::Approved, "carol"), Err(DecideError::NotPending("denied")));
     }
 }

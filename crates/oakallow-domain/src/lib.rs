@@ -10,8 +10,11 @@ pub mod id;
 pub mod keys;
 pub mod org;
 pub mod permission;
+pub mod pii;
 pub mod policy;
 pub mod secret;
+pub mod token;
+pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use permission::{Permission, ResolvedFrom, RiskLevel};

@@ -1,0 +1,149 @@
+//! Webhooks without I/O: secrets, the two signature schemes every delivery carries, the retry
+//! schedule, and which destination addresses are refused (SSRF guard).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::secret::{RandomnessUnavailable, random_bytes};
+use crate::token::hmac_sha256;
+
+/// The start of every webhook secret.
+pub const SECRET_PREFIX: &str = "whsec_";
+
+/// Waits before each retry, in seconds: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h.
+/// After the last one fails the delivery is `failed`.
+pub const RETRY_SCHEDULE_SECONDS: [u32; 8] = [5, 30, 120, 600, 1800, 3600, 7200, 14400];
+
+/// A new secret: `whsec_<base64 of 32 random bytes>`.
+pub fn new_secret() -> Result<String, RandomnessUnavailable> {
+    Ok(format!("{SECRET_PREFIX}{}", STANDARD.encode(random_bytes::<32>()?)))
+}
+
+/// The headers that sign one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureHeaders {
+    /// `X-Oakallow-Signature: sha256=<hex>`.
+    pub oakallow: String,
+    /// `webhook-signature: v1,<base64>` (Standard Webhooks).
+    pub standard: String,
+}
+
+/// Signs `body`, sent at `timestamp` (Unix seconds) as event `event_id`, with `secret` (the
+/// `whsec_…` string as shown to the user):
+/// - `X-Oakallow-Signature`: HMAC-SHA256 keyed with the secret's UTF-8 bytes, prefix included,
+///   over `"<timestamp>.<body>"`, hex;
+/// - `webhook-signature`: HMAC-SHA256 keyed with the base64-decoded part after `whsec_`, over
+///   `"<event_id>.<timestamp>.<body>"`, base64 (the Standard Webhooks scheme).
+pub fn sign(secret: &str, event_id: &str, timestamp: i64, body: &[u8]) -> SignatureHeaders {
+    let mut signed = format!("{timestamp}.").into_bytes();
+    signed.extend_from_slice(body);
+    let oakallow = format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &signed)));
+
+    let key = secret.strip_prefix(SECRET_PREFIX).and_then(|b64| STANDARD.decode(b64).ok()).unwrap_or_else(|| secret.as_bytes().to_vec());
+    let mut content = format!("{event_id}.{timestamp}.").into_bytes();
+    content.extend_from_slice(body);
+    let standard = format!("v1,{}", STANDARD.encode(hmac_sha256(&key, &content)));
+    SignatureHeaders { oakallow, standard }
+}
+
+/// Whether a webhook may not be sent to `ip` unless the operator allows private targets:
+/// loopback, private, shared (CGNAT), link-local (including cloud metadata at 169.254.169.254),
+/// unspecified, broadcast, multicast, documentation and reserved ranges, in IPv4 and IPv6,
+/// including IPv4 addresses written as IPv6.
+pub fn is_private_target(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_private_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped().or_else(|| embedded_v4(v6)) {
+            Some(v4) => is_private_v4(v4),
+            None => is_private_v6(v6),
+        },
+    }
+}
+
+fn is_private_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0)
+        || (a == 198 && (b == 18 || b == 19))
+        || a >= 240
+}
+
+/// IPv4-compatible (`::a.b.c.d`) and NAT64 (`64:ff9b::/96`) forms.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let low = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let compatible = s[..6] == [0; 6] && !ip.is_loopback() && !ip.is_unspecified();
+    let nat64 = s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0; 4];
+    (compatible || nat64).then_some(low)
+}
+
+fn is_private_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        || first == 0x2001 && ip.segments()[1] == 0x0db8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_have_the_documented_shape() {
+        let secret = new_secret().unwrap();
+        let raw = STANDARD.decode(secret.strip_prefix(SECRET_PREFIX).unwrap()).unwrap();
+        assert_eq!(raw.len(), 32);
+    }
+
+    #[test]
+    fn both_signatures_follow_their_definitions() {
+        let secret = format!("{SECRET_PREFIX}{}", STANDARD.encode([7u8; 32]));
+        let headers = sign(&secret, "evt_1", 1_700_000_000, b"{\"a\":1}");
+        let expected = hex::encode(hmac_sha256(secret.as_bytes(), b"1700000000.{\"a\":1}"));
+        assert_eq!(headers.oakallow, format!("sha256={expected}"));
+        let expected = STANDARD.encode(hmac_sha256(&[7u8; 32], b"evt_1.1700000000.{\"a\":1}"));
+        assert_eq!(headers.standard, format!("v1,{expected}"));
+    }
+
+    #[test]
+    fn private_targets_are_recognised() {
+        for text in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            assert!(is_private_target(text.parse().unwrap()), "{text}");
+        }
+        for text in ["93.184.216.34", "8.8.8.8", "2606:2800:220:1:248:1893:25c8:1946", "::ffff:93.184.216.34"] {
+            assert!(!is_private_target(text.parse().unwrap()), "{text}");
+        }
+    }
+}
