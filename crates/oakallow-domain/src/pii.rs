@@ -77,7 +77,7 @@ const SECRET_KEYS: [&str; 10] =
 fn luhn_valid(digits: &[u32]) -> bool {
     let sum: u32 =
         digits.iter().rev().enumerate().map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d }).sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn digits_of(text: &str) -> Vec<u32> {
