@@ -80,12 +80,18 @@ pub(crate) fn orgs_of_account(conn: &Connection, account: AccountId) -> StoreRes
     orgs.collect::<Result<_, _>>().map_err(map_error)
 }
 
-pub(crate) fn update_org(conn: &mut Connection, org: &Org, activity: &ActivityRecord) -> StoreResult<()> {
+/// Saves an org's settings; with `first_webhook_secret`, sets the webhook secret unless it has one.
+pub(crate) fn update_org(
+    conn: &mut Connection,
+    org: &Org,
+    first_webhook_secret: Option<&str>,
+    activity: &ActivityRecord,
+) -> StoreResult<()> {
     let tx = conn.transaction().map_err(map_error)?;
     let changed = tx
         .execute(
             "UPDATE orgs SET name = ?2, approval_timeout_seconds = ?3, webhook_url = ?4, webhook_events = ?5, token_signing = ?6,
-               redact_pii = ?7, updated_at = ?8 WHERE id = ?1",
+               redact_pii = ?7, updated_at = ?8, webhook_secret = coalesce(webhook_secret, ?9) WHERE id = ?1",
             params![
                 org.id.to_string(),
                 org.name,
@@ -94,10 +100,33 @@ pub(crate) fn update_org(conn: &mut Connection, org: &Org, activity: &ActivityRe
                 org.webhook_events.as_ref().map(rows::to_json),
                 org.token_signing.as_str(),
                 org.redact_pii,
-                org.updated_at.micros()
+                org.updated_at.micros(),
+                first_webhook_secret
             ],
         )
         .map_err(map_error)?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    append(&tx, std::slice::from_ref(activity))?;
+    tx.commit().map_err(map_error)
+}
+
+/// The org's webhook secret (`None` also for an unknown org).
+pub(crate) fn webhook_secret(conn: &Connection, org: OrgId) -> StoreResult<Option<String>> {
+    let secret: Option<Option<String>> = conn
+        .prepare_cached("SELECT webhook_secret FROM orgs WHERE id = ?1")
+        .map_err(map_error)?
+        .query_row([org.to_string()], |row| row.get(0))
+        .optional()
+        .map_err(map_error)?;
+    Ok(secret.flatten())
+}
+
+/// Replaces the org's webhook secret (its settings' `updated_at` stays).
+pub(crate) fn set_webhook_secret(conn: &mut Connection, org: OrgId, secret: &str, activity: &ActivityRecord) -> StoreResult<()> {
+    let tx = conn.transaction().map_err(map_error)?;
+    let changed = tx.execute("UPDATE orgs SET webhook_secret = ?2 WHERE id = ?1", params![org.to_string(), secret]).map_err(map_error)?;
     if changed == 0 {
         return Err(StoreError::NotFound);
     }

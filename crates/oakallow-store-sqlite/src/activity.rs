@@ -111,7 +111,7 @@ pub(crate) fn append_in(tx: &Transaction<'_>, records: &[ActivityRecord]) -> Sto
     chains.save(tx)
 }
 
-/// Entries of an org matching `filter`, newest first.
+/// Entries of an org matching `filter`, newest first (oldest first when `ascending`).
 pub(crate) fn list(conn: &Connection, org: OrgId, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
     let mut sql = format!("SELECT {ACTIVITY_COLUMNS} FROM activity WHERE org_id = ?");
     let mut args: Vec<Sql> = vec![Sql::Text(org.to_string())];
@@ -143,7 +143,11 @@ pub(crate) fn list(conn: &Connection, org: OrgId, filter: &ActivityFilter) -> St
     if let Some(before) = filter.before_seq {
         add(" AND seq < ?", Sql::Integer(i64::try_from(before).unwrap_or(i64::MAX)));
     }
-    add(" ORDER BY seq DESC LIMIT ?", Sql::Integer(i64::from(filter.limit)));
+    if let Some(after) = filter.after_seq {
+        add(" AND seq > ?", Sql::Integer(i64::try_from(after).unwrap_or(i64::MAX)));
+    }
+    let order = if filter.ascending { " ORDER BY seq ASC LIMIT ?" } else { " ORDER BY seq DESC LIMIT ?" };
+    add(order, Sql::Integer(i64::from(filter.limit)));
     let mut statement = conn.prepare_cached(&sql).map_err(map_error)?;
     let entries = statement.query_map(rusqlite::params_from_iter(args), rows::activity).map_err(map_error)?;
     entries.collect::<Result<_, _>>().map_err(map_error)

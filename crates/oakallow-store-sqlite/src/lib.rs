@@ -4,22 +4,32 @@
 
 mod accounts;
 mod activity;
+mod approvals;
 mod conn;
 mod migrate;
 mod policy;
 mod rows;
 mod runtime;
+mod runtime_rows;
+mod tokens;
+mod webhooks;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
+use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
-use oakallow_domain::id::{AccountId, ActivityId, CheckId, KeyId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
-use oakallow_store::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite, Store, StoreError, StoreResult};
+use oakallow_domain::token::Algorithm;
+use oakallow_store::{
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CheckRecord, ClaimedDelivery, CreateOutcome, Delivery,
+    DeliveryAttempt, DeliveryFilter, NewApproval, NewKey, Outbox, RuntimeWrite, Store, StoreError, StoreResult, StoredSigningKey,
+    TokenRecord,
+};
 
 use crate::conn::{Readers, Writer};
 
@@ -84,9 +94,18 @@ impl Store for SqliteStore {
         self.readers.run(move |conn| accounts::orgs_of_account(conn, account_id)).await
     }
 
-    async fn update_org(&self, org: &Org, activity: ActivityRecord) -> StoreResult<()> {
-        let org = org.clone();
-        self.writer.run(move |conn| accounts::update_org(conn, &org, &activity)).await
+    async fn update_org(&self, org: &Org, first_webhook_secret: Option<&str>, activity: ActivityRecord) -> StoreResult<()> {
+        let (org, secret) = (org.clone(), first_webhook_secret.map(str::to_owned));
+        self.writer.run(move |conn| accounts::update_org(conn, &org, secret.as_deref(), &activity)).await
+    }
+
+    async fn webhook_secret(&self, org_id: OrgId) -> StoreResult<Option<String>> {
+        self.readers.run(move |conn| accounts::webhook_secret(conn, org_id)).await
+    }
+
+    async fn set_webhook_secret(&self, org_id: OrgId, secret: &str, activity: ActivityRecord) -> StoreResult<()> {
+        let secret = secret.to_owned();
+        self.writer.run(move |conn| accounts::set_webhook_secret(conn, org_id, &secret, &activity)).await
     }
 
     async fn create_key(&self, key: &NewKey, activity: ActivityRecord) -> StoreResult<()> {
@@ -130,7 +149,7 @@ impl Store for SqliteStore {
         self.readers.run(move |conn| policy::version(conn, org_id)).await
     }
 
-    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<()> {
+    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
         let batch = batch.to_vec();
         self.writer.run(move |conn| runtime::commit(conn, &batch)).await
     }
@@ -150,5 +169,79 @@ impl Store for SqliteStore {
 
     async fn verify_chain(&self, org_id: OrgId) -> StoreResult<ChainCheck> {
         self.readers.run(move |conn| activity::verify(conn, org_id)).await
+    }
+
+    async fn signing_key(&self, org_id: OrgId, algorithm: Algorithm) -> StoreResult<Option<StoredSigningKey>> {
+        self.readers.run(move |conn| tokens::signing_key(conn, org_id, algorithm)).await
+    }
+
+    async fn signing_key_by_kid(&self, org_id: OrgId, kid: &str) -> StoreResult<Option<StoredSigningKey>> {
+        let kid = kid.to_owned();
+        self.readers.run(move |conn| tokens::signing_key_by_kid(conn, org_id, &kid)).await
+    }
+
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> StoreResult<StoredSigningKey> {
+        let key = key.clone();
+        self.writer.run(move |conn| tokens::add_signing_key(conn, &key)).await
+    }
+
+    async fn ed25519_keys(&self, org_id: OrgId) -> StoreResult<Vec<StoredSigningKey>> {
+        self.readers.run(move |conn| tokens::ed25519_keys(conn, org_id)).await
+    }
+
+    async fn token(&self, org_id: OrgId, jti: &str) -> StoreResult<Option<TokenRecord>> {
+        let jti = jti.to_owned();
+        self.readers.run(move |conn| tokens::token(conn, org_id, &jti)).await
+    }
+
+    async fn token_has_execution(&self, org_id: OrgId, jti: &str) -> StoreResult<bool> {
+        let jti = jti.to_owned();
+        self.readers.run(move |conn| tokens::has_execution(conn, org_id, &jti)).await
+    }
+
+    async fn create_approval(&self, new: &NewApproval) -> StoreResult<CreateOutcome> {
+        let new = new.clone();
+        self.writer.run(move |conn| approvals::create(conn, &new)).await
+    }
+
+    async fn approval(&self, org_id: OrgId, id: ApprovalId) -> StoreResult<Option<Approval>> {
+        self.readers.run(move |conn| approvals::get(conn, org_id, id)).await
+    }
+
+    async fn list_approvals(&self, org_id: OrgId, filter: &ApprovalFilter) -> StoreResult<Vec<Approval>> {
+        let filter = filter.clone();
+        self.readers.run(move |conn| approvals::list(conn, org_id, &filter)).await
+    }
+
+    async fn transition_approval(&self, transition: &ApprovalTransition) -> StoreResult<bool> {
+        let transition = transition.clone();
+        self.writer.run(move |conn| approvals::transition(conn, &transition)).await
+    }
+
+    async fn due_approvals(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Approval>> {
+        self.readers.run(move |conn| approvals::due(conn, now, limit)).await
+    }
+
+    async fn enqueue_webhook(&self, outbox: &Outbox) -> StoreResult<()> {
+        let outbox = outbox.clone();
+        self.writer.run(move |conn| webhooks::enqueue(conn, &outbox)).await
+    }
+
+    async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.writer.run(move |conn| webhooks::claim(conn, now, lease_until, limit)).await
+    }
+
+    async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()> {
+        let attempt = attempt.clone();
+        self.writer.run(move |conn| webhooks::finish(conn, id, &attempt, result)).await
+    }
+
+    async fn list_deliveries(&self, org_id: OrgId, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+        let filter = filter.clone();
+        self.readers.run(move |conn| webhooks::list(conn, org_id, &filter)).await
+    }
+
+    async fn retry_delivery(&self, org_id: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
+        self.writer.run(move |conn| webhooks::retry(conn, org_id, id, now)).await
     }
 }

@@ -13,7 +13,8 @@ use rusqlite::Row;
 use rusqlite::types::Type;
 use serde_json::Value;
 
-fn invalid(idx: usize, what: &str) -> rusqlite::Error {
+/// A conversion error for column `idx`, naming what it should have held.
+pub(crate) fn invalid(idx: usize, what: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("not a valid {what}").into())
 }
 

@@ -1,4 +1,6 @@
 //! Group-committed runtime writes on SQLite: a whole batch in one transaction, one disk sync.
+//! Conditional writes (minting, consuming, executions) report whether they applied; a write that
+//! does not apply is an answer, not a failure, and the rest of the batch still commits.
 
 use oakallow_domain::id::{CheckId, OrgId};
 use oakallow_store::{CheckRecord, RuntimeWrite, StoreResult};
@@ -7,22 +9,61 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::activity::Chains;
 use crate::conn::map_error;
 use crate::rows::{self, CHECK_COLUMNS};
+use crate::tokens;
 
-/// Commits the batch, or nothing of it.
-pub(crate) fn commit(conn: &mut Connection, batch: &[RuntimeWrite]) -> StoreResult<()> {
+/// Commits the batch, or nothing of it; answers, per write, whether it applied.
+pub(crate) fn commit(conn: &mut Connection, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
     if batch.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let tx = conn.transaction().map_err(map_error)?;
     let mut chains = Chains::default();
-    for write in batch {
-        if let RuntimeWrite::Check { check, .. } = write {
-            insert_check(&tx, check)?;
-        }
-        chains.append(&tx, write.activity())?;
-    }
+    let applied = batch.iter().map(|write| apply(&tx, &mut chains, write)).collect::<StoreResult<Vec<_>>>()?;
     chains.save(&tx)?;
-    tx.commit().map_err(map_error)
+    tx.commit().map_err(map_error)?;
+    Ok(applied)
+}
+
+/// Applies one write and appends the activity entry that describes what happened.
+fn apply(tx: &Transaction<'_>, chains: &mut Chains, write: &RuntimeWrite) -> StoreResult<bool> {
+    match write {
+        RuntimeWrite::Check { check, activity, token } => {
+            insert_check(tx, check)?;
+            chains.append(tx, activity)?;
+            if let Some(minted) = token {
+                tokens::insert(tx, &minted.token)?;
+                chains.append(tx, &minted.activity)?;
+            }
+            Ok(true)
+        }
+        RuntimeWrite::Activity(record) => {
+            chains.append(tx, record)?;
+            Ok(true)
+        }
+        RuntimeWrite::MintToken(minted) => {
+            let applied = tokens::insert_once(tx, &minted.token)?;
+            if applied {
+                chains.append(tx, &minted.activity)?;
+            }
+            Ok(applied)
+        }
+        RuntimeWrite::ConsumeToken { org_id, jti, at, verified, already_used } => {
+            let applied = tokens::consume(tx, *org_id, jti, *at)?;
+            chains.append(tx, if applied { verified } else { already_used })?;
+            Ok(applied)
+        }
+        RuntimeWrite::Execution { execution, activity } => {
+            let applied = tokens::insert_execution(tx, execution)?;
+            if applied {
+                if let Some(jti) = &execution.token_jti {
+                    // Consumes the token if nothing has (a verification may have, before).
+                    tokens::consume(tx, execution.org_id, jti, execution.created_at)?;
+                }
+                chains.append(tx, activity)?;
+            }
+            Ok(applied)
+        }
+    }
 }
 
 fn insert_check(tx: &Transaction<'_>, c: &CheckRecord) -> StoreResult<()> {
@@ -44,6 +85,7 @@ fn insert_check(tx: &Transaction<'_>, c: &CheckRecord) -> StoreResult<()> {
     Ok(())
 }
 
+/// A check of the org.
 pub(crate) fn check(conn: &Connection, org: OrgId, id: CheckId) -> StoreResult<Option<CheckRecord>> {
     conn.prepare_cached(&format!("SELECT {CHECK_COLUMNS} FROM checks WHERE org_id = ?1 AND id = ?2"))
         .map_err(map_error)?
