@@ -83,11 +83,13 @@ pub(crate) async fn orgs_of_account(pool: &PgPool, account: AccountId) -> StoreR
     found.iter().map(rows::org).collect::<Result<_, _>>().map_err(map_error)
 }
 
-pub(crate) async fn update_org(pool: &PgPool, org: &Org, activity: &ActivityRecord) -> StoreResult<()> {
+/// Saves the org's settings, and gives it `first_webhook_secret` unless it has a secret.
+pub(crate) async fn update_org(pool: &PgPool, org: &Org, first_webhook_secret: Option<&str>, activity: &ActivityRecord) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(map_error)?;
     let changed = sqlx::query(
         "UPDATE orgs SET name = $2, approval_timeout_seconds = $3, webhook_url = $4, webhook_events = $5, token_signing = $6,
-           redact_pii = $7, updated_at = $8 WHERE id = $1",
+           redact_pii = $7, updated_at = $8, webhook_secret = coalesce(webhook_secret, $9)
+         WHERE id = $1",
     )
     .bind(org.id.to_string())
     .bind(&org.name)
@@ -97,9 +99,36 @@ pub(crate) async fn update_org(pool: &PgPool, org: &Org, activity: &ActivityReco
     .bind(org.token_signing.as_str())
     .bind(org.redact_pii)
     .bind(org.updated_at.micros())
+    .bind(first_webhook_secret)
     .execute(&mut *tx)
     .await
     .map_err(map_error)?;
+    if changed.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    chain::append(&mut tx, [activity]).await?;
+    tx.commit().await.map_err(map_error)
+}
+
+/// The org's webhook secret (none for an org that does not exist).
+pub(crate) async fn webhook_secret(pool: &PgPool, org: OrgId) -> StoreResult<Option<String>> {
+    let found: Option<Option<String>> = sqlx::query_scalar("SELECT webhook_secret FROM orgs WHERE id = $1")
+        .bind(org.to_string())
+        .fetch_optional(pool)
+        .await
+        .map_err(map_error)?;
+    Ok(found.flatten())
+}
+
+/// Replaces the org's webhook secret (its settings' `updated_at` stays: the secret is not one).
+pub(crate) async fn set_webhook_secret(pool: &PgPool, org: OrgId, secret: &str, activity: &ActivityRecord) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    let changed = sqlx::query("UPDATE orgs SET webhook_secret = $2 WHERE id = $1")
+        .bind(org.to_string())
+        .bind(secret)
+        .execute(&mut *tx)
+        .await
+        .map_err(map_error)?;
     if changed.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }

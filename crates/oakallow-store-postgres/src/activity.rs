@@ -11,7 +11,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row as _};
 use crate::error::map_error;
 use crate::rows::{self, ACTIVITY_COLUMNS, bigint};
 
-/// Entries of an org matching `filter`, newest first.
+/// Entries of an org matching `filter`, newest first (oldest first when `ascending`).
 pub(crate) async fn list(pool: &PgPool, org: OrgId, filter: &ActivityFilter) -> StoreResult<Vec<ActivityEntry>> {
     let mut sql = QueryBuilder::<Postgres>::new(format!("SELECT {ACTIVITY_COLUMNS} FROM activity WHERE org_id = "));
     sql.push_bind(org.to_string());
@@ -39,7 +39,11 @@ pub(crate) async fn list(pool: &PgPool, org: OrgId, filter: &ActivityFilter) -> 
     if let Some(before) = filter.before_seq {
         sql.push(" AND seq < ").push_bind(bigint(before));
     }
-    sql.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(filter.limit));
+    if let Some(after) = filter.after_seq {
+        sql.push(" AND seq > ").push_bind(bigint(after));
+    }
+    sql.push(if filter.ascending { " ORDER BY seq ASC" } else { " ORDER BY seq DESC" });
+    sql.push(" LIMIT ").push_bind(i64::from(filter.limit));
     let found = sql.build().fetch_all(pool).await.map_err(map_error)?;
     found.iter().map(rows::activity).collect::<Result<_, _>>().map_err(map_error)
 }

@@ -10,11 +10,21 @@ const INTEGRITY_CLASS: &str = "23";
 const UNIQUE_VIOLATION: &str = "23505";
 /// SQLSTATE `foreign_key_violation`.
 const FOREIGN_KEY_VIOLATION: &str = "23503";
+/// SQLSTATE `deadlock_detected`: PostgreSQL aborted this transaction to break a lock cycle.
+const DEADLOCK_DETECTED: &str = "40P01";
+/// What a deadlock maps to; [`is_deadlock`] recognizes it.
+const DEADLOCK_MESSAGE: &str = "PostgreSQL error 40P01: deadlock detected";
 /// SQLSTATE class of data exceptions (bad input values, whose messages quote them).
 const DATA_CLASS: &str = "22";
 /// SQLSTATE classes meaning the server cannot serve now: connection exceptions, insufficient
 /// resources (e.g. too many connections), operator intervention (e.g. shutting down).
 const UNAVAILABLE_CLASSES: [&str; 3] = ["08", "53", "57"];
+
+/// Whether `error` is a deadlock PostgreSQL broke by aborting the transaction (which, run
+/// again, will most likely succeed).
+pub(crate) fn is_deadlock(error: &StoreError) -> bool {
+    matches!(error, StoreError::Backend(message) if message == DEADLOCK_MESSAGE)
+}
 
 /// Maps an sqlx error to a store error.
 pub(crate) fn map_error(error: sqlx::Error) -> StoreError {
@@ -35,6 +45,7 @@ fn map_database_error(error: &dyn DatabaseError) -> StoreError {
     match code.as_str() {
         UNIQUE_VIOLATION => StoreError::Conflict(format!("duplicate: {}", error.constraint().unwrap_or("unique constraint"))),
         FOREIGN_KEY_VIOLATION => StoreError::Conflict("the object is still referenced".into()),
+        DEADLOCK_DETECTED => StoreError::Backend(DEADLOCK_MESSAGE.into()),
         _ if code.starts_with(INTEGRITY_CLASS) => {
             StoreError::Conflict(format!("constraint violated: {}", error.constraint().unwrap_or(&code)))
         }

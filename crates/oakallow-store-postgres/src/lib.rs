@@ -1,27 +1,40 @@
 //! oakallow's PostgreSQL backend, for deployments where several nodes share one database.
 //! Every method is one transaction on a connection pool; the audit chain of each org is kept
-//! consistent across nodes by row locks on its head. Migrations in `migrations/` are applied at
-//! connect, under an advisory lock. The schema is whichever the connection's `search_path`
-//! selects first (e.g. `?options=-c%20search_path%3Doakallow` in the URL).
+//! consistent across nodes by row locks on its head, and every other race between nodes
+//! (consuming a token, minting from a source, expiring an approval, claiming a webhook
+//! delivery, an idempotency key) is settled by one conditional or locking statement.
+//! Migrations in `migrations/` are applied at connect, under an advisory lock. The schema is
+//! whichever the connection's `search_path` selects first (e.g.
+//! `?options=-c%20search_path%3Doakallow` in the URL).
 
 mod accounts;
 mod activity;
+mod approvals;
 mod chain;
 mod error;
 mod migrate;
 mod policy;
 mod rows;
 mod runtime;
+mod runtime_rows;
+mod tokens;
+mod webhooks;
 
 use std::str::FromStr;
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
+use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
-use oakallow_domain::id::{AccountId, ActivityId, CheckId, KeyId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
-use oakallow_store::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite, Store, StoreError, StoreResult};
+use oakallow_domain::token::Algorithm;
+use oakallow_store::{
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CheckRecord, ClaimedDelivery, CreateOutcome, Delivery,
+    DeliveryAttempt, DeliveryFilter, NewApproval, NewKey, Outbox, RuntimeWrite, Store, StoreError, StoreResult, StoredSigningKey,
+    TokenRecord,
+};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
@@ -97,8 +110,16 @@ impl Store for PostgresStore {
         accounts::orgs_of_account(&self.pool, account_id).await
     }
 
-    async fn update_org(&self, org: &Org, activity: ActivityRecord) -> StoreResult<()> {
-        accounts::update_org(&self.pool, org, &activity).await
+    async fn update_org(&self, org: &Org, first_webhook_secret: Option<&str>, activity: ActivityRecord) -> StoreResult<()> {
+        accounts::update_org(&self.pool, org, first_webhook_secret, &activity).await
+    }
+
+    async fn webhook_secret(&self, org_id: OrgId) -> StoreResult<Option<String>> {
+        accounts::webhook_secret(&self.pool, org_id).await
+    }
+
+    async fn set_webhook_secret(&self, org_id: OrgId, secret: &str, activity: ActivityRecord) -> StoreResult<()> {
+        accounts::set_webhook_secret(&self.pool, org_id, secret, &activity).await
     }
 
     async fn create_key(&self, key: &NewKey, activity: ActivityRecord) -> StoreResult<()> {
@@ -139,7 +160,7 @@ impl Store for PostgresStore {
         policy::version(&self.pool, org_id).await
     }
 
-    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<()> {
+    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
         runtime::commit(&self.pool, batch).await
     }
 
@@ -157,5 +178,69 @@ impl Store for PostgresStore {
 
     async fn verify_chain(&self, org_id: OrgId) -> StoreResult<ChainCheck> {
         activity::verify(&self.pool, org_id).await
+    }
+
+    async fn signing_key(&self, org_id: OrgId, algorithm: Algorithm) -> StoreResult<Option<StoredSigningKey>> {
+        tokens::signing_key(&self.pool, org_id, algorithm).await
+    }
+
+    async fn signing_key_by_kid(&self, org_id: OrgId, kid: &str) -> StoreResult<Option<StoredSigningKey>> {
+        tokens::signing_key_by_kid(&self.pool, org_id, kid).await
+    }
+
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> StoreResult<StoredSigningKey> {
+        tokens::add_signing_key(&self.pool, key).await
+    }
+
+    async fn ed25519_keys(&self, org_id: OrgId) -> StoreResult<Vec<StoredSigningKey>> {
+        tokens::ed25519_keys(&self.pool, org_id).await
+    }
+
+    async fn token(&self, org_id: OrgId, jti: &str) -> StoreResult<Option<TokenRecord>> {
+        tokens::token(&self.pool, org_id, jti).await
+    }
+
+    async fn token_has_execution(&self, org_id: OrgId, jti: &str) -> StoreResult<bool> {
+        tokens::has_execution(&self.pool, org_id, jti).await
+    }
+
+    async fn create_approval(&self, new: &NewApproval) -> StoreResult<CreateOutcome> {
+        approvals::create(&self.pool, new).await
+    }
+
+    async fn approval(&self, org_id: OrgId, id: ApprovalId) -> StoreResult<Option<Approval>> {
+        approvals::get(&self.pool, org_id, id).await
+    }
+
+    async fn list_approvals(&self, org_id: OrgId, filter: &ApprovalFilter) -> StoreResult<Vec<Approval>> {
+        approvals::list(&self.pool, org_id, filter).await
+    }
+
+    async fn transition_approval(&self, transition: &ApprovalTransition) -> StoreResult<bool> {
+        approvals::transition(&self.pool, transition).await
+    }
+
+    async fn due_approvals(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Approval>> {
+        approvals::due(&self.pool, now, limit).await
+    }
+
+    async fn enqueue_webhook(&self, outbox: &Outbox) -> StoreResult<()> {
+        webhooks::enqueue(&self.pool, outbox).await
+    }
+
+    async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+        webhooks::claim(&self.pool, now, lease_until, limit).await
+    }
+
+    async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()> {
+        webhooks::finish_attempt(&self.pool, id, attempt, result).await
+    }
+
+    async fn list_deliveries(&self, org_id: OrgId, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+        webhooks::list(&self.pool, org_id, filter).await
+    }
+
+    async fn retry_delivery(&self, org_id: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
+        webhooks::retry(&self.pool, org_id, id, now).await
     }
 }

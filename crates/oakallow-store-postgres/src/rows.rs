@@ -17,7 +17,7 @@ use sqlx::postgres::PgRow;
 /// A row reader's result; decode failures become [`oakallow_store::StoreError::Corrupt`].
 pub(crate) type RowResult<T> = Result<T, sqlx::Error>;
 
-fn invalid(idx: usize, what: &str) -> sqlx::Error {
+pub(crate) fn invalid(idx: usize, what: &str) -> sqlx::Error {
     sqlx::Error::ColumnDecode { index: idx.to_string(), source: format!("not a valid {what}").into() }
 }
 
@@ -34,19 +34,19 @@ pub(crate) fn parsed_opt<T: FromStr>(row: &PgRow, idx: usize) -> RowResult<Optio
 }
 
 /// A text column decoded by a wire-name parser.
-fn named<T>(row: &PgRow, idx: usize, parse: fn(&str) -> Option<T>) -> RowResult<T> {
+pub(crate) fn named<T>(row: &PgRow, idx: usize, parse: fn(&str) -> Option<T>) -> RowResult<T> {
     let text: String = row.try_get(idx)?;
     parse(&text).ok_or_else(|| invalid(idx, "enum value"))
 }
 
 /// A nullable text column decoded by a wire-name parser.
-fn named_opt<T>(row: &PgRow, idx: usize, parse: fn(&str) -> Option<T>) -> RowResult<Option<T>> {
+pub(crate) fn named_opt<T>(row: &PgRow, idx: usize, parse: fn(&str) -> Option<T>) -> RowResult<Option<T>> {
     let text: Option<String> = row.try_get(idx)?;
     text.map(|t| parse(&t).ok_or_else(|| invalid(idx, "enum value"))).transpose()
 }
 
 /// A nullable JSON text column.
-fn json_opt(row: &PgRow, idx: usize) -> RowResult<Option<Value>> {
+pub(crate) fn json_opt(row: &PgRow, idx: usize) -> RowResult<Option<Value>> {
     let text: Option<String> = row.try_get(idx)?;
     text.map(|t| serde_json::from_str(&t).map_err(|_| invalid(idx, "JSON value"))).transpose()
 }
@@ -58,17 +58,17 @@ fn json_as<T: serde::de::DeserializeOwned>(row: &PgRow, idx: usize) -> RowResult
 }
 
 /// A timestamp column.
-fn time(row: &PgRow, idx: usize) -> RowResult<Timestamp> {
+pub(crate) fn time(row: &PgRow, idx: usize) -> RowResult<Timestamp> {
     row.try_get(idx).map(Timestamp::from_micros)
 }
 
 /// A nullable timestamp column.
-fn time_opt(row: &PgRow, idx: usize) -> RowResult<Option<Timestamp>> {
+pub(crate) fn time_opt(row: &PgRow, idx: usize) -> RowResult<Option<Timestamp>> {
     row.try_get::<Option<i64>, _>(idx).map(|t| t.map(Timestamp::from_micros))
 }
 
 /// A nullable non-negative integer column.
-fn u32_opt(row: &PgRow, idx: usize) -> RowResult<Option<u32>> {
+pub(crate) fn u32_opt(row: &PgRow, idx: usize) -> RowResult<Option<u32>> {
     let value: Option<i64> = row.try_get(idx)?;
     value.map(|v| u32::try_from(v).map_err(|_| invalid(idx, "count"))).transpose()
 }

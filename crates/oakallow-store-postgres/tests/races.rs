@@ -1,0 +1,282 @@
+//! Several nodes racing on the runtime workflow in one database: a token is consumed once, a
+//! batch aborted by a deadlock is tried again, a delivery attempt is claimed by one node, an
+//! expiry applies once, an idempotency key creates one approval, and concurrent creators of a
+//! signing key agree on one.
+
+#![expect(clippy::unwrap_used, reason = "test helpers: a failed step is a failed test")]
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use oakallow_domain::Timestamp;
+use oakallow_domain::approval::{Approval, ApprovalStatus, new_reference};
+use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor, ActorKind};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId, OrgId};
+use oakallow_domain::org::{Account, Org};
+use oakallow_domain::token::Algorithm;
+use oakallow_store::{
+    ActivityFilter, ApprovalTransition, CreateOutcome, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite,
+    Store, StoredSigningKey, TokenRecord, WebhookEvent,
+};
+use oakallow_store_postgres::PostgresStore;
+use sqlx::{Connection as _, PgConnection};
+
+const T0: Timestamp = Timestamp::from_micros(1_790_000_000_000_000);
+
+/// Three nodes (each its own pool) on one fresh schema, and an org to work in.
+struct Cluster {
+    nodes: Vec<Arc<dyn Store>>,
+    org: OrgId,
+    schema: common::Schema,
+}
+
+impl Cluster {
+    async fn start() -> Option<Self> {
+        let url = common::test_url()?;
+        let schema = common::Schema::create(&url).await;
+        let mut nodes: Vec<Arc<dyn Store>> = Vec::new();
+        for _ in 0..3 {
+            nodes.push(Arc::new(PostgresStore::connect_with(schema.options(), 8).await.unwrap()));
+        }
+        let account = Account { id: AccountId::generate(), email: "races@example.com".into(), created_at: T0 };
+        nodes[0].create_account(&account).await.unwrap();
+        let org = Org::new(account.id, "races".into(), T0);
+        nodes[1].create_org(&org, &[], vec![]).await.unwrap();
+        Some(Self { nodes, org: org.id, schema })
+    }
+
+    /// The node for the `i`th task, round robin.
+    fn node(&self, i: usize) -> Arc<dyn Store> {
+        self.nodes[i % self.nodes.len()].clone()
+    }
+
+    fn record(&self, kind: ActivityType) -> ActivityRecord {
+        ActivityRecord::new(self.org, T0, kind, Actor { kind: ActorKind::System, id: "races".into(), label: "races".into() })
+    }
+
+    async fn count(&self, kind: ActivityType) -> usize {
+        let filter = ActivityFilter { kind: Some(kind), limit: 1000, ..Default::default() };
+        self.nodes[0].list_activity(self.org, &filter).await.unwrap().len()
+    }
+
+    async fn chain_is_intact(&self) -> bool {
+        self.nodes[2].verify_chain(self.org).await.unwrap().first_broken.is_none()
+    }
+
+    fn mint(&self, jti: &str) -> RuntimeWrite {
+        let token = TokenRecord {
+            jti: jti.into(),
+            org_id: self.org,
+            kid: "k_1".into(),
+            src: format!("src_{jti}"),
+            tool: "refund".into(),
+            tenant: None,
+            resource: None,
+            method: None,
+            params_sha256: "ab".repeat(32),
+            issued_at: T0,
+            expires_at: T0.plus_seconds(300),
+            consumed_at: None,
+        };
+        RuntimeWrite::MintToken(MintedToken { token, activity: self.record(ActivityType::TokenMinted) })
+    }
+
+    fn consume(&self, jti: &str) -> RuntimeWrite {
+        RuntimeWrite::ConsumeToken {
+            org_id: self.org,
+            jti: jti.into(),
+            at: T0.plus_seconds(1),
+            verified: self.record(ActivityType::TokenVerified),
+            already_used: self.record(ActivityType::TokenRejected),
+        }
+    }
+
+    fn approval(&self, timeout_seconds: i64) -> Approval {
+        Approval {
+            id: ApprovalId::generate(),
+            org_id: self.org,
+            reference: new_reference().unwrap(),
+            status: ApprovalStatus::Pending,
+            level: 1,
+            required_levels: 1,
+            tool: "refund".into(),
+            tenant: None,
+            resource: None,
+            method: None,
+            params: None,
+            params_sha256: "cd".repeat(32),
+            reason: "race".into(),
+            context: None,
+            reference_id: None,
+            check_id: None,
+            created_at: T0,
+            expires_at: T0.plus_seconds(timeout_seconds),
+            decided_at: None,
+            decided_by: None,
+            note: None,
+            decisions: vec![],
+        }
+    }
+
+    fn outbox(&self, kind: &str) -> Outbox {
+        let event = WebhookEvent { id: EventId::generate(), org_id: self.org, kind: kind.into(), payload: "{}".into(), created_at: T0 };
+        let delivery = NewDelivery { id: DeliveryId::generate(), url: "https://h.example.com".into(), next_attempt_at: T0 };
+        Outbox { event, delivery: Some(delivery) }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_is_consumed_once_across_nodes() {
+    let Some(cluster) = Cluster::start().await else { return };
+    cluster.nodes[0].commit_runtime(&[cluster.mint("j")]).await.unwrap();
+    let attempts = (0..30).map(|i| {
+        let (node, write) = (cluster.node(i), cluster.consume("j"));
+        tokio::spawn(async move { node.commit_runtime(&[write]).await.unwrap()[0] })
+    });
+    let applied = join_all(attempts).await.into_iter().filter(|applied| *applied.as_ref().unwrap()).count();
+    assert_eq!(applied, 1);
+    assert_eq!((cluster.count(ActivityType::TokenVerified).await, cluster.count(ActivityType::TokenRejected).await), (1, 29));
+    assert!(cluster.chain_is_intact().await);
+}
+
+/// A batch that deadlocks with another transaction (here: one that holds a lock on the batch's
+/// second token, then asks for its first) is the one PostgreSQL aborts, having waited longer;
+/// it is tried again once the other is done, and commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
+    let Some(cluster) = Cluster::start().await else { return };
+    cluster.nodes[0].commit_runtime(&[cluster.mint("a"), cluster.mint("b")]).await.unwrap();
+    let mut other = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'b' FOR UPDATE").execute(&mut other).await.unwrap();
+    let other_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut other).await.unwrap();
+
+    let batch = [cluster.consume("a"), cluster.consume("b")];
+    let node = cluster.node(1);
+    let committed = tokio::spawn(async move { node.commit_runtime(&batch).await });
+    // Wait until the batch holds `a` and waits for `b`.
+    let mut watcher = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
+    let blocked = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))";
+    while !sqlx::query_scalar::<_, bool>(blocked).bind(other_pid).fetch_one(&mut watcher).await.unwrap() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'a' FOR UPDATE").execute(&mut other).await.expect("the batch is the victim");
+    sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
+
+    assert_eq!(committed.await.unwrap().expect("tried again after the deadlock"), vec![true, true]);
+    assert_eq!(cluster.count(ActivityType::TokenVerified).await, 2, "the aborted try left nothing");
+    assert!(cluster.chain_is_intact().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_delivery_attempt_is_claimed_by_one_node() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let total = 24;
+    for _ in 0..total {
+        cluster.nodes[0].enqueue_webhook(&cluster.outbox("webhook.test")).await.unwrap();
+    }
+    let workers = (0..6).map(|i| {
+        let node = cluster.node(i);
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let claimed = node.claim_deliveries(T0, T0.plus_seconds(30), 2).await.unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                mine.extend(claimed.into_iter().map(|c| c.delivery.id));
+            }
+        })
+    });
+    let claimed: Vec<DeliveryId> = join_all(workers).await.into_iter().flat_map(Result::unwrap).collect();
+    let distinct: HashSet<DeliveryId> = claimed.iter().copied().collect();
+    assert_eq!((claimed.len(), distinct.len()), (total, total), "every delivery claimed exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_expiry_applies_once_across_nodes() {
+    let Some(cluster) = Cluster::start().await else { return };
+    for _ in 0..5 {
+        let approval = cluster.approval(60);
+        let new = NewApproval { approval, idempotency: None, activity: cluster.record(ActivityType::ApprovalCreated), outbox: vec![] };
+        cluster.nodes[0].create_approval(&new).await.unwrap();
+    }
+    let now = T0.plus_seconds(60);
+    let sweepers = (0..3).map(|i| {
+        let node = cluster.node(i);
+        let activity = cluster.record(ActivityType::ApprovalExpired);
+        let outbox = cluster.outbox("approval.expired");
+        tokio::spawn(async move {
+            let mut applied = 0;
+            for due in node.due_approvals(now, 10).await.unwrap() {
+                let mut after = due.clone();
+                after.status = ApprovalStatus::Expired;
+                after.decided_at = Some(now);
+                let mut outbox = outbox.clone();
+                outbox.event.id = EventId::generate();
+                outbox.delivery = None;
+                let expiry = ApprovalTransition {
+                    org_id: due.org_id,
+                    id: due.id,
+                    expected_level: due.level,
+                    now,
+                    after,
+                    decision: None,
+                    activity: ActivityRecord { id: ActivityId::generate(), ..activity.clone() },
+                    outbox: vec![outbox],
+                };
+                applied += usize::from(node.transition_approval(&expiry).await.unwrap());
+            }
+            applied
+        })
+    });
+    let applied: usize = join_all(sweepers).await.into_iter().map(Result::unwrap).sum();
+    assert_eq!(applied, 5);
+    assert_eq!(cluster.count(ActivityType::ApprovalExpired).await, 5);
+    assert!(cluster.nodes[1].due_approvals(now, 10).await.unwrap().is_empty());
+    assert!(cluster.chain_is_intact().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idempotency_key_creates_one_approval_across_nodes() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let requests = (0..6).map(|i| {
+        let node = cluster.node(i);
+        let new = NewApproval {
+            approval: cluster.approval(600),
+            idempotency: Some(IdempotencyClaim { key: "same".into(), fingerprint: "f".into(), expires_at: T0.plus_seconds(86_400) }),
+            activity: cluster.record(ActivityType::ApprovalCreated),
+            outbox: vec![cluster.outbox("approval.created")],
+        };
+        tokio::spawn(async move { (new.approval.id, node.create_approval(&new).await.unwrap()) })
+    });
+    let outcomes: Vec<_> = join_all(requests).await.into_iter().map(Result::unwrap).collect();
+    let created: Vec<ApprovalId> = outcomes.iter().filter(|(_, o)| *o == CreateOutcome::Created).map(|(id, _)| *id).collect();
+    assert_eq!(created.len(), 1);
+    for (_, outcome) in &outcomes {
+        match outcome {
+            CreateOutcome::Created => {}
+            CreateOutcome::Replayed(approval) => assert_eq!(approval.id, created[0]),
+            CreateOutcome::KeyReused => panic!("the same request is replayed, not refused"),
+        }
+    }
+    assert_eq!(cluster.count(ActivityType::ApprovalCreated).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signing_key_creators_agree_across_nodes() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let creators = (0..6u8).map(|i| {
+        let node = cluster.node(usize::from(i));
+        let key =
+            StoredSigningKey { org_id: cluster.org, kid: format!("k_{i}"), algorithm: Algorithm::Ed25519, secret: [i; 32], created_at: T0 };
+        tokio::spawn(async move { node.add_signing_key(&key).await.unwrap() })
+    });
+    let keys: Vec<StoredSigningKey> = join_all(creators).await.into_iter().map(Result::unwrap).collect();
+    assert!(keys.iter().all(|key| *key == keys[0]), "one key for everybody");
+    assert_eq!(cluster.nodes[2].ed25519_keys(cluster.org).await.unwrap(), vec![keys[0].clone()]);
+}
