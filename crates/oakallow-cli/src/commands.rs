@@ -91,11 +91,12 @@ async fn serve(config: Config) -> Result<()> {
     init_logging(&config);
     let store = open_store(&config).await?;
     let backend = store.backend();
-    let (service, tasks) = Service::start(store, Arc::new(SystemClock));
+    let (service, tasks) = Service::start(store, Arc::new(SystemClock), config.service());
     let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, backend, "oakallow is listening on http://{address}");
     oakallow_server::serve(listener, service, shutdown_signal()).await.context("serving")?;
+    tracing::info!("no more requests; finishing background work");
     tasks.finished().await;
     tracing::info!("oakallow stopped");
     Ok(())
@@ -126,8 +127,9 @@ async fn shutdown_signal() {
 
 async fn bootstrap(config: &Config, email: &str, org: &str, json: bool) -> Result<()> {
     let store = open_store(config).await?;
-    let (service, tasks) = Service::start(store, Arc::new(SystemClock));
+    let (service, tasks) = Service::start(store, Arc::new(SystemClock), config.service());
     let result = service.bootstrap(email, org).await;
+    service.stop();
     drop(service);
     tasks.finished().await;
     let created = result.map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -27,6 +27,42 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Logging.
     pub log: LogConfig,
+    /// Webhook delivery.
+    pub webhooks: WebhooksConfig,
+    /// Approvals.
+    pub approvals: ApprovalsConfig,
+}
+
+/// `[webhooks]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksConfig {
+    /// Allow internal destinations.
+    pub allow_private_targets: bool,
+    /// Retry waits, in seconds.
+    pub retry_schedule_seconds: Vec<u32>,
+    /// Attempt timeout, in seconds.
+    pub timeout_seconds: u64,
+}
+
+/// `[approvals]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalsConfig {
+    /// Sweep interval, in milliseconds.
+    pub sweep_interval_ms: u64,
+}
+
+impl Config {
+    /// The service settings this configuration asks for.
+    pub fn service(&self) -> oakallow_service::config::ServiceConfig {
+        let mut service = oakallow_service::config::ServiceConfig::default();
+        service.webhooks.allow_private_targets = self.webhooks.allow_private_targets;
+        service.webhooks.retry_schedule_seconds.clone_from(&self.webhooks.retry_schedule_seconds);
+        service.webhooks.timeout = std::time::Duration::from_secs(self.webhooks.timeout_seconds);
+        service.sweep_interval = std::time::Duration::from_millis(self.approvals.sweep_interval_ms.max(10));
+        service
+    }
 }
 
 /// `[database]`.
@@ -127,7 +163,7 @@ fn env_key_path(name: &str, defaults: &Table) -> Option<Vec<String>> {
 fn parse_env_value(raw: &str) -> Value {
     match format!("v = {raw}").parse::<Table>() {
         Ok(mut table) => match table.remove("v") {
-            Some(value @ (Value::Boolean(_) | Value::Integer(_) | Value::Float(_))) => value,
+            Some(value @ (Value::Boolean(_) | Value::Integer(_) | Value::Float(_) | Value::Array(_))) => value,
             _ => Value::String(raw.to_owned()),
         },
         Err(_) => Value::String(raw.to_owned()),
@@ -185,6 +221,16 @@ mod tests {
         let config = Config::load(Some(&file), env(&[("OAKALLOW_DATABASE_URL_FILE", secret.to_str().unwrap())]), vec![]).unwrap();
         assert_eq!(config.log.format, "json");
         assert_eq!(config.database_url, "postgres://example/db");
+    }
+
+    #[test]
+    fn nested_keys_map_to_double_underscores() {
+        let config = Config::load(None, env(&[("OAKALLOW_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")]), vec![]).unwrap();
+        assert!(config.webhooks.allow_private_targets);
+        assert!(config.service().webhooks.allow_private_targets);
+        let config = Config::load(None, env(&[]), vec![]).unwrap();
+        assert!(!config.service().webhooks.allow_private_targets);
+        assert_eq!(config.service().webhooks.retry_schedule_seconds, vec![5, 30, 120, 600, 1800, 3600, 7200, 14400]);
     }
 
     #[test]

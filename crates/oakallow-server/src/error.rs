@@ -74,7 +74,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
             ServiceError::ForbiddenTier { .. } | ServiceError::ToolDisabled { .. } => StatusCode::FORBIDDEN,
             ServiceError::NotFound { .. } | ServiceError::ToolNotFound { .. } => StatusCode::NOT_FOUND,
-            ServiceError::Conflict { .. } => StatusCode::CONFLICT,
+            ServiceError::Conflict { .. }
+            | ServiceError::NotAuthorized { .. }
+            | ServiceError::ApprovalNotPending { .. }
+            | ServiceError::TokenUsed => StatusCode::CONFLICT,
             ServiceError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ServiceError::InvalidParams { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

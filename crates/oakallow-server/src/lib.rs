@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
-use crate::routes::{activity, keys, manage, org, policy, runtime, system};
+use crate::routes::{activity, approvals, keys, manage, org, policy, runtime, system, tokens, webhooks};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -76,7 +76,22 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(policy::export, policy::apply))
         .routes(routes!(activity::list))
         .routes(routes!(activity::verify))
+        .routes(routes!(activity::export))
         .routes(routes!(activity::get))
+        .routes(routes!(approvals::create, approvals::list))
+        .routes(routes!(approvals::create_alias))
+        .routes(routes!(approvals::get))
+        .routes(routes!(approvals::cancel))
+        .routes(routes!(approvals::decide))
+        .routes(routes!(tokens::mint))
+        .routes(routes!(tokens::mint_alias))
+        .routes(routes!(tokens::verify))
+        .routes(routes!(tokens::signing_keys))
+        .routes(routes!(tokens::execution))
+        .routes(routes!(webhooks::rotate))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::retry))
 }
 
 /// The OpenAPI 3.1 document of the whole API.
@@ -116,11 +131,17 @@ pub fn app(service: Arc<Service>) -> Router {
         .with_state(AppState { service })
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Serves the API on `listener` until `shutdown` completes, then stops the service's
+/// background work, answers waiting long-polls, and finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     service: Arc<Service>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let stopping = Arc::clone(&service);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.stop();
+    };
     axum::serve(listener, app(service)).with_graceful_shutdown(shutdown).await
 }

@@ -6,6 +6,12 @@ use oakallow_domain::id::ActivityId;
 use oakallow_domain::permission::Permission;
 use oakallow_store::ActivityFilter;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use futures_util::stream::{self, BoxStream, StreamExt};
+use oakallow_domain::id::OrgId;
+use oakallow_store::Store;
+use std::sync::Arc;
 
 use crate::Service;
 use crate::auth::Reader;
@@ -87,6 +93,8 @@ impl ActivityQuery {
             since: time("since", self.since.as_deref())?,
             until: time("until", self.until.as_deref())?,
             before_seq: page.position_as::<u64>()?,
+            after_seq: None,
+            ascending: false,
             limit: page.limit()? + 1,
         })
     }
@@ -115,5 +123,157 @@ impl Service {
             head_hash: check.head_hash,
             first_broken: check.first_broken.map(|(id, seq)| BrokenEntry { id, seq }),
         })
+    }
+}
+
+/// Query of `GET /v1/activity/export`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ExportQuery {
+    /// `jsonl` (default) or `csv`.
+    pub format: Option<String>,
+    /// RFC 3339; entries at or after.
+    pub since: Option<String>,
+    /// RFC 3339; entries before.
+    pub until: Option<String>,
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// One JSON entry per line.
+    Jsonl,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+impl ExportFormat {
+    /// The response's content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Jsonl => "application/x-ndjson",
+            Self::Csv => "text/csv; charset=utf-8",
+        }
+    }
+
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Jsonl => "jsonl",
+            Self::Csv => "csv",
+        }
+    }
+}
+
+/// Entries read per query while exporting.
+const EXPORT_PAGE: u32 = 500;
+
+const CSV_COLUMNS: [&str; 25] = [
+    "id",
+    "org_id",
+    "seq",
+    "at",
+    "type",
+    "actor_kind",
+    "actor_id",
+    "actor_label",
+    "tenant",
+    "resource",
+    "tool",
+    "method",
+    "permission",
+    "resolved_from",
+    "rule_id",
+    "params",
+    "reason",
+    "result",
+    "duration_ms",
+    "token_jti",
+    "approval_id",
+    "check_id",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
+/// One CSV cell. Cells that a spreadsheet would run as a formula are prefixed with `'`.
+fn csv_cell(value: &Value) -> String {
+    let text = match value {
+        Value::Null => return String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text };
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+fn csv_row(entry: &ActivityEntry) -> String {
+    let value = serde_json::to_value(entry).unwrap_or(Value::Null);
+    let cells: Vec<String> = CSV_COLUMNS
+        .iter()
+        .map(|column| match *column {
+            "actor_kind" => csv_cell(&value["actor"]["kind"]),
+            "actor_id" => csv_cell(&value["actor"]["id"]),
+            "actor_label" => csv_cell(&value["actor"]["label"]),
+            column => csv_cell(&value[column]),
+        })
+        .collect();
+    cells.join(",") + "\n"
+}
+
+fn export_line(entry: &ActivityEntry, format: ExportFormat) -> String {
+    match format {
+        ExportFormat::Jsonl => serde_json::to_string(entry).unwrap_or_default() + "\n",
+        ExportFormat::Csv => csv_row(entry),
+    }
+}
+
+/// Streams `org`'s entries oldest first, a page at a time.
+fn export_stream(
+    store: Arc<dyn Store>,
+    org: OrgId,
+    filter: ActivityFilter,
+    format: ExportFormat,
+) -> BoxStream<'static, Result<String, ServiceError>> {
+    let header = match format {
+        ExportFormat::Csv => Some(Ok(CSV_COLUMNS.join(",") + "\n")),
+        ExportFormat::Jsonl => None,
+    };
+    let pages = stream::try_unfold(Some(filter), move |next| {
+        let store = Arc::clone(&store);
+        async move {
+            let Some(filter) = next else { return Ok(None) };
+            let entries = store.list_activity(org, &filter).await.map_err(ServiceError::from)?;
+            let more = entries.len() == filter.limit as usize;
+            let chunk: String = entries.iter().map(|e| export_line(e, format)).collect();
+            let next = more.then(|| ActivityFilter { after_seq: entries.last().map(|e| e.seq), ..filter });
+            Ok(Some((chunk, next)))
+        }
+    });
+    stream::iter(header).chain(pages).boxed()
+}
+
+impl Service {
+    /// The org's activity as a stream of JSON lines or CSV, oldest first.
+    pub fn export_activity(
+        &self,
+        caller: &Reader,
+        query: &ExportQuery,
+    ) -> ServiceResult<(ExportFormat, BoxStream<'static, Result<String, ServiceError>>)> {
+        let format = match query.format.as_deref() {
+            None | Some("jsonl") => ExportFormat::Jsonl,
+            Some("csv") => ExportFormat::Csv,
+            Some(other) => return Err(ServiceError::invalid(format!("unknown export format {other:?}; use jsonl or csv"))),
+        };
+        let filter = ActivityFilter {
+            since: time("since", query.since.as_deref())?,
+            until: time("until", query.until.as_deref())?,
+            ascending: true,
+            after_seq: Some(0),
+            limit: EXPORT_PAGE,
+            ..ActivityFilter::default()
+        };
+        Ok((format, export_stream(Arc::clone(&self.store), caller.org_id(), filter, format)))
     }
 }

@@ -67,6 +67,14 @@ impl Caller {
         }
     }
 
+    /// This caller as a reader of approvals (standard or approver), or 403.
+    pub fn approval_reader(self) -> ServiceResult<ApprovalReader> {
+        match self.tier {
+            KeyTier::Standard | KeyTier::Approver => Ok(ApprovalReader(self)),
+            KeyTier::Management => Err(ServiceError::ForbiddenTier { required: "standard or approver" }),
+        }
+    }
+
     /// This caller as a reader of management resources (management or standard), or 403.
     pub fn reader(self) -> ServiceResult<Reader> {
         match self.tier {
@@ -99,7 +107,9 @@ tiered!(
     /// An approver key: reads and decides approvals.
     Approver,
     /// A management or standard key reading management resources.
-    Reader
+    Reader,
+    /// A standard or approver key reading approvals.
+    ApprovalReader
 );
 
 /// Keys seen recently, by digest. Entries are added on successful lookups and on creation, and

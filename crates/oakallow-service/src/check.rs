@@ -6,7 +6,9 @@ use oakallow_domain::approval::effective_timeout;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
 use oakallow_domain::canonical::params_sha256;
 use oakallow_domain::id::CheckId;
+use oakallow_domain::org::Org;
 use oakallow_domain::policy::{CheckInput, Tool, check_name};
+use oakallow_domain::token::DEFAULT_TTL_SECONDS;
 use oakallow_domain::{Permission, ResolvedFrom, Timestamp};
 use oakallow_store::{CheckRecord, RuntimeWrite};
 use serde::{Deserialize, Serialize};
@@ -15,7 +17,8 @@ use serde_json::{Map, Value, json};
 use crate::auth::Standard;
 use crate::error::{ParamError, ServiceError, ServiceResult};
 use crate::orgs_cache::OrgRuntime;
-use crate::{Service, schema};
+use crate::tokens::TokenSubject;
+use crate::{Service, redact, schema};
 
 /// Longest `reference_id`, in bytes.
 const MAX_REFERENCE_LEN: usize = 200;
@@ -79,7 +82,7 @@ pub struct CheckResponse {
     pub method: Option<String>,
     /// For `requires_approval`: how long an approval would wait.
     pub approval_timeout_seconds: Option<u32>,
-    /// Execution token, when `mint_token` was asked for and the answer is `allowed`.
+    /// Execution token (valid 300 s), when `mint_token` was asked for and the answer is `allowed`.
     pub token: Option<String>,
     /// When the check was made.
     #[schema(value_type = String, format = DateTime)]
@@ -116,7 +119,7 @@ pub(crate) fn check_runtime_name(field: &str, value: Option<&str>) -> ServiceRes
 
 /// Validates params against the tool's schema: `Ok(errors)`; a stored schema that no longer
 /// compiles fails closed.
-fn param_errors(runtime: &OrgRuntime, tool: &Tool, params: &Map<String, Value>) -> ServiceResult<Vec<ParamError>> {
+pub(crate) fn param_errors(runtime: &OrgRuntime, tool: &Tool, params: &Map<String, Value>) -> ServiceResult<Vec<ParamError>> {
     match runtime.validator(tool.id) {
         None => Ok(Vec::new()),
         Some(Ok(validator)) => Ok(schema::validate(validator, &Value::Object(params.clone()))),
@@ -137,9 +140,6 @@ impl Service {
         if request.reference_id.as_ref().is_some_and(|r| r.len() > MAX_REFERENCE_LEN || r.contains('\0')) {
             return Err(ServiceError::invalid(format!("reference_id must be at most {MAX_REFERENCE_LEN} bytes, without NUL characters")));
         }
-        if request.mint_token {
-            return Err(ServiceError::invalid("mint_token is not available on this server yet"));
-        }
         let runtime = self.org_runtime(caller.org_id()).await?;
         let input = CheckInput {
             tool: &request.tool,
@@ -156,7 +156,7 @@ impl Service {
         }
         let now = self.clock.now();
         let check_id = CheckId::generate();
-        let params = request.params.clone().map(Value::Object);
+        let params_hash = params_sha256(request.params.clone().map(Value::Object).as_ref());
         let approval_timeout_seconds = (decision.permission == Permission::RequiresApproval)
             .then(|| effective_timeout(None, decision.tool.and_then(|t| t.approval_timeout_seconds), runtime.org.approval_timeout_seconds));
         let check = CheckRecord {
@@ -168,8 +168,21 @@ impl Service {
             method: request.method.clone(),
             permission: decision.permission,
             resolved_from: decision.resolved_from,
-            params_sha256: params_sha256(params.as_ref()),
+            params_sha256: params_hash.clone(),
             created_at: now,
+        };
+        let token = if request.mint_token && decision.permission == Permission::Allowed {
+            let subject = TokenSubject {
+                src: check_id.to_string(),
+                tool: &request.tool,
+                tenant: request.tenant.as_deref(),
+                resource: request.resource.as_deref(),
+                method: request.method.as_deref(),
+                params_sha256: &params_hash,
+            };
+            Some(self.issue_token(caller, subject, DEFAULT_TTL_SECONDS, now).await?)
+        } else {
+            None
         };
         let mut activity = ActivityRecord::new(caller.org_id(), now, ActivityType::PermissionChecked, caller.actor());
         activity.tool = Some(request.tool.clone());
@@ -180,8 +193,8 @@ impl Service {
         activity.resolved_from = Some(decision.resolved_from);
         activity.rule_id = decision.rule_id;
         activity.check_id = Some(check_id);
-        activity.params = params;
-        activity.details = Some(check_details(&request, decision.tool_registered(), decision.tenant_known));
+        activity.params = redact::object(&runtime.org, request.params.as_ref());
+        activity.details = Some(check_details(&runtime.org, &request, decision.tool_registered(), decision.tenant_known));
         let response = CheckResponse {
             check_id,
             permission: decision.permission,
@@ -194,10 +207,11 @@ impl Service {
             resource: request.resource,
             method: request.method,
             approval_timeout_seconds,
-            token: None,
+            token: token.as_ref().map(|(text, ..)| text.clone()),
             checked_at: now,
         };
-        self.committer.commit(RuntimeWrite::Check { check, activity }).await?;
+        let token = token.map(|(_, minted, _)| minted);
+        self.committer.commit(RuntimeWrite::Check { check, activity, token }).await?;
         Ok(response)
     }
 
@@ -209,7 +223,7 @@ impl Service {
         let errors = param_errors(&runtime, tool, &request.params)?;
         let mut activity = ActivityRecord::new(caller.org_id(), self.clock.now(), ActivityType::ParamsValidated, caller.actor());
         activity.tool = Some(request.tool.clone());
-        activity.params = Some(Value::Object(request.params));
+        activity.params = redact::object(&runtime.org, Some(&request.params));
         activity.result = Some(if errors.is_empty() { "valid" } else { "invalid" }.to_owned());
         if !errors.is_empty() {
             activity.details = Some(json!({ "errors": errors }));
@@ -220,10 +234,10 @@ impl Service {
 }
 
 /// What else a check's audit entry keeps.
-fn check_details(request: &CheckRequest, tool_registered: bool, tenant_known: bool) -> Value {
+fn check_details(org: &Org, request: &CheckRequest, tool_registered: bool, tenant_known: bool) -> Value {
     let mut details = json!({ "tool_registered": tool_registered, "tenant_known": tenant_known });
-    if let Some(context) = &request.context {
-        details["context"] = Value::Object(context.clone());
+    if let Some(context) = redact::object(org, request.context.as_ref()) {
+        details["context"] = context;
     }
     if let Some(reference) = &request.reference_id {
         details["reference_id"] = Value::String(reference.clone());

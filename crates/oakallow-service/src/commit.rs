@@ -17,7 +17,7 @@ pub const MAX_BATCH: usize = 1024;
 /// Writes that may wait for the committer before callers are held back.
 const QUEUE_DEPTH: usize = 16 * MAX_BATCH;
 
-type Reply = oneshot::Sender<Result<(), StoreError>>;
+type Reply = oneshot::Sender<Result<bool, StoreError>>;
 
 /// Handle to the committer task; cloning shares the task.
 #[derive(Clone)]
@@ -34,8 +34,9 @@ impl Committer {
         (Self { queue }, task)
     }
 
-    /// Commits `write` with whatever else is waiting; returns once it is durable.
-    pub async fn commit(&self, write: RuntimeWrite) -> ServiceResult<()> {
+    /// Commits `write` with whatever else is waiting; returns once it is durable, answering
+    /// whether a conditional write applied (always `true` for unconditional ones).
+    pub async fn commit(&self, write: RuntimeWrite) -> ServiceResult<bool> {
         let (reply, answer) = oneshot::channel();
         self.queue.send((write, reply)).await.map_err(|_| ServiceError::Unavailable)?;
         match answer.await {
@@ -54,13 +55,19 @@ async fn run(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<(RuntimeWrite, 
             writes.push(write);
             replies.push(reply);
         }
-        let result = store.commit_runtime(&writes).await;
-        if let Err(error) = &result {
-            tracing::error!(%error, batch = writes.len(), "group commit failed; every write in it is refused");
-        }
-        for reply in replies.drain(..) {
-            // A caller that went away still had its write committed; nothing to tell it.
-            let _ = reply.send(result.clone());
+        match store.commit_runtime(&writes).await {
+            Ok(applied) => {
+                for (reply, applied) in replies.drain(..).zip(applied) {
+                    // A caller that went away still had its write committed; nothing to tell it.
+                    let _ = reply.send(Ok(applied));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, batch = writes.len(), "group commit failed; every write in it is refused");
+                for reply in replies.drain(..) {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
         }
         writes.clear();
     }

@@ -67,6 +67,23 @@ pub enum ServiceError {
         /// Every failing path.
         errors: Vec<ParamError>,
     },
+    /// A token cannot be minted from this source.
+    #[error("{message}")]
+    NotAuthorized {
+        /// Machine-readable reason, e.g. `not_allowed`.
+        reason: String,
+        /// Explanation.
+        message: String,
+    },
+    /// The approval is no longer pending.
+    #[error("the approval is {status}, not pending")]
+    ApprovalNotPending {
+        /// Its status.
+        status: &'static str,
+    },
+    /// The token already has its execution.
+    #[error("an execution was already logged with this token")]
+    TokenUsed,
     /// The database cannot be reached; try again.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -92,6 +109,9 @@ impl ServiceError {
             Self::Conflict { .. } => "conflict",
             Self::InvalidRequest { .. } => "invalid_request",
             Self::InvalidParams { .. } => "invalid_params",
+            Self::NotAuthorized { .. } => "not_authorized",
+            Self::ApprovalNotPending { .. } => "approval_not_pending",
+            Self::TokenUsed => "token_used",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -104,6 +124,8 @@ impl ServiceError {
             Self::ToolNotFound { name } | Self::ToolDisabled { name } => json!({ "tool": name }),
             Self::Conflict { details, .. } | Self::InvalidRequest { details, .. } => details.clone(),
             Self::InvalidParams { errors } => json!({ "errors": errors }),
+            Self::NotAuthorized { reason, .. } => json!({ "reason": reason }),
+            Self::ApprovalNotPending { status } => json!({ "status": status }),
             _ => json!({}),
         }
     }

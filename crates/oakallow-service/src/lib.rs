@@ -3,18 +3,27 @@
 //! the [`Store`] trait. HTTP lives elsewhere; this crate is testable without it.
 
 pub mod activity;
+pub mod approvals;
 pub mod auth;
 pub mod bootstrap;
 pub mod check;
 pub mod commit;
+pub mod config;
 pub mod error;
+mod events;
+pub mod executions;
 pub mod keys;
 pub mod manage;
 pub mod org;
 mod orgs_cache;
 pub mod page;
 pub mod policy_doc;
+mod redact;
 pub mod schema;
+mod signing;
+pub mod tokens;
+mod wakeups;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -26,10 +35,16 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
+use tokio::sync::{Notify, watch};
+
 use crate::auth::{Caller, KeyCache};
 use crate::commit::Committer;
+use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::orgs_cache::{OrgCache, OrgRuntime};
+use crate::signing::SigningKeys;
+use crate::wakeups::Wakeups;
+use crate::webhooks::worker::Worker;
 
 pub use error::{ServiceError, ServiceResult as Result};
 
@@ -37,22 +52,31 @@ pub use error::{ServiceError, ServiceResult as Result};
 pub struct Service {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    config: ServiceConfig,
     orgs: OrgCache,
     keys: KeyCache,
+    signing: SigningKeys,
     committer: Committer,
+    wakeups: Wakeups,
+    webhook_wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
 }
 
-/// Background tasks owned by a [`Service`]; await [`ServiceTasks::finished`] after dropping the
-/// service to be sure every queued write was committed.
+/// Background tasks owned by a [`Service`]: the group committer, the webhook worker and the
+/// approval sweeper. Call [`Service::stop`], drop the service, then await
+/// [`ServiceTasks::finished`] to be sure every queued write was committed.
 pub struct ServiceTasks {
-    committer: JoinHandle<()>,
+    tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
 
 impl ServiceTasks {
-    /// Waits for the background tasks to end (they end once the service is dropped).
+    /// Waits for the background tasks to end.
     pub async fn finished(self) {
-        if let Err(error) = self.committer.await {
-            tracing::error!(%error, "the group committer ended abnormally");
+        for (name, task) in self.tasks {
+            tracing::debug!(task = name, "waiting for a background task to end");
+            if let Err(error) = task.await {
+                tracing::error!(%error, task = name, "a background task ended abnormally");
+            }
         }
     }
 }
@@ -78,11 +102,41 @@ pub struct DatabaseHealth {
 }
 
 impl Service {
-    /// A service on `store`, with time from `clock`. Must be called inside a tokio runtime.
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> (Arc<Self>, ServiceTasks) {
-        let (committer, task) = Committer::start(Arc::clone(&store));
-        let service = Self { store, clock, orgs: OrgCache::default(), keys: KeyCache::default(), committer };
-        (Arc::new(service), ServiceTasks { committer: task })
+    /// A service on `store`, with time from `clock`, and its background tasks. Must be called
+    /// inside a tokio runtime.
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> (Arc<Self>, ServiceTasks) {
+        let (committer, committer_task) = Committer::start(Arc::clone(&store));
+        let (stop, stopping) = watch::channel(false);
+        let webhook_wake = Arc::new(Notify::new());
+        let worker = Worker {
+            store: Arc::clone(&store),
+            clock: Arc::clone(&clock),
+            config: config.webhooks.clone(),
+            wake: Arc::clone(&webhook_wake),
+            stopping: stopping.clone(),
+        };
+        let worker_task = tokio::spawn(worker.run());
+        let service = Arc::new(Self {
+            store,
+            clock,
+            config,
+            orgs: OrgCache::default(),
+            keys: KeyCache::default(),
+            signing: SigningKeys::default(),
+            committer,
+            wakeups: Wakeups::new(stopping.clone()),
+            webhook_wake,
+            stop,
+        });
+        let sweeper_task = tokio::spawn(sweep_approvals(Arc::downgrade(&service), stopping));
+        let tasks = vec![("group committer", committer_task), ("webhook worker", worker_task), ("approval sweeper", sweeper_task)];
+        (service, ServiceTasks { tasks })
+    }
+
+    /// Begins stopping: long-polls answer at once, the webhook worker and the sweeper end.
+    /// Writes already queued are still committed.
+    pub fn stop(&self) {
+        self.stop.send_replace(true);
     }
 
     /// The caller behind a presented API key, or 401.
@@ -116,4 +170,29 @@ pub(crate) fn audit_details(action: &str, kind: &str, id: Option<&str>, diff: &P
         details.extend(extra);
     }
     details
+}
+
+/// Runs the approval sweeper until the service stops. It holds the service only weakly, so
+/// dropping the service ends it too.
+async fn sweep_approvals(service: std::sync::Weak<Service>, mut stopping: watch::Receiver<bool>) {
+    loop {
+        let interval = {
+            let Some(service) = service.upgrade() else { return };
+            if let Err(error) = service.sweep_expired_approvals().await {
+                tracing::warn!(%error, "approval sweep failed; retrying");
+            }
+            service.config.sweep_interval
+        };
+        tokio::select! {
+            () = tokio::time::sleep(interval) => {}
+            changed = stopping.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        if *stopping.borrow() {
+            return;
+        }
+    }
 }

@@ -3,6 +3,7 @@
 use oakallow_domain::keys::KeyTier;
 use oakallow_domain::org::{Org, TokenSigning, WEBHOOK_EVENTS};
 use oakallow_domain::policy::check_name;
+use oakallow_domain::webhook::new_secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -10,6 +11,7 @@ use crate::Service;
 use crate::auth::Management;
 use crate::error::{ServiceError, ServiceResult};
 use crate::keys::{CreatedKey, key_created, mint_key};
+use crate::webhooks::guard;
 
 /// Longest webhook URL, in bytes.
 const MAX_URL_LEN: usize = 2048;
@@ -116,9 +118,20 @@ impl Service {
         let mut org = self.org_runtime(caller.org_id()).await?.org.clone();
         apply_patch(&mut org, &fields, patch)?;
         org.updated_at = self.clock.now();
+        if let Some(url) = &org.webhook_url
+            && fields.contains_key("webhook_url")
+        {
+            guard::check_destination(url, self.config.webhooks.allow_private_targets)
+                .await
+                .map_err(|reason| ServiceError::InvalidRequest { message: reason, details: json!({ "field": "webhook_url" }) })?;
+        }
+        let first_secret = match &org.webhook_url {
+            Some(_) => Some(new_secret().map_err(|_| ServiceError::Unavailable)?),
+            None => None,
+        };
         let changed: Vec<&String> = fields.keys().collect();
         let record = self.config_changed(caller, json!({ "action": "updated", "kind": "org", "id": org.id, "fields": changed }));
-        self.orgs.update_org(self.store.as_ref(), org.clone(), record).await?;
+        self.orgs.update_org(self.store.as_ref(), org.clone(), first_secret.as_deref(), record).await?;
         Ok(org)
     }
 

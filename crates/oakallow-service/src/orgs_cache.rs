@@ -131,12 +131,19 @@ impl OrgCache {
         Err(StoreError::VersionConflict.into())
     }
 
-    /// Saves new org settings and publishes them.
-    pub(crate) async fn update_org(&self, store: &dyn Store, org: Org, activity: ActivityRecord) -> ServiceResult<()> {
+    /// Saves new org settings (with the org's first webhook secret, if one is given and it has
+    /// none) and publishes them.
+    pub(crate) async fn update_org(
+        &self,
+        store: &dyn Store,
+        org: Org,
+        first_secret: Option<&str>,
+        activity: ActivityRecord,
+    ) -> ServiceResult<()> {
         let slot = self.slot(org.id)?;
         let _edit = slot.edit.lock().await;
         let current = current_or_load(store, &slot, org.id).await?;
-        store.update_org(&org, activity).await?;
+        store.update_org(&org, first_secret, activity).await?;
         let next = OrgRuntime::build(org, current.policy.clone(), Some(&current));
         slot.current.store(Some(Arc::new(next)));
         Ok(())

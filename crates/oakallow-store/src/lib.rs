@@ -5,17 +5,24 @@
 pub mod conformance;
 mod error;
 mod records;
+mod runtime_records;
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
+use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
-use oakallow_domain::id::{ActivityId, CheckId};
+use oakallow_domain::id::{ActivityId, ApprovalId, CheckId, DeliveryId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
+use oakallow_domain::token::Algorithm;
 
 pub use error::{StoreError, StoreResult};
-pub use records::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite};
+pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
+pub use runtime_records::{
+    ApprovalFilter, ApprovalTransition, AttemptResult, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt, DeliveryFilter,
+    DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox, StoredSigningKey, TokenRecord, WebhookEvent,
+};
 
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
@@ -44,8 +51,15 @@ pub trait Store: Send + Sync + 'static {
     /// The orgs an account owns, oldest first.
     async fn orgs_of_account(&self, account_id: AccountId) -> StoreResult<Vec<Org>>;
 
-    /// Saves an org's settings; [`StoreError::NotFound`] if it does not exist.
-    async fn update_org(&self, org: &Org, activity: ActivityRecord) -> StoreResult<()>;
+    /// Saves an org's settings; [`StoreError::NotFound`] if it does not exist. With
+    /// `first_webhook_secret`, the org gets that webhook secret unless it already has one.
+    async fn update_org(&self, org: &Org, first_webhook_secret: Option<&str>, activity: ActivityRecord) -> StoreResult<()>;
+
+    /// The org's webhook secret.
+    async fn webhook_secret(&self, org_id: OrgId) -> StoreResult<Option<String>>;
+
+    /// Replaces the org's webhook secret; [`StoreError::NotFound`] if the org does not exist.
+    async fn set_webhook_secret(&self, org_id: OrgId, secret: &str, activity: ActivityRecord) -> StoreResult<()>;
 
     // ----- API keys -----------------------------------------------------------------------------
 
@@ -87,8 +101,9 @@ pub trait Store: Send + Sync + 'static {
     // ----- runtime writes and the audit trail ---------------------------------------------------
 
     /// Commits many runtime writes in one transaction (group commit), appending each activity
-    /// entry to its org's hash chain in batch order. All or nothing.
-    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<()>;
+    /// entry to its org's hash chain in batch order. All or nothing; answers, per write, whether
+    /// it applied (conditional writes; see [`RuntimeWrite`]).
+    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>>;
 
     /// A check recorded by `commit_runtime`.
     async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>>;
@@ -101,4 +116,65 @@ pub trait Store: Send + Sync + 'static {
 
     /// Walks the org's whole chain in order and checks every link.
     async fn verify_chain(&self, org_id: OrgId) -> StoreResult<ChainCheck>;
+
+    // ----- tokens and executions ----------------------------------------------------------------
+
+    /// The org's signing key of `algorithm`, if it has one.
+    async fn signing_key(&self, org_id: OrgId, algorithm: Algorithm) -> StoreResult<Option<StoredSigningKey>>;
+
+    /// One of the org's signing keys by key id.
+    async fn signing_key_by_kid(&self, org_id: OrgId, kid: &str) -> StoreResult<Option<StoredSigningKey>>;
+
+    /// Stores `key` unless the org already has a key of its algorithm; answers the org's key of
+    /// that algorithm either way (so concurrent creators agree on one key).
+    async fn add_signing_key(&self, key: &StoredSigningKey) -> StoreResult<StoredSigningKey>;
+
+    /// The org's Ed25519 keys (public halves are published).
+    async fn ed25519_keys(&self, org_id: OrgId) -> StoreResult<Vec<StoredSigningKey>>;
+
+    /// A token of the org.
+    async fn token(&self, org_id: OrgId, jti: &str) -> StoreResult<Option<TokenRecord>>;
+
+    /// Whether an execution was logged with this token.
+    async fn token_has_execution(&self, org_id: OrgId, jti: &str) -> StoreResult<bool>;
+
+    // ----- approvals ----------------------------------------------------------------------------
+
+    /// Stores a new approval with its audit entry, events and idempotency claim. A reference
+    /// already used in the org is a [`StoreError::Conflict`] (the caller draws a new one).
+    async fn create_approval(&self, new: &NewApproval) -> StoreResult<CreateOutcome>;
+
+    /// One approval of the org, with its decisions.
+    async fn approval(&self, org_id: OrgId, id: ApprovalId) -> StoreResult<Option<Approval>>;
+
+    /// The org's approvals matching `filter`, newest first.
+    async fn list_approvals(&self, org_id: OrgId, filter: &ApprovalFilter) -> StoreResult<Vec<Approval>>;
+
+    /// Applies a transition if the approval is still pending at `expected_level` and (for
+    /// decisions and cancellations) its deadline has not passed at `now`, or (for expiries,
+    /// `after.status == Expired`) it has. Answers whether it applied; if not, nothing is written.
+    async fn transition_approval(&self, transition: &ApprovalTransition) -> StoreResult<bool>;
+
+    /// Pending approvals of every org whose deadline has passed at `now`, oldest deadline first.
+    async fn due_approvals(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Approval>>;
+
+    // ----- webhooks -----------------------------------------------------------------------------
+
+    /// Stores an event (and its delivery) on its own, e.g. `webhook.test`.
+    async fn enqueue_webhook(&self, outbox: &Outbox) -> StoreResult<()>;
+
+    /// Claims up to `limit` pending deliveries due at `now` for one attempt each: their next
+    /// attempt moves to `lease_until`, so no other worker takes them while this one tries, and a
+    /// worker that dies is replaced once the lease ends.
+    async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
+
+    /// Records an attempt of a claimed delivery and what follows from it.
+    async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()>;
+
+    /// The org's deliveries, newest first, with their attempts.
+    async fn list_deliveries(&self, org_id: OrgId, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
+
+    /// Makes a delivery of the org pending again, due at `now`, with a fresh retry schedule.
+    /// [`StoreError::NotFound`] if the org has no such delivery.
+    async fn retry_delivery(&self, org_id: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery>;
 }

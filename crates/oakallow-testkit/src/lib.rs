@@ -6,12 +6,14 @@
 #![expect(clippy::missing_panics_doc, reason = "test support")]
 
 mod postgres;
+pub mod receiver;
 
 use std::sync::Arc;
 
 use oakallow_domain::{Clock, ManualClock, SystemClock, Timestamp};
-use oakallow_service::Service;
 use oakallow_service::bootstrap::Bootstrapped;
+use oakallow_service::config::ServiceConfig;
+use oakallow_service::{Service, ServiceTasks};
 use oakallow_store::Store;
 use oakallow_store_sqlite::SqliteStore;
 use reqwest::{Method, StatusCode};
@@ -60,9 +62,14 @@ pub struct TestApp {
     pub service: Arc<Service>,
     /// The clock, when the test controls time.
     pub clock: Option<ManualClock>,
+    /// The database.
+    pub database: Arc<Database>,
+    options: TestOptions,
     http: reqwest::Client,
+    /// Dropping it (with the app) shuts the server down.
     shutdown: Option<oneshot::Sender<()>>,
-    _guard: Box<dyn std::any::Any + Send>,
+    served: Option<tokio::task::JoinHandle<()>>,
+    tasks: Option<ServiceTasks>,
 }
 
 /// Which database a test app runs on.
@@ -72,6 +79,69 @@ pub enum Backend {
     Sqlite,
     /// A fresh schema in the PostgreSQL of `OAKALLOW_TEST_POSTGRES_URL`.
     Postgres,
+}
+
+/// A test's database, kept for as long as any app on it.
+pub enum Database {
+    /// A SQLite file in a temporary directory.
+    Sqlite(tempfile::TempDir),
+    /// A PostgreSQL URL selecting the test's own schema.
+    Postgres(String),
+}
+
+impl Database {
+    /// The SQLite file, for tests that edit it behind the server's back.
+    pub fn sqlite_file(&self) -> Option<std::path::PathBuf> {
+        match self {
+            Self::Sqlite(dir) => Some(dir.path().join(oakallow_store_sqlite::DATABASE_FILE)),
+            Self::Postgres(_) => None,
+        }
+    }
+
+    /// The PostgreSQL URL of the test's schema.
+    pub fn postgres_url(&self) -> Option<&str> {
+        match self {
+            Self::Sqlite(_) => None,
+            Self::Postgres(url) => Some(url),
+        }
+    }
+
+    async fn open(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(dir) => Arc::new(SqliteStore::open_dir(dir.path()).unwrap()),
+            Self::Postgres(url) => Arc::new(oakallow_store_postgres::PostgresStore::connect(url).await.unwrap()),
+        }
+    }
+}
+
+/// How to start a test app.
+#[derive(Debug, Clone)]
+pub struct TestOptions {
+    /// The database.
+    pub backend: Backend,
+    /// Time stands still until the test moves it.
+    pub manual_clock: bool,
+    /// Service settings (webhooks to 127.0.0.1 allowed, fast polling).
+    pub config: ServiceConfig,
+}
+
+impl TestOptions {
+    /// Defaults for tests on `backend`: private webhook targets allowed (the receiver is on
+    /// loopback), the worker polls every 20 ms, the sweeper every 50 ms.
+    pub fn new(backend: Backend) -> Self {
+        let mut config = ServiceConfig::default();
+        config.webhooks.allow_private_targets = true;
+        config.webhooks.poll_interval = std::time::Duration::from_millis(20);
+        config.webhooks.timeout = std::time::Duration::from_secs(2);
+        config.sweep_interval = std::time::Duration::from_millis(50);
+        Self { backend, manual_clock: false, config }
+    }
+
+    /// With a manual clock.
+    pub fn manual_clock(mut self) -> Self {
+        self.manual_clock = true;
+        self
+    }
 }
 
 impl TestApp {
@@ -88,31 +158,85 @@ impl TestApp {
 
     /// A server on `backend`; with `manual_clock`, time stands still until the test moves it.
     pub async fn start(backend: Backend, manual_clock: bool) -> Option<Self> {
-        let (store, guard): (Arc<dyn Store>, Box<dyn std::any::Any + Send>) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                (Arc::new(SqliteStore::open_dir(dir.path()).unwrap()), Box::new(dir))
-            }
-            Backend::Postgres => postgres_store().await?,
+        let mut options = TestOptions::new(backend);
+        options.manual_clock = manual_clock;
+        Self::start_with(options).await
+    }
+
+    /// A server started with `options`.
+    pub async fn start_with(options: TestOptions) -> Option<Self> {
+        let database = match options.backend {
+            Backend::Sqlite => Database::Sqlite(tempfile::tempdir().unwrap()),
+            Backend::Postgres => Database::Postgres(new_schema_url().await?),
         };
-        let manual = manual_clock.then(|| ManualClock::new(SystemClock.now()));
-        let clock: Arc<dyn Clock> = match &manual {
+        let clock = options.manual_clock.then(|| ManualClock::new(SystemClock.now()));
+        let mut app = Self::serve(Arc::new(database), clock, options, None).await;
+        app.keys = app.service.bootstrap("owner@example.com", "Test org").await.unwrap().into();
+        Some(app)
+    }
+
+    async fn serve(database: Arc<Database>, clock: Option<ManualClock>, options: TestOptions, keys: Option<OrgKeys>) -> Self {
+        let store = database.open().await;
+        let time: Arc<dyn Clock> = match &clock {
             Some(clock) => Arc::new(clock.clone()),
             None => Arc::new(SystemClock),
         };
-        let (service, _tasks) = Service::start(Arc::clone(&store), clock);
-        let keys = service.bootstrap("owner@example.com", "Test org").await.unwrap().into();
+        let (service, tasks) = Service::start(Arc::clone(&store), time, options.config.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
         let served = Arc::clone(&service);
-        tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             let _ = oakallow_server::serve(listener, served, async move {
                 let _ = stop.await;
             })
             .await;
         });
-        Some(Self { base, keys, store, service, clock: manual, http: reqwest::Client::new(), shutdown: Some(shutdown), _guard: guard })
+        let keys = keys.unwrap_or_else(|| OrgKeys {
+            org_id: String::new(),
+            account_id: String::new(),
+            management: String::new(),
+            standard: String::new(),
+            approver: String::new(),
+        });
+        Self {
+            base,
+            keys,
+            store,
+            service,
+            clock,
+            database,
+            options,
+            http: reqwest::Client::new(),
+            shutdown: Some(shutdown),
+            served: Some(served),
+            tasks: Some(tasks),
+        }
+    }
+
+    /// Stops this server cleanly (every acknowledged write is committed) and starts a new one
+    /// on the same database and clock, as after a process restart.
+    pub async fn restart(self) -> Self {
+        let (database, clock, options, keys) = self.stop().await;
+        Self::serve(database, clock, options, Some(keys)).await
+    }
+
+    /// Stops the server and the service, and waits until their background work has ended.
+    pub async fn stop(self) -> (Arc<Database>, Option<ManualClock>, TestOptions, OrgKeys) {
+        let Self { shutdown, served, service, store, tasks, database, clock, options, keys, .. } = self;
+        if let Some(shutdown) = shutdown {
+            let _ = shutdown.send(());
+        }
+        if let Some(served) = served {
+            let _ = served.await;
+        }
+        service.stop();
+        drop(service);
+        drop(store);
+        if let Some(tasks) = tasks {
+            tasks.finished().await;
+        }
+        (database, clock, options, keys)
     }
 
     /// Bootstraps another account with its own org and keys on the same server.
@@ -189,14 +313,6 @@ impl TestApp {
     /// The manual clock's time (or the system time).
     pub fn now(&self) -> Timestamp {
         self.clock.as_ref().map_or_else(|| SystemClock.now(), Clock::now)
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
     }
 }
 

@@ -1,9 +1,13 @@
 //! `/v1/activity`: the audit trail.
 
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use oakallow_domain::audit::ActivityEntry;
-use oakallow_service::activity::{ActivityQuery, ChainVerification};
+use oakallow_service::activity::{ActivityQuery, ChainVerification, ExportQuery};
 use oakallow_service::page::Page;
 
 use crate::AppState;
@@ -33,4 +37,24 @@ pub async fn verify(State(app): State<AppState>, ReaderKey(caller): ReaderKey) -
     responses((status = 200, body = ActivityEntry), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, Path(id): Path<String>) -> ApiResult<Json<ActivityEntry>> {
     Ok(Json(app.service.get_activity(&caller, &id).await?))
+}
+
+/// Streams the org's activity, oldest first, as JSON lines or CSV.
+#[utoipa::path(get, path = "/v1/activity/export", tag = "activity", params(ExportQuery), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, description = "JSON lines (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn export(
+    State(app): State<AppState>,
+    ReaderKey(caller): ReaderKey,
+    QueryParams(query): QueryParams<ExportQuery>,
+) -> ApiResult<Response> {
+    let (format, lines) = app.service.export_activity(&caller, &query)?;
+    let body = Body::from_stream(lines.map(|chunk| {
+        chunk.map_err(|error| {
+            tracing::warn!(code = error.code(), "activity export stopped early");
+            std::io::Error::other(error.code())
+        })
+    }));
+    let disposition = format!("attachment; filename=\"activity.{}\"", format.extension());
+    Ok(([(CONTENT_TYPE, format.content_type().to_owned()), (CONTENT_DISPOSITION, disposition)], body).into_response())
 }

@@ -2,12 +2,15 @@
 //! and maps the answer; the OpenAPI document is generated from these same definitions.
 
 pub mod activity;
+pub mod approvals;
 pub mod keys;
 pub mod manage;
 pub mod org;
 pub mod policy;
 pub mod runtime;
 pub mod system;
+pub mod tokens;
+pub mod webhooks;
 
 use serde::Deserialize;
 

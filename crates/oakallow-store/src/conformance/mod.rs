@@ -30,25 +30,38 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!(@cases $make;
             accounts_and_orgs, org_isolation, keys, policy_round_trip, policy_version_conflict,
             policy_constraints, runtime_chain, activity_queries, concurrent_runtime_commits,
-            policy_activity_joins_chain);
+            policy_activity_joins_chain, webhook_secrets, signing_keys, tokens_mint_once_and_consume_once,
+            concurrent_consumption, executions_once_per_token, approvals_create_and_idempotency,
+            approval_transitions, approval_listing_and_expiry, webhook_deliveries, activity_in_ascending_order);
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $case() {
             if let Some((store, _guard)) = $make().await {
-                $crate::conformance::$case(store).await;
+                $crate::conformance::cases::$case(store).await;
             }
         }
     )*};
 }
 
-const T0: Timestamp = Timestamp::from_micros(1_790_000_000_000_000);
+mod runtime;
 
-fn actor() -> Actor {
+/// Every case, by name.
+pub mod cases {
+    pub use super::runtime::*;
+    pub use super::{
+        accounts_and_orgs, activity_queries, concurrent_runtime_commits, keys, org_isolation, policy_activity_joins_chain,
+        policy_constraints, policy_round_trip, policy_version_conflict, runtime_chain,
+    };
+}
+
+pub(crate) const T0: Timestamp = Timestamp::from_micros(1_790_000_000_000_000);
+
+pub(crate) fn actor() -> Actor {
     Actor { kind: ActorKind::System, id: "conformance".into(), label: "conformance".into() }
 }
 
-fn record(org: OrgId, kind: ActivityType) -> ActivityRecord {
+pub(crate) fn record(org: OrgId, kind: ActivityType) -> ActivityRecord {
     ActivityRecord::new(org, T0, kind, actor())
 }
 
@@ -66,7 +79,7 @@ fn new_key(org: OrgId, tier: KeyTier, name: &str) -> (NewKey, RawKey) {
     (NewKey { key, digest: raw.digest() }, raw)
 }
 
-async fn new_org(store: &dyn Store, email: &str) -> Org {
+pub(crate) async fn new_org(store: &dyn Store, email: &str) -> Org {
     let account = Account { id: AccountId::generate(), email: email.into(), created_at: T0 };
     store.create_account(&account).await.expect("create account");
     let org = Org::new(account.id, format!("org of {email}"), T0);
@@ -96,7 +109,7 @@ pub async fn accounts_and_orgs(store: Arc<dyn Store>) {
     org.approval_timeout_seconds = Some(120);
     org.redact_pii = false;
     org.token_signing = oakallow_domain::org::TokenSigning::Ed25519;
-    store.update_org(&org, record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    store.update_org(&org, None, record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.org(org.id).await.unwrap(), Some(org.clone()));
 
     let second = Org::new(account.id, "second".into(), T0);
@@ -105,7 +118,7 @@ pub async fn accounts_and_orgs(store: Arc<dyn Store>) {
     assert_eq!(ids, vec![org.id, second.id]);
     assert_eq!(store.org(OrgId::generate()).await.unwrap(), None);
     let ghost = Org::new(account.id, "ghost".into(), T0);
-    assert_eq!(store.update_org(&ghost, record(ghost.id, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
+    assert_eq!(store.update_org(&ghost, None, record(ghost.id, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
 }
 
 /// Nothing of one org is visible or changeable through another org's id.
@@ -127,7 +140,11 @@ pub async fn org_isolation(store: Arc<dyn Store>) {
 
     let check = check_record(a.id, "send_email");
     store
-        .commit_runtime(&[RuntimeWrite::Check { check: check.clone(), activity: record(a.id, ActivityType::PermissionChecked) }])
+        .commit_runtime(&[RuntimeWrite::Check {
+            check: check.clone(),
+            activity: record(a.id, ActivityType::PermissionChecked),
+            token: None,
+        }])
         .await
         .unwrap();
     assert_eq!(store.check(b.id, check.id).await.unwrap(), None);
@@ -273,7 +290,7 @@ pub async fn policy_constraints(store: Arc<dyn Store>) {
     assert_eq!(store.load_policy(org.id).await.unwrap(), (1, state.to_parts()));
 }
 
-fn check_record(org: OrgId, tool: &str) -> CheckRecord {
+pub(crate) fn check_record(org: OrgId, tool: &str) -> CheckRecord {
     CheckRecord {
         id: CheckId::generate(),
         org_id: org,
@@ -288,7 +305,7 @@ fn check_record(org: OrgId, tool: &str) -> CheckRecord {
     }
 }
 
-fn checked(org: OrgId, tool: &str, n: u64) -> RuntimeWrite {
+pub(crate) fn checked(org: OrgId, tool: &str, n: u64) -> RuntimeWrite {
     let check = check_record(org, tool);
     let mut activity = record(org, ActivityType::PermissionChecked);
     activity.at = T0.plus_seconds(i64::try_from(n).unwrap_or(0));
@@ -297,7 +314,7 @@ fn checked(org: OrgId, tool: &str, n: u64) -> RuntimeWrite {
     activity.permission = Some(Permission::Allowed);
     activity.resolved_from = Some(ResolvedFrom::OrgTool);
     activity.params = Some(json!({"to": "x", "nested": {"b": 1, "a": [1.5, null]}}));
-    RuntimeWrite::Check { check, activity }
+    RuntimeWrite::Check { check, activity, token: None }
 }
 
 /// A group commit numbers each org's entries 1, 2, 3… and chains them.
@@ -318,7 +335,7 @@ pub async fn runtime_chain(store: Arc<dyn Store>) {
     let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![7, 6, 5, 4, 3, 2, 1], "newest first");
     assert_eq!(entries[0].hash, chain_a.head_hash);
-    let RuntimeWrite::Check { check, activity } = &batch[1] else { unreachable!() };
+    let RuntimeWrite::Check { check, activity, .. } = &batch[1] else { unreachable!() };
     assert_eq!(store.check(a.id, check.id).await.unwrap(), Some(check.clone()));
     let stored = store.activity(a.id, activity.id).await.unwrap().unwrap();
     assert_eq!(&stored.record, activity);

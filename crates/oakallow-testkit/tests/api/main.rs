@@ -2,8 +2,13 @@
 
 #![expect(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
 
+mod approvals;
+mod audit;
 mod invalid_input;
 mod management;
 mod resolution;
 mod system;
 mod tiers;
+mod tokens;
+mod webhooks;
+mod workflow;

@@ -15,6 +15,8 @@ enum Tier {
 const M: &[Tier] = &[Tier::Management];
 const MS: &[Tier] = &[Tier::Management, Tier::Standard];
 const S: &[Tier] = &[Tier::Standard];
+const SA: &[Tier] = &[Tier::Standard, Tier::Approver];
+const A: &[Tier] = &[Tier::Approver];
 
 fn key(keys: &OrgKeys, tier: Tier) -> &str {
     match tier {
@@ -41,6 +43,10 @@ struct Fixture {
     ids: Vec<(&'static str, String, String)>,
     key_to_revoke: String,
     activity_id: String,
+    approval_to_cancel: String,
+    approval_to_decide: String,
+    checks_to_mint: [String; 2],
+    delivery: String,
 }
 
 async fn fixture(app: &TestApp) -> Fixture {
@@ -61,10 +67,26 @@ async fn fixture(app: &TestApp) -> Fixture {
     let (_, created) = app.post("/v1/keys", &app.keys.management, &json!({"name": "to revoke", "tier": "standard"})).await;
     app.check(json!({"tool": "tool-keep"})).await;
     let (_, activity) = app.get("/v1/activity", &app.keys.management).await;
+    let mut approvals = Vec::new();
+    for _ in 0..2 {
+        let (_, approval) = app.post("/v1/approvals", &app.keys.standard, &json!({"tool": "tool-keep", "reason": "fixture"})).await;
+        approvals.push(approval["id"].as_str().unwrap().to_owned());
+    }
+    app.create("/v1/tools", json!({"name": "tool-allowed", "approved": true})).await;
+    let mut checks = Vec::new();
+    for _ in 0..2 {
+        checks.push(app.check(json!({"tool": "tool-allowed"})).await["check_id"].as_str().unwrap().to_owned());
+    }
+    app.patch("/v1/org", &app.keys.management, &json!({"webhook_url": "http://127.0.0.1:9/hook"})).await;
+    let (_, test) = app.post("/v1/webhooks/test", &app.keys.management, &json!({})).await;
     Fixture {
         ids,
         key_to_revoke: created["id"].as_str().unwrap().to_owned(),
         activity_id: activity["data"][0]["id"].as_str().unwrap().to_owned(),
+        approval_to_cancel: approvals[0].clone(),
+        approval_to_decide: approvals[1].clone(),
+        checks_to_mint: [checks[0].clone(), checks[1].clone()],
+        delivery: test["delivery_id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -85,6 +107,34 @@ fn cases(f: &Fixture) -> Vec<Case> {
         case(Method::GET, "/v1/activity", None, MS, StatusCode::OK),
         case(Method::GET, "/v1/activity/verify", None, MS, StatusCode::OK),
         case(Method::GET, format!("/v1/activity/{}", f.activity_id), None, MS, StatusCode::OK),
+        case(Method::GET, "/v1/activity/export", None, MS, StatusCode::OK),
+        case(Method::POST, "/v1/approvals", Some(json!({"tool": "tool-keep", "reason": "r"})), S, StatusCode::CREATED),
+        case(Method::POST, "/v1/approvals/request", Some(json!({"tool": "tool-keep", "reason": "r"})), S, StatusCode::CREATED),
+        case(Method::GET, "/v1/approvals", None, SA, StatusCode::OK),
+        case(Method::GET, format!("/v1/approvals/{}", f.approval_to_cancel), None, SA, StatusCode::OK),
+        case(Method::POST, format!("/v1/approvals/{}/cancel", f.approval_to_cancel), Some(json!({})), S, StatusCode::OK),
+        case(
+            Method::POST,
+            format!("/v1/approvals/{}/decide", f.approval_to_decide),
+            Some(json!({"decision": "approved", "decided_by": "a"})),
+            A,
+            StatusCode::OK,
+        ),
+        case(Method::POST, "/v1/tokens", Some(json!({"check_id": f.checks_to_mint[0]})), S, StatusCode::CREATED),
+        case(Method::POST, "/v1/tokens/mint", Some(json!({"check_id": f.checks_to_mint[1]})), S, StatusCode::CREATED),
+        case(Method::POST, "/v1/tokens/verify", Some(json!({"token": "oak_tok_x.y"})), S, StatusCode::OK),
+        case(Method::GET, "/v1/signing-keys", None, MS, StatusCode::OK),
+        case(
+            Method::POST,
+            "/v1/executions",
+            Some(json!({"tool": "tool-keep", "result": "success", "duration_ms": 1})),
+            S,
+            StatusCode::CREATED,
+        ),
+        case(Method::POST, "/v1/org/webhook-secret/rotate", Some(json!({})), M, StatusCode::OK),
+        case(Method::POST, "/v1/webhooks/test", Some(json!({})), M, StatusCode::ACCEPTED),
+        case(Method::GET, "/v1/webhooks/deliveries", None, M, StatusCode::OK),
+        case(Method::POST, format!("/v1/webhooks/deliveries/{}/retry", f.delivery), Some(json!({})), M, StatusCode::OK),
     ];
     let bodies = [
         ("categories", json!({"name": "cat-new"}), json!({"description": "d"})),
@@ -164,7 +214,7 @@ async fn every_endpoint_answers_each_tier_as_the_table_says() {
 /// What a management key of the first org can see of it.
 async fn snapshot(app: &TestApp) -> Vec<Value> {
     let mut all = Vec::new();
-    for path in ["/v1/policy", "/v1/keys", "/v1/org", "/v1/activity/verify"] {
+    for path in ["/v1/policy", "/v1/keys", "/v1/org", "/v1/activity/verify", "/v1/webhooks/deliveries"] {
         all.push(app.get(path, &app.keys.management).await.1);
     }
     all
@@ -176,9 +226,19 @@ async fn another_orgs_ids_answer_404_and_change_nothing() {
     let fixture = fixture(&app).await;
     let other = app.another_org("intruder@example.com").await;
     let before = snapshot(&app).await;
-    let id_cases: Vec<Case> =
-        cases(&fixture).into_iter().filter(|c| c.path.matches('/').count() >= 3 && !c.path.starts_with("/v1/activity/verify")).collect();
-    assert_eq!(id_cases.len(), 21, "every endpoint that takes an id");
+    let ids = [&fixture.approval_to_cancel, &fixture.approval_to_decide, &fixture.delivery, &fixture.activity_id, &fixture.key_to_revoke];
+    let names_an_id = |case: &Case| {
+        fixture.ids.iter().any(|(_, keep, gone)| case.path.contains(keep.as_str()) || case.path.contains(gone.as_str()))
+            || ids.iter().any(|id| case.path.contains(id.as_str()))
+    };
+    let id_cases: Vec<Case> = cases(&fixture).into_iter().filter(names_an_id).collect();
+    assert_eq!(id_cases.len(), 25, "every endpoint that takes an id in its path");
+    // Ids in bodies: another org's check or approval mints nothing.
+    for body in [json!({"check_id": fixture.checks_to_mint[0]}), json!({"approval_id": fixture.approval_to_decide})] {
+        let (status, answer) = app.post("/v1/tokens", &other.standard, &body).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert!(answer["error"]["details"]["reason"].as_str().unwrap().starts_with("unknown_"));
+    }
     for case in id_cases {
         for &tier in case.allowed {
             let (status, error) = app.call(case.method.clone(), &case.path, Some(key(&other, tier)), case.body.as_ref()).await;

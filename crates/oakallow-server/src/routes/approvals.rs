@@ -1,0 +1,119 @@
+//! `/v1/approvals`: asking for, waiting on, listing, cancelling and deciding approvals.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use oakallow_service::approvals::{ApprovalQuery, ApprovalRequest, ApprovalView, DecideRequest};
+use oakallow_service::page::Page;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{AnyKey, ApproverKey, JsonBody, QueryParams, StandardKey};
+
+/// `?wait=` of `GET /v1/approvals/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct WaitQuery {
+    /// Hold the request until the approval leaves `pending`, at most this many seconds (≤ 60).
+    pub wait: Option<u32>,
+}
+
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    headers
+        .get("idempotency-key")
+        .map(|value| value.to_str().map(str::to_owned).map_err(|_| ApiError::invalid("Idempotency-Key must be visible ASCII")))
+        .transpose()
+}
+
+/// Asks a person to decide about one call. Honors `Idempotency-Key` for 24 hours.
+#[utoipa::path(post, path = "/v1/approvals", tag = "approvals", request_body = ApprovalRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "forbidden_tier, or tool_disabled"), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<ApprovalRequest>,
+) -> ApiResult<Response> {
+    let key = idempotency_key(&headers)?;
+    let (view, replayed) = app.service.create_approval(&caller, request, key).await?;
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The same as `POST /v1/approvals`.
+#[utoipa::path(post, path = "/v1/approvals/request", tag = "approvals", request_body = ApprovalRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_alias(
+    state: State<AppState>,
+    caller: StandardKey,
+    headers: HeaderMap,
+    body: JsonBody<ApprovalRequest>,
+) -> ApiResult<Response> {
+    create(state, caller, headers, body).await
+}
+
+/// Reads an approval; `?wait=N` long-polls until it is decided, cancelled or expired.
+#[utoipa::path(get, path = "/v1/approvals/{id}", tag = "approvals", params(("id" = String, Path), WaitQuery),
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(app): State<AppState>,
+    AnyKey(caller): AnyKey,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<WaitQuery>,
+) -> ApiResult<Json<ApprovalView>> {
+    let caller = caller.approval_reader()?;
+    Ok(Json(app.service.get_approval(&caller, &id, query.wait).await?))
+}
+
+/// Lists approvals, newest first.
+#[utoipa::path(get, path = "/v1/approvals", tag = "approvals", params(ApprovalQuery), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = Page<ApprovalView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list(
+    State(app): State<AppState>,
+    AnyKey(caller): AnyKey,
+    QueryParams(query): QueryParams<ApprovalQuery>,
+) -> ApiResult<Json<Page<ApprovalView>>> {
+    let caller = caller.approval_reader()?;
+    Ok(Json(app.service.list_approvals(&caller, &query).await?))
+}
+
+/// The requester withdraws a pending approval.
+#[utoipa::path(post, path = "/v1/approvals/{id}/cancel", tag = "approvals", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ApprovalView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn cancel(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ApprovalView>> {
+    Ok(Json(app.service.cancel_approval(&caller, &id).await?))
+}
+
+/// A person decides (approver key, with `decided_by`).
+#[utoipa::path(post, path = "/v1/approvals/{id}/decide", tag = "approvals", params(("id" = String, Path)), request_body = DecideRequest,
+    security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn decide(
+    State(app): State<AppState>,
+    ApproverKey(caller): ApproverKey,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<DecideRequest>,
+) -> ApiResult<Json<ApprovalView>> {
+    Ok(Json(app.service.decide_approval(&caller, &id, request).await?))
+}

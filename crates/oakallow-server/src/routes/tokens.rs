@@ -1,0 +1,65 @@
+//! `/v1/tokens`, `/v1/signing-keys`, `/v1/executions`: proof of authorization and its use.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use oakallow_service::executions::{ExecutionRequest, ExecutionView};
+use oakallow_service::tokens::{MintRequest, MintedTokenView, SigningKeyList, Verification, VerifyRequest};
+
+use crate::AppState;
+use crate::error::{ApiResult, ErrorBody};
+use crate::extract::{JsonBody, ReaderKey, StandardKey};
+
+/// Mints a single-use token from an allowed check or an approved approval.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = MintRequest, security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, body = MintedTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "not_authorized, with details.reason")))]
+pub async fn mint(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    JsonBody(request): JsonBody<MintRequest>,
+) -> ApiResult<(StatusCode, Json<MintedTokenView>)> {
+    Ok((StatusCode::CREATED, Json(app.service.mint_token(&caller, request).await?)))
+}
+
+/// The same as `POST /v1/tokens`.
+#[utoipa::path(post, path = "/v1/tokens/mint", tag = "tokens", request_body = MintRequest, security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, body = MintedTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+pub async fn mint_alias(
+    state: State<AppState>,
+    caller: StandardKey,
+    body: JsonBody<MintRequest>,
+) -> ApiResult<(StatusCode, Json<MintedTokenView>)> {
+    mint(state, caller, body).await
+}
+
+/// Verifies a token and (by default) accepts it, once, across all nodes.
+#[utoipa::path(post, path = "/v1/tokens/verify", tag = "tokens", request_body = VerifyRequest, security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn verify(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    JsonBody(request): JsonBody<VerifyRequest>,
+) -> ApiResult<Json<Verification>> {
+    Ok(Json(app.service.verify_token(&caller, request).await?))
+}
+
+/// The org's Ed25519 public keys, to check tokens offline.
+#[utoipa::path(get, path = "/v1/signing-keys", tag = "tokens", security(("api_key" = []), ("bearer" = [])),
+    responses((status = 200, body = SigningKeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn signing_keys(State(app): State<AppState>, ReaderKey(caller): ReaderKey) -> ApiResult<Json<SigningKeyList>> {
+    Ok(Json(app.service.signing_keys(&caller).await?))
+}
+
+/// Logs what happened when the agent ran a tool.
+#[utoipa::path(post, path = "/v1/executions", tag = "executions", request_body = ExecutionRequest, security(("api_key" = []), ("bearer" = [])),
+    responses((status = 201, body = ExecutionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "token_used, or not_authorized with details.reason")))]
+pub async fn execution(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    JsonBody(request): JsonBody<ExecutionRequest>,
+) -> ApiResult<(StatusCode, Json<ExecutionView>)> {
+    Ok((StatusCode::CREATED, Json(app.service.log_execution(&caller, request).await?)))
+}

@@ -1,0 +1,460 @@
+//! Approvals (PRODUCT.md sections 4.3 and 6): a risky call waits for a person. Create (with
+//! `Idempotency-Key`), read and long-poll, list, cancel, decide (two levels when the tool asks
+//! for it), and expire (the sweeper). Every change is one transaction with its audit entry and
+//! webhook event, and wakes the long-polls waiting on it.
+
+mod view;
+
+use std::time::Duration;
+
+use oakallow_domain::Timestamp;
+use oakallow_domain::approval::{Approval, ApprovalStatus, DecideError, LevelDecision, Outcome, Verdict, effective_timeout, new_reference};
+use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor};
+use oakallow_domain::canonical::{params_sha256, to_canonical_string};
+use oakallow_domain::id::{ApprovalId, CheckId};
+use oakallow_domain::permission::Permission;
+use oakallow_domain::policy::{CheckInput, check_text};
+use oakallow_store::{ApprovalFilter, ApprovalTransition, CreateOutcome, IdempotencyClaim, NewApproval, StoreError};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+pub use view::ApprovalView;
+
+use crate::auth::{ApprovalReader, Approver, Caller, Standard};
+use crate::check::check_runtime_name;
+use crate::error::{ServiceError, ServiceResult};
+use crate::orgs_cache::OrgRuntime;
+use crate::page::{Page, PageRequest};
+use crate::{Service, events, redact};
+
+/// Longest wait of a long-poll, in seconds.
+pub const MAX_WAIT_SECONDS: u32 = 60;
+/// How long an `Idempotency-Key` is remembered, in seconds.
+const IDEMPOTENCY_SECONDS: i64 = 24 * 3600;
+/// Longest `Idempotency-Key` and `decided_by`, in bytes.
+const MAX_KEY_LEN: usize = 255;
+
+/// Body of `POST /v1/approvals`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    /// Tool name.
+    pub tool: String,
+    /// Tenant external id.
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// Resource name.
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// Method name.
+    #[serde(default)]
+    pub method: Option<String>,
+    /// The call's params (an object).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub params: Option<Map<String, Value>>,
+    /// Why the agent wants to run it; shown to the approver.
+    pub reason: String,
+    /// Free-form context.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub context: Option<Map<String, Value>>,
+    /// The caller's own reference.
+    #[serde(default)]
+    pub reference_id: Option<String>,
+    /// Wait at most this long (clamped to 60 s … 7 days).
+    #[serde(default)]
+    pub timeout_seconds: Option<u32>,
+    /// The check that answered `requires_approval`, if any.
+    #[serde(default)]
+    pub check_id: Option<String>,
+}
+
+/// Body of `POST /v1/approvals/{id}/decide`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecideRequest {
+    /// `approved` or `denied`.
+    pub decision: Verdict,
+    /// Shown to the agent (a denial's note is what it tells the model).
+    #[serde(default)]
+    pub note: Option<String>,
+    /// The person deciding (required with an approver key).
+    #[serde(default)]
+    pub decided_by: Option<String>,
+}
+
+/// Query of `GET /v1/approvals`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ApprovalQuery {
+    /// Status (as of now: pending approvals past their deadline are `expired`).
+    pub status: Option<ApprovalStatus>,
+    /// Tool name.
+    pub tool: Option<String>,
+    /// Tenant external id.
+    pub tenant: Option<String>,
+    /// Page size, 1–500 (default 50).
+    pub limit: Option<u32>,
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+}
+
+fn approval_not_found() -> ServiceError {
+    ServiceError::NotFound { what: "approval" }
+}
+
+fn parse_id(id: &str) -> ServiceResult<ApprovalId> {
+    id.parse().map_err(|_| approval_not_found())
+}
+
+fn check_request(request: &ApprovalRequest) -> ServiceResult<()> {
+    check_runtime_name("tool", Some(&request.tool))?;
+    check_runtime_name("tenant", request.tenant.as_deref())?;
+    check_runtime_name("resource", request.resource.as_deref())?;
+    check_runtime_name("method", request.method.as_deref())?;
+    if request.reason.trim().is_empty() {
+        return Err(ServiceError::invalid("reason must not be empty"));
+    }
+    check_text("reason", Some(&request.reason))?;
+    check_runtime_name("reference_id", request.reference_id.as_deref())?;
+    Ok(())
+}
+
+fn system_actor() -> Actor {
+    Actor { kind: oakallow_domain::audit::ActorKind::System, id: "approval-sweeper".into(), label: "approval sweeper".into() }
+}
+
+impl Service {
+    /// Asks for a human decision about one call. With an `Idempotency-Key` seen in the last 24
+    /// hours for the same request, answers that approval again (`true` in the second element).
+    pub async fn create_approval(
+        &self,
+        caller: &Standard,
+        request: ApprovalRequest,
+        idempotency_key: Option<String>,
+    ) -> ServiceResult<(ApprovalView, bool)> {
+        check_request(&request)?;
+        if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY_LEN || k.chars().any(char::is_control)) {
+            return Err(ServiceError::invalid(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} bytes without control characters")));
+        }
+        let runtime = self.org_runtime(caller.org_id()).await?;
+        let check_id = match &request.check_id {
+            Some(text) => Some(self.own_check(caller, text).await?),
+            None => None,
+        };
+        let now = self.clock.now();
+        let fingerprint = to_canonical_string(&serde_json::to_value(&request).map_err(|_| ServiceError::Internal)?);
+        for _ in 0..3 {
+            let approval = self.plan_approval(&runtime, &request, check_id, now)?;
+            let new = NewApproval {
+                idempotency: idempotency_key.as_ref().map(|key| IdempotencyClaim {
+                    key: key.clone(),
+                    fingerprint: fingerprint.clone(),
+                    expires_at: now.plus_seconds(IDEMPOTENCY_SECONDS),
+                }),
+                activity: self.approval_activity(caller.actor(), &approval, ActivityType::ApprovalCreated, now, &runtime),
+                outbox: vec![events::outbox(
+                    &runtime.org,
+                    "approval.created",
+                    json!({ "approval": ApprovalView::at(&approval, now) }),
+                    now,
+                )],
+                approval,
+            };
+            match self.store.create_approval(&new).await {
+                Ok(CreateOutcome::Created) => {
+                    self.webhook_wake.notify_one();
+                    return Ok((ApprovalView::at(&new.approval, now), false));
+                }
+                Ok(CreateOutcome::Replayed(existing)) => return Ok((ApprovalView::at(&existing, now), true)),
+                Ok(CreateOutcome::KeyReused) => {
+                    return Err(ServiceError::Conflict {
+                        message: "this Idempotency-Key was used for a different request in the last 24 hours".into(),
+                        details: json!({ "header": "Idempotency-Key" }),
+                    });
+                }
+                // A reference already taken in this org: draw another.
+                Err(StoreError::Conflict(_)) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(ServiceError::Unavailable)
+    }
+
+    async fn own_check(&self, caller: &Caller, text: &str) -> ServiceResult<CheckId> {
+        let unknown = || ServiceError::InvalidRequest {
+            message: "check_id does not exist".into(),
+            details: json!({ "field": "check_id", "value": text }),
+        };
+        let id: CheckId = text.parse().map_err(|_| unknown())?;
+        self.store.check(caller.org_id(), id).await?.map(|c| c.id).ok_or_else(unknown)
+    }
+
+    /// The approval a request creates, after re-resolving the call.
+    fn plan_approval(
+        &self,
+        runtime: &OrgRuntime,
+        request: &ApprovalRequest,
+        check_id: Option<CheckId>,
+        now: Timestamp,
+    ) -> ServiceResult<Approval> {
+        let input = CheckInput {
+            tool: &request.tool,
+            tenant: request.tenant.as_deref(),
+            resource: request.resource.as_deref(),
+            method: request.method.as_deref(),
+        };
+        let decision = runtime.policy.resolve(input);
+        if decision.permission == Permission::Disabled {
+            return Err(ServiceError::ToolDisabled { name: request.tool.clone() });
+        }
+        if let (Some(tool), Some(params)) = (decision.tool, &request.params) {
+            let errors = crate::check::param_errors(runtime, tool, params)?;
+            if !errors.is_empty() {
+                return Err(ServiceError::InvalidParams { errors });
+            }
+        }
+        let timeout = effective_timeout(
+            request.timeout_seconds,
+            decision.tool.and_then(|t| t.approval_timeout_seconds),
+            runtime.org.approval_timeout_seconds,
+        );
+        let org = &runtime.org;
+        Ok(Approval {
+            id: ApprovalId::generate(),
+            org_id: org.id,
+            reference: new_reference().map_err(|_| ServiceError::Unavailable)?,
+            status: ApprovalStatus::Pending,
+            level: 1,
+            required_levels: if decision.tool.is_some_and(|t| t.requires_second_approval) { 2 } else { 1 },
+            tool: request.tool.clone(),
+            tenant: request.tenant.clone(),
+            resource: request.resource.clone(),
+            method: request.method.clone(),
+            params: redact::object(org, request.params.as_ref()),
+            params_sha256: params_sha256(request.params.clone().map(Value::Object).as_ref()),
+            reason: redact::text(org, &request.reason),
+            context: redact::object(org, request.context.as_ref()),
+            reference_id: request.reference_id.clone(),
+            check_id,
+            created_at: now,
+            expires_at: now.plus_seconds(i64::from(timeout)),
+            decided_at: None,
+            decided_by: None,
+            note: None,
+            decisions: Vec::new(),
+        })
+    }
+
+    /// An audit entry about `approval`.
+    fn approval_activity(
+        &self,
+        actor: Actor,
+        approval: &Approval,
+        kind: ActivityType,
+        now: Timestamp,
+        runtime: &OrgRuntime,
+    ) -> ActivityRecord {
+        let mut record = ActivityRecord::new(approval.org_id, now, kind, actor);
+        record.tool = Some(approval.tool.clone());
+        record.tenant.clone_from(&approval.tenant);
+        record.resource.clone_from(&approval.resource);
+        record.method.clone_from(&approval.method);
+        record.params.clone_from(&approval.params);
+        record.reason = Some(approval.reason.clone());
+        record.approval_id = Some(approval.id);
+        record.check_id = approval.check_id;
+        let status = approval.status_at(now);
+        record.result = (status != ApprovalStatus::Pending).then(|| status.as_str().to_owned());
+        record.details = Some(json!({
+            "reference": approval.reference,
+            "level": approval.level,
+            "required_levels": approval.required_levels,
+            "expires_at": approval.expires_at,
+            "decided_by": approval.decided_by,
+            "note": approval.note,
+            "context": approval.context,
+            "redacted": runtime.org.redact_pii,
+        }));
+        record
+    }
+
+    async fn load_approval(&self, caller: &Caller, id: ApprovalId) -> ServiceResult<Approval> {
+        self.store.approval(caller.org_id(), id).await?.ok_or_else(approval_not_found)
+    }
+
+    /// One approval; with `wait` (1–60 s), holds the request until it leaves `pending` or the
+    /// time is up. Readable by standard and approver keys.
+    pub async fn get_approval(&self, caller: &ApprovalReader, id: &str, wait: Option<u32>) -> ServiceResult<ApprovalView> {
+        let id = parse_id(id)?;
+        let wait = wait.unwrap_or(0);
+        if wait > MAX_WAIT_SECONDS {
+            return Err(ServiceError::invalid(format!("wait must be at most {MAX_WAIT_SECONDS} seconds")));
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait));
+        loop {
+            let notify = self.wakeups.subscribe(id);
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let approval = self.load_approval(caller, id).await?;
+            let now = self.clock.now();
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if approval.status_at(now) != ApprovalStatus::Pending || left.is_zero() {
+                return Ok(ApprovalView::at(&approval, now));
+            }
+            // Wake at the deadline too: from then on the approval reads as expired.
+            let until_expiry = u64::try_from(approval.expires_at.micros().saturating_sub(now.micros())).unwrap_or(0);
+            let timeout = left.min(Duration::from_micros(until_expiry.max(1_000)));
+            if !self.wakeups.wait(notified, timeout).await {
+                return Ok(ApprovalView::at(&approval, self.clock.now()));
+            }
+        }
+    }
+
+    /// A page of the org's approvals, newest first. Readable by standard and approver keys.
+    pub async fn list_approvals(&self, caller: &ApprovalReader, query: &ApprovalQuery) -> ServiceResult<Page<ApprovalView>> {
+        let page = PageRequest { limit: query.limit, cursor: query.cursor.clone() };
+        let limit = page.limit()?;
+        let now = self.clock.now();
+        let filter = ApprovalFilter {
+            status: query.status,
+            tool: query.tool.clone(),
+            tenant: query.tenant.clone(),
+            before: page.position_as::<ApprovalId>()?,
+            limit: limit + 1,
+            now,
+        };
+        let approvals = self.store.list_approvals(caller.org_id(), &filter).await?;
+        let page = Page::from_probe(approvals, limit, |a| a.id.to_string());
+        Ok(Page { data: page.data.iter().map(|a| ApprovalView::at(a, now)).collect(), next_cursor: page.next_cursor })
+    }
+
+    /// The requester withdraws a pending approval.
+    pub async fn cancel_approval(&self, caller: &Standard, id: &str) -> ServiceResult<ApprovalView> {
+        let id = parse_id(id)?;
+        let approval = self.load_approval(caller, id).await?;
+        let now = self.clock.now();
+        let status = approval.status_at(now);
+        if status != ApprovalStatus::Pending {
+            return Err(ServiceError::ApprovalNotPending { status: status.as_str() });
+        }
+        let mut after = approval.clone();
+        after.status = ApprovalStatus::Cancelled;
+        after.decided_at = Some(now);
+        self.apply_transition(caller.actor(), &approval, after, None, ActivityType::ApprovalCancelled, "approval.cancelled", now).await
+    }
+
+    /// A person's decision on a pending approval, through an approver key.
+    pub async fn decide_approval(&self, caller: &Approver, id: &str, request: DecideRequest) -> ServiceResult<ApprovalView> {
+        let id = parse_id(id)?;
+        let decided_by = request
+            .decided_by
+            .clone()
+            .filter(|by| !by.trim().is_empty())
+            .ok_or_else(|| ServiceError::invalid("decided_by is required with an approver key"))?;
+        if decided_by.len() > MAX_KEY_LEN || decided_by.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(format!("decided_by must be 1 to {MAX_KEY_LEN} bytes without control characters")));
+        }
+        check_text("note", request.note.as_deref())?;
+        self.decide(caller.actor(), caller.org_id(), id, request.decision, decided_by, request.note).await
+    }
+
+    /// Decides for `actor` (an approver key now; a dashboard user later).
+    async fn decide(
+        &self,
+        actor: Actor,
+        org: oakallow_domain::id::OrgId,
+        id: ApprovalId,
+        verdict: Verdict,
+        by: String,
+        note: Option<String>,
+    ) -> ServiceResult<ApprovalView> {
+        let approval = self.store.approval(org, id).await?.ok_or_else(approval_not_found)?;
+        let now = self.clock.now();
+        let outcome = approval.decide(now, verdict, &by).map_err(|e| match e {
+            DecideError::NotPending(status) => ServiceError::ApprovalNotPending { status },
+            DecideError::SamePerson => ServiceError::Conflict { message: e.to_string(), details: json!({ "level": 2, "decided_by": by }) },
+        })?;
+        let decision = LevelDecision { level: approval.level, decision: verdict, decided_by: by, note, decided_at: now };
+        let mut after = approval.clone();
+        after.apply(&outcome, decision.clone());
+        let (kind, event) = match outcome {
+            Outcome::Escalated => (ActivityType::ApprovalEscalated, "approval.escalated"),
+            Outcome::Decided(_) => (ActivityType::ApprovalDecided, "approval.decided"),
+        };
+        self.apply_transition(actor, &approval, after, Some(decision), kind, event, now).await
+    }
+
+    /// Writes a transition planned from `before`; if the approval changed meanwhile, answers
+    /// with its current state's error.
+    #[expect(clippy::too_many_arguments, reason = "one transition, described field by field")]
+    async fn apply_transition(
+        &self,
+        actor: Actor,
+        before: &Approval,
+        after: Approval,
+        decision: Option<LevelDecision>,
+        kind: ActivityType,
+        event: &str,
+        now: Timestamp,
+    ) -> ServiceResult<ApprovalView> {
+        let runtime = self.org_runtime(before.org_id).await?;
+        let mut data = json!({ "approval": ApprovalView::at(&after, now) });
+        if let Some(decision) = &decision {
+            data["decision"] = json!(decision.decision);
+            data["level"] = json!(decision.level);
+            data["decided_by"] = json!(decision.decided_by);
+            data["note"] = json!(decision.note);
+            data["decided_at"] = json!(decision.decided_at);
+        }
+        let transition = ApprovalTransition {
+            org_id: before.org_id,
+            id: before.id,
+            expected_level: before.level,
+            now,
+            activity: self.approval_activity(actor, &after, kind, now, &runtime),
+            outbox: vec![events::outbox(&runtime.org, event, data, now)],
+            decision,
+            after,
+        };
+        if !self.store.transition_approval(&transition).await? {
+            let current = self.store.approval(before.org_id, before.id).await?.ok_or_else(approval_not_found)?;
+            let status = current.status_at(self.clock.now());
+            return Err(ServiceError::ApprovalNotPending { status: status.as_str() });
+        }
+        self.wakeups.notify(before.id);
+        self.webhook_wake.notify_one();
+        Ok(ApprovalView::at(&transition.after, now))
+    }
+
+    /// Marks every approval past its deadline `expired` and announces each once (on any
+    /// number of nodes: only one transition per approval applies). Answers how many this call
+    /// expired.
+    pub async fn sweep_expired_approvals(&self) -> ServiceResult<usize> {
+        let mut expired = 0;
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_approvals(now, 100).await?;
+            let batch = due.len();
+            for approval in due {
+                let mut after = approval.clone();
+                after.status = ApprovalStatus::Expired;
+                after.decided_at = Some(approval.expires_at);
+                let applied = self
+                    .apply_transition(system_actor(), &approval, after, None, ActivityType::ApprovalExpired, "approval.expired", now)
+                    .await;
+                match applied {
+                    Ok(_) => expired += 1,
+                    Err(ServiceError::ApprovalNotPending { .. }) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            if batch < 100 {
+                return Ok(expired);
+            }
+        }
+    }
+}

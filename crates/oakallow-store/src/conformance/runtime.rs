@@ -1,0 +1,435 @@
+//! Conformance cases of the runtime workflow: webhook secrets, signing keys, tokens,
+//! executions, approvals, webhook deliveries, and the activity export order.
+
+use std::sync::Arc;
+
+use oakallow_domain::Timestamp;
+use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision, Verdict, new_reference};
+use oakallow_domain::audit::ActivityType;
+use oakallow_domain::id::{ApprovalId, DeliveryId, EventId, ExecutionId, OrgId};
+use oakallow_domain::token::Algorithm;
+use serde_json::json;
+
+use super::{T0, check_record, checked, new_org, record};
+use crate::{
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CreateOutcome, DeliveryAttempt, DeliveryFilter, DeliveryStatus,
+    ExecutionRecord, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite, Store, StoreError, StoredSigningKey,
+    TokenRecord, WebhookEvent,
+};
+
+fn token(org: OrgId, src: &str, jti: &str) -> TokenRecord {
+    TokenRecord {
+        jti: jti.into(),
+        org_id: org,
+        kid: "k_1".into(),
+        src: src.into(),
+        tool: "refund".into(),
+        tenant: Some("acme".into()),
+        resource: None,
+        method: Some("POST".into()),
+        params_sha256: "ab".repeat(32),
+        issued_at: T0,
+        expires_at: T0.plus_seconds(300),
+        consumed_at: None,
+    }
+}
+
+fn minted(org: OrgId, src: &str, jti: &str) -> MintedToken {
+    let mut activity = record(org, ActivityType::TokenMinted);
+    activity.token_jti = Some(jti.into());
+    MintedToken { token: token(org, src, jti), activity }
+}
+
+fn consume(org: OrgId, jti: &str, at: Timestamp) -> RuntimeWrite {
+    let mut verified = record(org, ActivityType::TokenVerified);
+    verified.token_jti = Some(jti.into());
+    let mut already_used = record(org, ActivityType::TokenRejected);
+    already_used.token_jti = Some(jti.into());
+    already_used.result = Some("used".into());
+    RuntimeWrite::ConsumeToken { org_id: org, jti: jti.into(), at, verified, already_used }
+}
+
+fn execution(org: OrgId, jti: Option<&str>) -> RuntimeWrite {
+    let execution = ExecutionRecord {
+        id: ExecutionId::generate(),
+        org_id: org,
+        tool: "refund".into(),
+        tenant: None,
+        resource: None,
+        method: None,
+        params: Some(json!({"amount": 5})),
+        result: "success".into(),
+        duration_ms: 12,
+        output: Some(json!({"ok": true})),
+        error: None,
+        token_jti: jti.map(Into::into),
+        authorized: jti.is_some(),
+        created_at: T0,
+    };
+    let mut activity = record(org, ActivityType::ExecutionLogged);
+    activity.token_jti = jti.map(Into::into);
+    RuntimeWrite::Execution { execution, activity }
+}
+
+async fn count(store: &dyn Store, org: OrgId, kind: ActivityType) -> usize {
+    store.list_activity(org, &ActivityFilter { kind: Some(kind), limit: 500, ..Default::default() }).await.unwrap().len()
+}
+
+/// An org's webhook secret is set once by the first URL, and replaced by rotation.
+pub async fn webhook_secrets(store: Arc<dyn Store>) {
+    let mut org = new_org(store.as_ref(), "w@example.com").await;
+    assert_eq!(store.webhook_secret(org.id).await.unwrap(), None);
+    org.webhook_url = Some("https://hooks.example.com".into());
+    store.update_org(&org, Some("whsec_first"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    store.update_org(&org, Some("whsec_second"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    assert_eq!(store.webhook_secret(org.id).await.unwrap().as_deref(), Some("whsec_first"));
+    store.set_webhook_secret(org.id, "whsec_rotated", record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    assert_eq!(store.webhook_secret(org.id).await.unwrap().as_deref(), Some("whsec_rotated"));
+    assert_eq!(store.org(org.id).await.unwrap(), Some(org));
+    let ghost = OrgId::generate();
+    assert_eq!(store.set_webhook_secret(ghost, "whsec_x", record(ghost, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
+}
+
+/// One key per org and algorithm, found by kid, never across orgs.
+pub async fn signing_keys(store: Arc<dyn Store>) {
+    let a = new_org(store.as_ref(), "s1@example.com").await;
+    let b = new_org(store.as_ref(), "s2@example.com").await;
+    let key = |org: OrgId, kid: &str, algorithm, byte| StoredSigningKey {
+        org_id: org,
+        kid: kid.into(),
+        algorithm,
+        secret: [byte; 32],
+        created_at: T0,
+    };
+    assert_eq!(store.signing_key(a.id, Algorithm::HmacSha256).await.unwrap(), None);
+    let first = store.add_signing_key(&key(a.id, "k_a1", Algorithm::HmacSha256, 1)).await.unwrap();
+    let second = store.add_signing_key(&key(a.id, "k_a2", Algorithm::HmacSha256, 2)).await.unwrap();
+    assert_eq!(second, first, "the first key of an algorithm stays");
+    let ed = store.add_signing_key(&key(a.id, "k_a3", Algorithm::Ed25519, 3)).await.unwrap();
+    assert_eq!(store.signing_key(a.id, Algorithm::Ed25519).await.unwrap(), Some(ed.clone()));
+    assert_eq!(store.signing_key_by_kid(a.id, "k_a1").await.unwrap(), Some(first));
+    assert_eq!(store.signing_key_by_kid(b.id, "k_a1").await.unwrap(), None);
+    assert_eq!(store.ed25519_keys(a.id).await.unwrap(), vec![ed]);
+    assert!(store.ed25519_keys(b.id).await.unwrap().is_empty());
+}
+
+/// One token per source; a token is consumed once, and the second attempt is audited as used.
+pub async fn tokens_mint_once_and_consume_once(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "t@example.com").await;
+    let applied = store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "apr_1", "j1"))]).await.unwrap();
+    assert_eq!(applied, vec![true]);
+    let applied = store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "apr_1", "j2")), checked(org.id, "x", 1)]).await.unwrap();
+    assert_eq!(applied, vec![false, true], "a second token from the same source is refused, the rest of the batch commits");
+    assert_eq!(store.token(org.id, "j2").await.unwrap(), None);
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenMinted).await, 1);
+
+    let mut inline = checked(org.id, "y", 2);
+    if let RuntimeWrite::Check { token, check, .. } = &mut inline {
+        *token = Some(minted(org.id, &check.id.to_string(), "j3"));
+    }
+    assert_eq!(store.commit_runtime(&[inline]).await.unwrap(), vec![true]);
+    assert_eq!(store.token(org.id, "j3").await.unwrap().map(|t| t.tool), Some("refund".into()));
+
+    let at = T0.plus_seconds(5);
+    assert_eq!(store.commit_runtime(&[consume(org.id, "j1", at)]).await.unwrap(), vec![true]);
+    assert_eq!(store.commit_runtime(&[consume(org.id, "j1", at.plus_seconds(1))]).await.unwrap(), vec![false]);
+    assert_eq!(store.token(org.id, "j1").await.unwrap().and_then(|t| t.consumed_at), Some(at));
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenVerified).await, 1);
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenRejected).await, 1);
+    let other = new_org(store.as_ref(), "t2@example.com").await;
+    assert_eq!(store.token(other.id, "j1").await.unwrap(), None);
+    assert_eq!(store.commit_runtime(&[consume(other.id, "j1", at)]).await.unwrap(), vec![false], "another org cannot consume it");
+    assert_eq!(store.verify_chain(org.id).await.unwrap().first_broken, None);
+}
+
+/// Many concurrent consumptions of one token: exactly one applies.
+pub async fn concurrent_consumption(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "cc@example.com").await;
+    store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "chk_1", "jx"))]).await.unwrap();
+    let attempts = (0..50).map(|i| {
+        let store = store.clone();
+        async move { store.commit_runtime(&[consume(org.id, "jx", T0.plus_seconds(i))]).await.unwrap()[0] }
+    });
+    let applied = futures_util::future::join_all(attempts).await.into_iter().filter(|a| *a).count();
+    assert_eq!(applied, 1);
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenVerified).await, 1);
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenRejected).await, 49);
+}
+
+/// One execution per token (it consumes the token), any number without.
+pub async fn executions_once_per_token(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "e@example.com").await;
+    store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "chk_9", "je"))]).await.unwrap();
+    assert!(!store.token_has_execution(org.id, "je").await.unwrap());
+    assert_eq!(store.commit_runtime(&[execution(org.id, Some("je"))]).await.unwrap(), vec![true]);
+    assert!(store.token(org.id, "je").await.unwrap().unwrap().consumed_at.is_some(), "the execution consumed the token");
+    assert!(store.token_has_execution(org.id, "je").await.unwrap());
+    assert_eq!(store.commit_runtime(&[execution(org.id, Some("je"))]).await.unwrap(), vec![false]);
+    assert_eq!(store.commit_runtime(&[execution(org.id, None), execution(org.id, None)]).await.unwrap(), vec![true, true]);
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::ExecutionLogged).await, 3);
+    // A token consumed by a verification still allows its one execution.
+    store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "chk_10", "jv")), consume(org.id, "jv", T0)]).await.unwrap();
+    assert_eq!(store.commit_runtime(&[execution(org.id, Some("jv"))]).await.unwrap(), vec![true]);
+}
+
+pub(crate) fn approval(org: OrgId, required_levels: u8, timeout_seconds: i64) -> Approval {
+    Approval {
+        id: ApprovalId::generate(),
+        org_id: org,
+        reference: new_reference().unwrap(),
+        status: ApprovalStatus::Pending,
+        level: 1,
+        required_levels,
+        tool: "refund".into(),
+        tenant: Some("acme".into()),
+        resource: None,
+        method: None,
+        params: Some(json!({"amount": 5})),
+        params_sha256: "cd".repeat(32),
+        reason: "customer asked".into(),
+        context: Some(json!({"ticket": 7})),
+        reference_id: Some("r-1".into()),
+        check_id: Some(check_record(org, "refund").id),
+        created_at: T0,
+        expires_at: T0.plus_seconds(timeout_seconds),
+        decided_at: None,
+        decided_by: None,
+        note: None,
+        decisions: vec![],
+    }
+}
+
+fn outbox(org: OrgId, kind: &str, url: Option<&str>) -> Outbox {
+    let id = EventId::generate();
+    let event = WebhookEvent { id, org_id: org, kind: kind.into(), payload: format!(r#"{{"id":"{id}","type":"{kind}"}}"#), created_at: T0 };
+    let delivery = url.map(|url| NewDelivery { id: DeliveryId::generate(), url: url.into(), next_attempt_at: T0 });
+    Outbox { event, delivery }
+}
+
+fn new_approval(approval: Approval, idempotency: Option<IdempotencyClaim>) -> NewApproval {
+    let org = approval.org_id;
+    NewApproval {
+        approval,
+        idempotency,
+        activity: record(org, ActivityType::ApprovalCreated),
+        outbox: vec![outbox(org, "approval.created", Some("https://h.example.com"))],
+    }
+}
+
+/// Approvals read back exactly; references are unique per org; idempotency keys replay within
+/// their 24 hours and refuse a different request.
+pub async fn approvals_create_and_idempotency(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "a@example.com").await;
+    let first = approval(org.id, 1, 3600);
+    assert_eq!(store.create_approval(&new_approval(first.clone(), None)).await.unwrap(), CreateOutcome::Created);
+    assert_eq!(store.approval(org.id, first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::ApprovalCreated).await, 1);
+    let other = new_org(store.as_ref(), "a2@example.com").await;
+    assert_eq!(store.approval(other.id, first.id).await.unwrap(), None);
+
+    let twin = Approval { id: ApprovalId::generate(), ..first.clone() };
+    assert!(matches!(store.create_approval(&new_approval(twin, None)).await, Err(StoreError::Conflict(_))), "reference reused");
+
+    let claim = |fingerprint: &str, expires_at| IdempotencyClaim { key: "idem-1".into(), fingerprint: fingerprint.into(), expires_at };
+    let keyed = approval(org.id, 1, 3600);
+    let created = store.create_approval(&new_approval(keyed.clone(), Some(claim("f1", T0.plus_seconds(86_400))))).await.unwrap();
+    assert_eq!(created, CreateOutcome::Created);
+    let again = approval(org.id, 1, 3600);
+    let replay = store.create_approval(&new_approval(again.clone(), Some(claim("f1", T0.plus_seconds(86_400))))).await.unwrap();
+    assert_eq!(replay, CreateOutcome::Replayed(keyed.clone()));
+    assert_eq!(store.approval(org.id, again.id).await.unwrap(), None, "nothing new stored");
+    let reused = store.create_approval(&new_approval(approval(org.id, 1, 3600), Some(claim("f2", T0.plus_seconds(86_400))))).await.unwrap();
+    assert_eq!(reused, CreateOutcome::KeyReused);
+    // The same key in another org is another key.
+    let mut elsewhere = approval(other.id, 1, 3600);
+    elsewhere.reference = first.reference.clone();
+    assert_eq!(
+        store.create_approval(&new_approval(elsewhere, Some(claim("f9", T0.plus_seconds(86_400))))).await.unwrap(),
+        CreateOutcome::Created
+    );
+    // After 24 hours the key is free again.
+    let mut later = approval(org.id, 1, 3600);
+    later.created_at = T0.plus_seconds(86_401);
+    later.expires_at = later.created_at.plus_seconds(3600);
+    let fresh = store.create_approval(&new_approval(later.clone(), Some(claim("f3", T0.plus_seconds(2 * 86_400))))).await.unwrap();
+    assert_eq!(fresh, CreateOutcome::Created);
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::ApprovalCreated).await, 3);
+}
+
+fn transition(
+    before: &Approval,
+    now: Timestamp,
+    after: Approval,
+    decision: Option<LevelDecision>,
+    kind: ActivityType,
+) -> ApprovalTransition {
+    ApprovalTransition {
+        org_id: before.org_id,
+        id: before.id,
+        expected_level: before.level,
+        now,
+        after,
+        decision,
+        activity: record(before.org_id, kind),
+        outbox: vec![outbox(before.org_id, kind.as_str(), None)],
+    }
+}
+
+fn decided(level: u8, verdict: Verdict, by: &str, at: Timestamp) -> LevelDecision {
+    LevelDecision { level, decision: verdict, decided_by: by.into(), note: Some(format!("{by} says {}", verdict.as_str())), decided_at: at }
+}
+
+/// Decisions apply only to a pending approval at the expected level before its deadline;
+/// expiry applies only after it; each applies once.
+pub async fn approval_transitions(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "tr@example.com").await;
+    let two_level = approval(org.id, 2, 600);
+    store.create_approval(&new_approval(two_level.clone(), None)).await.unwrap();
+    let now = T0.plus_seconds(10);
+
+    let mut escalated = two_level.clone();
+    let level1 = decided(1, Verdict::Approved, "alice", now);
+    escalated.level = 2;
+    escalated.decisions.push(level1.clone());
+    let step = transition(&two_level, now, escalated.clone(), Some(level1), ActivityType::ApprovalEscalated);
+    assert!(store.transition_approval(&step).await.unwrap());
+    assert!(!store.transition_approval(&step).await.unwrap(), "the level moved on");
+    assert_eq!(store.approval(org.id, two_level.id).await.unwrap(), Some(escalated.clone()));
+
+    let mut denied = escalated.clone();
+    let level2 = decided(2, Verdict::Denied, "bob", now);
+    denied.status = ApprovalStatus::Denied;
+    denied.decided_at = Some(now);
+    denied.decided_by = Some("bob".into());
+    denied.note.clone_from(&level2.note);
+    denied.decisions.push(level2.clone());
+    assert!(
+        store.transition_approval(&transition(&escalated, now, denied.clone(), Some(level2), ActivityType::ApprovalDecided)).await.unwrap()
+    );
+    assert_eq!(store.approval(org.id, two_level.id).await.unwrap(), Some(denied.clone()));
+    let mut cancelled = denied.clone();
+    cancelled.status = ApprovalStatus::Cancelled;
+    assert!(!store.transition_approval(&transition(&denied, now, cancelled, None, ActivityType::ApprovalCancelled)).await.unwrap());
+
+    // Deadline: no decision at or after it; expiry only at or after it.
+    let short = approval(org.id, 1, 60);
+    store.create_approval(&new_approval(short.clone(), None)).await.unwrap();
+    let deadline = short.expires_at;
+    let mut approved = short.clone();
+    approved.status = ApprovalStatus::Approved;
+    approved.decided_at = Some(deadline);
+    let decision = decided(1, Verdict::Approved, "alice", deadline);
+    assert!(
+        !store.transition_approval(&transition(&short, deadline, approved, Some(decision), ActivityType::ApprovalDecided)).await.unwrap()
+    );
+    let mut expired = short.clone();
+    expired.status = ApprovalStatus::Expired;
+    expired.decided_at = Some(deadline);
+    let early = transition(&short, deadline.plus_seconds(-1), expired.clone(), None, ActivityType::ApprovalExpired);
+    assert!(!store.transition_approval(&early).await.unwrap(), "not expired before the deadline");
+    let on_time = transition(&short, deadline, expired.clone(), None, ActivityType::ApprovalExpired);
+    assert!(store.transition_approval(&on_time).await.unwrap());
+    assert!(!store.transition_approval(&on_time).await.unwrap(), "expired once");
+    assert_eq!(store.approval(org.id, short.id).await.unwrap(), Some(expired));
+    assert_eq!(count(store.as_ref(), org.id, ActivityType::ApprovalExpired).await, 1);
+
+    let ghost = transition(&approval(OrgId::generate(), 1, 60), now, approval(org.id, 1, 60), None, ActivityType::ApprovalCancelled);
+    assert!(!store.transition_approval(&ghost).await.unwrap());
+    assert_eq!(store.verify_chain(org.id).await.unwrap().first_broken, None);
+}
+
+/// Listing filters see deadlines as of `now`; due approvals span orgs, oldest deadline first.
+pub async fn approval_listing_and_expiry(store: Arc<dyn Store>) {
+    let a = new_org(store.as_ref(), "l1@example.com").await;
+    let b = new_org(store.as_ref(), "l2@example.com").await;
+    let soon = approval(a.id, 1, 60);
+    let later = approval(a.id, 1, 600);
+    let mut other_tool = approval(a.id, 1, 600);
+    other_tool.tool = "deploy".into();
+    other_tool.tenant = None;
+    let in_b = approval(b.id, 1, 120);
+    for item in [&soon, &later, &other_tool, &in_b] {
+        store.create_approval(&new_approval(item.clone(), None)).await.unwrap();
+    }
+    let list = |status, tool: Option<&str>, before, limit, now| {
+        let store = store.clone();
+        let filter = ApprovalFilter { status, tool: tool.map(Into::into), tenant: None, before, limit, now };
+        async move { store.list_approvals(a.id, &filter).await.unwrap().into_iter().map(|x| x.id).collect::<Vec<_>>() }
+    };
+    assert_eq!(list(None, None, None, 10, T0).await, vec![other_tool.id, later.id, soon.id], "newest first");
+    assert_eq!(list(None, None, Some(other_tool.id), 1, T0).await, vec![later.id]);
+    assert_eq!(list(Some(ApprovalStatus::Pending), Some("refund"), None, 10, T0).await, vec![later.id, soon.id]);
+    let after_soon = soon.expires_at;
+    assert_eq!(list(Some(ApprovalStatus::Pending), None, None, 10, after_soon).await, vec![other_tool.id, later.id]);
+    assert_eq!(list(Some(ApprovalStatus::Expired), None, None, 10, after_soon).await, vec![soon.id]);
+    let tenant_filter = ApprovalFilter { status: None, tool: None, tenant: Some("acme".into()), before: None, limit: 10, now: T0 };
+    assert_eq!(store.list_approvals(a.id, &tenant_filter).await.unwrap().len(), 2);
+
+    let due: Vec<_> = store.due_approvals(T0.plus_seconds(130), 10).await.unwrap().into_iter().map(|x| x.id).collect();
+    assert_eq!(due, vec![soon.id, in_b.id]);
+    assert_eq!(store.due_approvals(T0.plus_seconds(130), 1).await.unwrap().len(), 1);
+    assert!(store.due_approvals(T0, 10).await.unwrap().is_empty());
+}
+
+/// Deliveries are claimed under a lease, retried on schedule, listed with every attempt.
+pub async fn webhook_deliveries(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "d@example.com").await;
+    store.set_webhook_secret(org.id, "whsec_abc", record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    let item = outbox(org.id, "webhook.test", Some("https://h.example.com/x"));
+    store.enqueue_webhook(&item).await.unwrap();
+    store.enqueue_webhook(&outbox(org.id, "approval.created", None)).await.unwrap();
+    let delivery_id = item.delivery.as_ref().unwrap().id;
+
+    let lease = T0.plus_seconds(30);
+    let claimed = store.claim_deliveries(T0, lease, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1, "events without a destination are not delivered");
+    assert_eq!((claimed[0].payload.as_str(), claimed[0].secret.as_deref()), (item.event.payload.as_str(), Some("whsec_abc")));
+    assert_eq!((claimed[0].delivery.event_id, claimed[0].delivery.attempts), (item.event.id, 0));
+    assert!(store.claim_deliveries(T0.plus_seconds(1), lease, 10).await.unwrap().is_empty(), "leased");
+    assert_eq!(store.claim_deliveries(lease, lease.plus_seconds(30), 10).await.unwrap().len(), 1, "an abandoned lease ends");
+
+    let attempt = |n, code: Option<u16>| DeliveryAttempt {
+        attempt: n,
+        at: T0.plus_seconds(i64::from(n)),
+        status_code: code,
+        latency_ms: 7,
+        response_excerpt: code.map(|c| format!("status {c}")),
+        error: if code.is_none() { Some("connection refused".into()) } else { None },
+    };
+    let retry_at = T0.plus_seconds(100);
+    store.finish_attempt(delivery_id, &attempt(1, None), AttemptResult::RetryAt(retry_at)).await.unwrap();
+    assert!(store.claim_deliveries(retry_at.plus_seconds(-1), retry_at.plus_seconds(30), 10).await.unwrap().is_empty());
+    let claimed = store.claim_deliveries(retry_at, retry_at.plus_seconds(30), 10).await.unwrap();
+    assert_eq!((claimed[0].delivery.attempts, claimed[0].delivery.round_attempts), (1, 1));
+    store.finish_attempt(delivery_id, &attempt(2, Some(500)), AttemptResult::Failed).await.unwrap();
+    assert!(store.claim_deliveries(T0.plus_seconds(1_000_000), T0.plus_seconds(1_000_030), 10).await.unwrap().is_empty());
+
+    let filter = DeliveryFilter { status: None, before: None, limit: 10 };
+    let listed = store.list_deliveries(org.id, &filter).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].status, listed[0].attempts, listed[0].last_status), (DeliveryStatus::Failed, 2, Some(500)));
+    assert_eq!(listed[0].attempt_log, vec![attempt(1, None), attempt(2, Some(500))]);
+    assert_eq!(listed[0].event_type, "webhook.test");
+
+    let other = new_org(store.as_ref(), "d2@example.com").await;
+    assert_eq!(store.retry_delivery(other.id, delivery_id, T0).await, Err(StoreError::NotFound));
+    assert!(store.list_deliveries(other.id, &filter).await.unwrap().is_empty());
+    let again = store.retry_delivery(org.id, delivery_id, retry_at).await.unwrap();
+    assert_eq!((again.status, again.round_attempts, again.next_attempt_at), (DeliveryStatus::Pending, 0, Some(retry_at)));
+    let claimed = store.claim_deliveries(retry_at, retry_at.plus_seconds(30), 10).await.unwrap();
+    assert_eq!(claimed[0].delivery.attempts, 2);
+    store.finish_attempt(delivery_id, &attempt(3, Some(204)), AttemptResult::Delivered).await.unwrap();
+    let listed =
+        store.list_deliveries(org.id, &DeliveryFilter { status: Some(DeliveryStatus::Delivered), before: None, limit: 10 }).await.unwrap();
+    assert_eq!((listed[0].attempts, listed[0].delivered_at), (3, Some(attempt(3, None).at)));
+}
+
+/// The export reads the chain oldest first, from a position.
+pub async fn activity_in_ascending_order(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "asc@example.com").await;
+    let batch: Vec<_> = (0..5).map(|n| checked(org.id, "t", n)).collect();
+    store.commit_runtime(&batch).await.unwrap();
+    let filter = ActivityFilter { ascending: true, after_seq: Some(2), limit: 2, ..Default::default() };
+    let seqs: Vec<u64> = store.list_activity(org.id, &filter).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![3, 4]);
+}
