@@ -4,20 +4,27 @@ use oakallow_domain::Timestamp;
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
-use oakallow_store::{NewKey, StoreError, StoreResult};
+use oakallow_store::{NewCredit, NewKey, OrgVersion, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::activity::append_in as append;
 use crate::conn::map_error;
-use crate::rows::{self, ACCOUNT_COLUMNS, KEY_COLUMNS, ORG_COLUMNS};
+use crate::credits;
+use crate::rows::{self, ACCOUNT_COLUMNS, KEY_COLUMNS, ORG_COLUMNS, parsed, time};
+use crate::runtime_rows::{id_list, int};
 
-pub(crate) fn create_account(conn: &Connection, account: &Account) -> StoreResult<()> {
-    conn.execute(
+/// Creates an account and, in the same transaction, its sign-up credit if any.
+pub(crate) fn create_account(conn: &mut Connection, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+    let tx = conn.transaction().map_err(map_error)?;
+    tx.execute(
         "INSERT INTO accounts (id, email, created_at) VALUES (?1, ?2, ?3)",
         params![account.id.to_string(), account.email, account.created_at.micros()],
     )
     .map_err(map_error)?;
-    Ok(())
+    if let Some(credit) = free_credit {
+        credits::insert_credit(&tx, account.id, credit)?;
+    }
+    tx.commit().map_err(map_error)
 }
 
 pub(crate) fn account_by_email(conn: &Connection, email: &str) -> StoreResult<Option<Account>> {
@@ -183,4 +190,32 @@ pub(crate) fn revoke_key(conn: &mut Connection, org: OrgId, id: KeyId, at: Times
     append(&tx, std::slice::from_ref(activity))?;
     tx.commit().map_err(map_error)?;
     Ok(key)
+}
+
+/// The current versions of those of these orgs that exist, in id order.
+pub(crate) fn org_versions(conn: &Connection, orgs: &[OrgId]) -> StoreResult<Vec<OrgVersion>> {
+    if orgs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement = conn
+        .prepare_cached("SELECT id, policy_version, updated_at FROM orgs WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id")
+        .map_err(map_error)?;
+    let versions = statement
+        .query_map([id_list(orgs)], |row| {
+            Ok(OrgVersion { org_id: parsed(row, 0)?, policy_version: int(row, 1)?, updated_at: time(row, 2)? })
+        })
+        .map_err(map_error)?;
+    versions.collect::<Result<_, _>>().map_err(map_error)
+}
+
+/// Those of these keys that are revoked, in id order.
+pub(crate) fn revoked_keys(conn: &Connection, keys: &[KeyId]) -> StoreResult<Vec<KeyId>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut statement = conn
+        .prepare_cached("SELECT id FROM api_keys WHERE id IN (SELECT value FROM json_each(?1)) AND revoked_at IS NOT NULL ORDER BY id")
+        .map_err(map_error)?;
+    let revoked = statement.query_map([id_list(keys)], |row| parsed(row, 0)).map_err(map_error)?;
+    revoked.collect::<Result<_, _>>().map_err(map_error)
 }

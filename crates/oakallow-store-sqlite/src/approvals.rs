@@ -7,20 +7,22 @@ use std::collections::HashMap;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision};
 use oakallow_domain::id::{ApprovalId, OrgId};
-use oakallow_store::{ApprovalFilter, ApprovalTransition, CreateOutcome, IdempotencyClaim, NewApproval, StoreError, StoreResult};
+use oakallow_store::{ApprovalFilter, ApprovalTransition, Charge, CreateOutcome, IdempotencyClaim, NewApproval, StoreError, StoreResult};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::activity::append_in;
+use crate::billing::Billing;
 use crate::conn::map_error;
 use crate::rows::to_json;
 use crate::runtime_rows::{self, APPROVAL_COLUMNS, DECISION_COLUMNS, id_list};
 use crate::webhooks;
 
-/// Stores a new approval, or answers what its idempotency key already stands for (writing
-/// nothing then). [`StoreError::NotFound`] for an unknown org; [`StoreError::Conflict`] for a
+/// Stores a new approval and pays for it with `charge`, or answers what its idempotency key
+/// already stands for, or that the account cannot pay (writing nothing then; a replay is not
+/// charged). [`StoreError::NotFound`] for an unknown org; [`StoreError::Conflict`] for a
 /// reference the org already used.
-pub(crate) fn create(conn: &mut Connection, new: &NewApproval) -> StoreResult<CreateOutcome> {
+pub(crate) fn create(conn: &mut Connection, new: &NewApproval, charge: Option<Charge>) -> StoreResult<CreateOutcome> {
     let tx = conn.transaction().map_err(map_error)?;
     let approval = &new.approval;
     let known: bool = tx
@@ -35,6 +37,13 @@ pub(crate) fn create(conn: &mut Connection, new: &NewApproval) -> StoreResult<Cr
         && let Some(outcome) = claimed(&tx, approval, claim)?
     {
         return Ok(outcome);
+    }
+    // The approval is charged when it is created.
+    let mut billing = Billing::new(approval.created_at);
+    if let Some(charge) = &charge
+        && !billing.can_pay(&tx, charge)?
+    {
+        return Ok(CreateOutcome::InsufficientCredits);
     }
     insert(&tx, approval)?;
     for decision in &approval.decisions {
@@ -52,6 +61,10 @@ pub(crate) fn create(conn: &mut Connection, new: &NewApproval) -> StoreResult<Cr
     }
     append_in(&tx, std::slice::from_ref(&new.activity))?;
     webhooks::insert_outbox(&tx, &new.outbox)?;
+    if let Some(charge) = &charge {
+        billing.pay(charge)?;
+    }
+    billing.finish(&tx)?;
     tx.commit().map_err(map_error)?;
     Ok(CreateOutcome::Created)
 }

@@ -5,7 +5,9 @@
 mod accounts;
 mod activity;
 mod approvals;
+mod billing;
 mod conn;
+mod credits;
 mod migrate;
 mod policy;
 mod rows;
@@ -21,14 +23,14 @@ use async_trait::async_trait;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
-use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, LedgerId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
-    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CheckRecord, ClaimedDelivery, CreateOutcome, Delivery,
-    DeliveryAttempt, DeliveryFilter, NewApproval, NewKey, Outbox, RuntimeWrite, Store, StoreError, StoreResult, StoredSigningKey,
-    TokenRecord,
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, Charge, CheckRecord, ClaimedDelivery, CreateOutcome,
+    CreditState, Delivery, DeliveryAttempt, DeliveryFilter, LedgerRow, NewApproval, NewCredit, NewKey, OrgVersion, Outbox, Store,
+    StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
 };
 
 use crate::conn::{Readers, Writer};
@@ -71,9 +73,9 @@ impl Store for SqliteStore {
         self.readers.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(conn::map_error)).await
     }
 
-    async fn create_account(&self, account: &Account) -> StoreResult<()> {
-        let account = account.clone();
-        self.writer.run(move |conn| accounts::create_account(conn, &account)).await
+    async fn create_account(&self, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+        let (account, credit) = (account.clone(), free_credit.cloned());
+        self.writer.run(move |conn| accounts::create_account(conn, &account, credit.as_ref())).await
     }
 
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
@@ -149,9 +151,9 @@ impl Store for SqliteStore {
         self.readers.run(move |conn| policy::version(conn, org_id)).await
     }
 
-    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
+    async fn commit_runtime(&self, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>> {
         let batch = batch.to_vec();
-        self.writer.run(move |conn| runtime::commit(conn, &batch)).await
+        self.writer.run(move |conn| runtime::commit(conn, now, &batch)).await
     }
 
     async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>> {
@@ -199,9 +201,9 @@ impl Store for SqliteStore {
         self.readers.run(move |conn| tokens::has_execution(conn, org_id, &jti)).await
     }
 
-    async fn create_approval(&self, new: &NewApproval) -> StoreResult<CreateOutcome> {
+    async fn create_approval(&self, new: &NewApproval, charge: Option<Charge>) -> StoreResult<CreateOutcome> {
         let new = new.clone();
-        self.writer.run(move |conn| approvals::create(conn, &new)).await
+        self.writer.run(move |conn| approvals::create(conn, &new, charge)).await
     }
 
     async fn approval(&self, org_id: OrgId, id: ApprovalId) -> StoreResult<Option<Approval>> {
@@ -243,5 +245,41 @@ impl Store for SqliteStore {
 
     async fn retry_delivery(&self, org_id: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
         self.writer.run(move |conn| webhooks::retry(conn, org_id, id, now)).await
+    }
+
+    async fn add_credit(&self, account_id: AccountId, credit: &NewCredit) -> StoreResult<()> {
+        let credit = credit.clone();
+        self.writer.run(move |conn| credits::add_credit(conn, account_id, &credit)).await
+    }
+
+    async fn set_balance(
+        &self,
+        account_id: AccountId,
+        target: i64,
+        id: LedgerId,
+        note: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<LedgerRow>> {
+        let note = note.to_owned();
+        self.writer.run(move |conn| credits::set_balance(conn, account_id, target, id, &note, now)).await
+    }
+
+    async fn credit_state(&self, account_id: AccountId, now: Timestamp) -> StoreResult<CreditState> {
+        // A write: expired free credit found now is written off.
+        self.writer.run(move |conn| credits::credit_state(conn, account_id, now)).await
+    }
+
+    async fn ledger(&self, account_id: AccountId, before: Option<LedgerId>, limit: u32) -> StoreResult<Vec<LedgerRow>> {
+        self.readers.run(move |conn| credits::ledger(conn, account_id, before, limit)).await
+    }
+
+    async fn org_versions(&self, orgs: &[OrgId]) -> StoreResult<Vec<OrgVersion>> {
+        let orgs = orgs.to_vec();
+        self.readers.run(move |conn| accounts::org_versions(conn, &orgs)).await
+    }
+
+    async fn revoked_keys(&self, keys: &[KeyId]) -> StoreResult<Vec<KeyId>> {
+        let keys = keys.to_vec();
+        self.readers.run(move |conn| accounts::revoked_keys(conn, &keys)).await
     }
 }

@@ -7,7 +7,11 @@ use rusqlite::Connection;
 use crate::conn::map_error;
 
 /// `(version, sql)`, ascending.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_runtime.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_runtime.sql")),
+    (3, include_str!("../migrations/0003_billing.sql")),
+];
 
 /// Brings the schema up to date; returns how many migrations ran.
 pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<usize> {

@@ -1,27 +1,58 @@
 //! Group-committed runtime writes on SQLite: a whole batch in one transaction, one disk sync.
 //! Conditional writes (minting, consuming, executions) report whether they applied; a write that
-//! does not apply is an answer, not a failure, and the rest of the batch still commits.
+//! does not apply is an answer, not a failure, and the rest of the batch still commits. Charged
+//! writes are paid for through [`Billing`]: one the account cannot pay for is skipped.
 
+use oakallow_domain::Timestamp;
 use oakallow_domain::id::{CheckId, OrgId};
-use oakallow_store::{CheckRecord, RuntimeWrite, StoreResult};
+use oakallow_store::{BatchItem, CheckRecord, RuntimeWrite, StoreResult, WriteOutcome};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::activity::Chains;
+use crate::billing::Billing;
 use crate::conn::map_error;
 use crate::rows::{self, CHECK_COLUMNS};
 use crate::tokens;
 
-/// Commits the batch, or nothing of it; answers, per write, whether it applied.
-pub(crate) fn commit(conn: &mut Connection, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
+/// Commits the batch, or nothing of it; answers, per write, what became of it.
+pub(crate) fn commit(conn: &mut Connection, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
     let tx = conn.transaction().map_err(map_error)?;
     let mut chains = Chains::default();
-    let applied = batch.iter().map(|write| apply(&tx, &mut chains, write)).collect::<StoreResult<Vec<_>>>()?;
+    let mut billing = Billing::new(now);
+    let outcomes = batch.iter().map(|item| commit_one(&tx, &mut chains, &mut billing, item)).collect::<StoreResult<Vec<_>>>()?;
     chains.save(&tx)?;
+    billing.finish(&tx)?;
     tx.commit().map_err(map_error)?;
-    Ok(applied)
+    Ok(outcomes)
+}
+
+/// Writes one item unless its account cannot pay for it, and pays if it appended its entry.
+fn commit_one(tx: &Transaction<'_>, chains: &mut Chains, billing: &mut Billing, item: &BatchItem) -> StoreResult<WriteOutcome> {
+    if let Some(charge) = &item.charge
+        && !billing.can_pay(tx, charge)?
+    {
+        return Ok(WriteOutcome::InsufficientCredits);
+    }
+    let applied = apply(tx, chains, &item.write)?;
+    if let Some(charge) = &item.charge
+        && appends_entry(&item.write, applied)
+    {
+        billing.pay(charge)?;
+    }
+    Ok(if applied { WriteOutcome::Applied } else { WriteOutcome::NotApplied })
+}
+
+/// Whether the write appended its activity entry (what a call is paid for): checks, plain
+/// entries and consumptions always do (a refused consumption records the reuse); mints and
+/// executions only when they applied.
+fn appends_entry(write: &RuntimeWrite, applied: bool) -> bool {
+    match write {
+        RuntimeWrite::Check { .. } | RuntimeWrite::Activity(_) | RuntimeWrite::ConsumeToken { .. } => true,
+        RuntimeWrite::MintToken(_) | RuntimeWrite::Execution { .. } => applied,
+    }
 }
 
 /// Applies one write and appends the activity entry that describes what happened.
