@@ -1,25 +1,32 @@
-//! Accounts, orgs and API keys on PostgreSQL.
+//! Accounts, orgs and API keys on PostgreSQL, and the versions of them that other nodes'
+//! caches compare against. Changes other nodes cache are announced (see `notify`).
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
-use oakallow_store::{NewKey, StoreError, StoreResult};
+use oakallow_store::{Change, NewCredit, NewKey, OrgVersion, StoreError, StoreResult};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
-use crate::chain;
 use crate::error::map_error;
+use crate::notify::Channel;
 use crate::rows::{self, ACCOUNT_COLUMNS, KEY_COLUMNS, ORG_COLUMNS};
+use crate::{chain, credits};
 
-pub(crate) async fn create_account(pool: &PgPool, account: &Account) -> StoreResult<()> {
+/// Creates an account and, with `free_credit`, its first lot of credit, in one transaction.
+pub(crate) async fn create_account(pool: &PgPool, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
     sqlx::query("INSERT INTO accounts (id, email, created_at) VALUES ($1, $2, $3)")
         .bind(account.id.to_string())
         .bind(&account.email)
         .bind(account.created_at.micros())
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .map_err(map_error)?;
-    Ok(())
+    if let Some(credit) = free_credit {
+        credits::insert_credit(&mut tx, account.id, credit).await?;
+    }
+    tx.commit().await.map_err(map_error)
 }
 
 pub(crate) async fn account_by_email(pool: &PgPool, email: &str) -> StoreResult<Option<Account>> {
@@ -84,7 +91,13 @@ pub(crate) async fn orgs_of_account(pool: &PgPool, account: AccountId) -> StoreR
 }
 
 /// Saves the org's settings, and gives it `first_webhook_secret` unless it has a secret.
-pub(crate) async fn update_org(pool: &PgPool, org: &Org, first_webhook_secret: Option<&str>, activity: &ActivityRecord) -> StoreResult<()> {
+pub(crate) async fn update_org(
+    pool: &PgPool,
+    channel: &Channel,
+    org: &Org,
+    first_webhook_secret: Option<&str>,
+    activity: &ActivityRecord,
+) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(map_error)?;
     let changed = sqlx::query(
         "UPDATE orgs SET name = $2, approval_timeout_seconds = $3, webhook_url = $4, webhook_events = $5, token_signing = $6,
@@ -106,6 +119,7 @@ pub(crate) async fn update_org(pool: &PgPool, org: &Org, first_webhook_secret: O
     if changed.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
+    channel.announce(&mut tx, &Change::Org(org.id)).await?;
     chain::append(&mut tx, [activity]).await?;
     tx.commit().await.map_err(map_error)
 }
@@ -121,7 +135,13 @@ pub(crate) async fn webhook_secret(pool: &PgPool, org: OrgId) -> StoreResult<Opt
 }
 
 /// Replaces the org's webhook secret (its settings' `updated_at` stays: the secret is not one).
-pub(crate) async fn set_webhook_secret(pool: &PgPool, org: OrgId, secret: &str, activity: &ActivityRecord) -> StoreResult<()> {
+pub(crate) async fn set_webhook_secret(
+    pool: &PgPool,
+    channel: &Channel,
+    org: OrgId,
+    secret: &str,
+    activity: &ActivityRecord,
+) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(map_error)?;
     let changed = sqlx::query("UPDATE orgs SET webhook_secret = $2 WHERE id = $1")
         .bind(org.to_string())
@@ -132,6 +152,7 @@ pub(crate) async fn set_webhook_secret(pool: &PgPool, org: OrgId, secret: &str, 
     if changed.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
+    channel.announce(&mut tx, &Change::Org(org)).await?;
     chain::append(&mut tx, [activity]).await?;
     tx.commit().await.map_err(map_error)
 }
@@ -169,7 +190,14 @@ pub(crate) async fn key(pool: &PgPool, org: OrgId, id: KeyId) -> StoreResult<Opt
 }
 
 /// Sets `revoked_at` unless already set, and returns the key as it now is.
-pub(crate) async fn revoke_key(pool: &PgPool, org: OrgId, id: KeyId, at: Timestamp, activity: &ActivityRecord) -> StoreResult<ApiKey> {
+pub(crate) async fn revoke_key(
+    pool: &PgPool,
+    channel: &Channel,
+    org: OrgId,
+    id: KeyId,
+    at: Timestamp,
+    activity: &ActivityRecord,
+) -> StoreResult<ApiKey> {
     let mut tx = pool.begin().await.map_err(map_error)?;
     let sql = format!("UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3) WHERE org_id = $1 AND id = $2 RETURNING {KEY_COLUMNS}");
     let revoked = sqlx::query(AssertSqlSafe(sql))
@@ -180,7 +208,39 @@ pub(crate) async fn revoke_key(pool: &PgPool, org: OrgId, id: KeyId, at: Timesta
         .await
         .map_err(map_error)?;
     let key = revoked.as_ref().map(rows::api_key).transpose().map_err(map_error)?.ok_or(StoreError::NotFound)?;
+    channel.announce(&mut tx, &Change::KeyRevoked(key.id)).await?;
     chain::append(&mut tx, [activity]).await?;
     tx.commit().await.map_err(map_error)?;
     Ok(key)
+}
+
+/// The current versions of those of these orgs that exist, in id order, with one query.
+pub(crate) async fn org_versions(pool: &PgPool, orgs: &[OrgId]) -> StoreResult<Vec<OrgVersion>> {
+    let ids: Vec<String> = orgs.iter().map(OrgId::to_string).collect();
+    let found: Vec<(String, i64, i64)> = sqlx::query_as("SELECT id, policy_version, updated_at FROM orgs WHERE id = ANY($1) ORDER BY id")
+        .bind(&ids)
+        .fetch_all(pool)
+        .await
+        .map_err(map_error)?;
+    found
+        .into_iter()
+        .map(|(id, version, updated_at)| {
+            Ok(OrgVersion {
+                org_id: id.parse().map_err(|_| StoreError::Corrupt("an org has an invalid id".into()))?,
+                policy_version: u64::try_from(version).map_err(|_| StoreError::Corrupt("an org has a negative policy version".into()))?,
+                updated_at: Timestamp::from_micros(updated_at),
+            })
+        })
+        .collect()
+}
+
+/// Those of these keys that are revoked, in id order, with one query.
+pub(crate) async fn revoked_keys(pool: &PgPool, keys: &[KeyId]) -> StoreResult<Vec<KeyId>> {
+    let ids: Vec<String> = keys.iter().map(KeyId::to_string).collect();
+    let found: Vec<String> = sqlx::query_scalar("SELECT id FROM api_keys WHERE id = ANY($1) AND revoked_at IS NOT NULL ORDER BY id")
+        .bind(&ids)
+        .fetch_all(pool)
+        .await
+        .map_err(map_error)?;
+    found.iter().map(|id| id.parse().map_err(|_| StoreError::Corrupt("an API key has an invalid id".into()))).collect()
 }

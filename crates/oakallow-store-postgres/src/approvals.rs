@@ -2,25 +2,34 @@
 //! listings, and transitions. Every race between nodes is settled by one statement: the
 //! idempotency claim by `INSERT ... ON CONFLICT DO UPDATE ... WHERE` (only an expired claim is
 //! taken over), a transition by an `UPDATE` conditional on the state it was planned from.
+//! Creating an approval is charged (see `billing`); an applied transition is announced to the
+//! other nodes, whose long-polls look again.
 
 use std::collections::HashMap;
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision};
 use oakallow_domain::id::{ApprovalId, OrgId};
-use oakallow_store::{ApprovalFilter, ApprovalTransition, CreateOutcome, IdempotencyClaim, NewApproval, StoreError, StoreResult};
+use oakallow_store::{
+    ApprovalFilter, ApprovalTransition, Change, Charge, CreateOutcome, IdempotencyClaim, NewApproval, StoreError, StoreResult,
+};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder};
 
+use crate::billing::Billing;
 use crate::error::map_error;
+use crate::notify::Channel;
 use crate::runtime_rows::{self, APPROVAL_COLUMNS, DECISION_COLUMNS};
 use crate::{chain, rows, webhooks};
 
 /// Snapshot reads: an approval and its decisions as of one moment.
 const READ_SNAPSHOT: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
 
-/// Stores a new approval with everything that goes with it, unless its idempotency key is
-/// claimed (answering the earlier approval, or that the key was reused), in one transaction.
-pub(crate) async fn create(pool: &PgPool, new: &NewApproval) -> StoreResult<CreateOutcome> {
+/// Stores a new approval with everything that goes with it, and pays for it, unless its
+/// idempotency key is claimed (answering the earlier approval, or that the key was reused, free
+/// of charge) or the account cannot pay (writing nothing), in one transaction. The key is
+/// claimed before the account is locked, and the account before the chain's head. Credit is
+/// judged, and the ledger dated, at the approval's creation time.
+pub(crate) async fn create(pool: &PgPool, channel: &Channel, new: &NewApproval, charge: Option<Charge>) -> StoreResult<CreateOutcome> {
     let approval = &new.approval;
     let mut tx = pool.begin().await.map_err(map_error)?;
     if let Some(claim) = &new.idempotency
@@ -29,11 +38,21 @@ pub(crate) async fn create(pool: &PgPool, new: &NewApproval) -> StoreResult<Crea
         // Nothing was written; dropping the transaction rolls it back.
         return Ok(earlier);
     }
+    let payer: Vec<_> = charge.iter().map(|charge| charge.account_id).collect();
+    let mut billing = Billing::open(&mut tx, &payer, approval.created_at).await?;
+    if let Some(charge) = &charge {
+        if !billing.can_pay(charge)? {
+            // Dropping the transaction rolls back the idempotency claim too.
+            return Ok(CreateOutcome::InsufficientCredits);
+        }
+        billing.pay(charge)?;
+    }
     insert_approval(&mut tx, approval).await?;
     for decision in &approval.decisions {
         insert_decision(&mut tx, approval.id, decision).await?;
     }
-    webhooks::insert_outbox(&mut tx, &new.outbox).await?;
+    webhooks::insert_outbox(&mut tx, channel, &new.outbox).await?;
+    billing.finish(&mut tx).await?;
     chain::append(&mut tx, [&new.activity]).await?;
     tx.commit().await.map_err(map_error)?;
     Ok(CreateOutcome::Created)
@@ -218,7 +237,7 @@ async fn attach_decisions(conn: &mut PgConnection, approvals: &mut [Approval]) -
 /// deadline (or, for an expiry, at or after it), with everything that goes with it. The
 /// conditional update settles races: of several nodes deciding or expiring the same approval,
 /// exactly one changes it; the others change nothing and write nothing.
-pub(crate) async fn transition(pool: &PgPool, t: &ApprovalTransition) -> StoreResult<bool> {
+pub(crate) async fn transition(pool: &PgPool, channel: &Channel, t: &ApprovalTransition) -> StoreResult<bool> {
     let deadline = if t.after.status == ApprovalStatus::Expired { "expires_at <= $9" } else { "expires_at > $9" };
     let sql = format!(
         "UPDATE approvals SET status = $4, level = $5, decided_at = $6, decided_by = $7, note = $8
@@ -245,7 +264,8 @@ pub(crate) async fn transition(pool: &PgPool, t: &ApprovalTransition) -> StoreRe
     if let Some(decision) = &t.decision {
         insert_decision(&mut tx, t.id, decision).await?;
     }
-    webhooks::insert_outbox(&mut tx, &t.outbox).await?;
+    webhooks::insert_outbox(&mut tx, channel, &t.outbox).await?;
+    channel.announce(&mut tx, &Change::Approval(t.id)).await?;
     chain::append(&mut tx, [&t.activity]).await?;
     tx.commit().await.map_err(map_error)?;
     Ok(true)

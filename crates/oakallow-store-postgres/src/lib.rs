@@ -6,13 +6,22 @@
 //! Migrations in `migrations/` are applied at connect, under an advisory lock. The schema is
 //! whichever the connection's `search_path` selects first (e.g.
 //! `?options=-c%20search_path%3Doakallow` in the URL).
+//!
+//! Prepaid credit is exact across nodes: every transaction that reads or changes an account's
+//! credit first locks the account's row (accounts before chain heads, so nothing deadlocks).
+//! Changes that other nodes cache (policy versions, org settings, revoked keys, approvals,
+//! pending webhook deliveries) are announced with NOTIFY on a channel of the schema, and
+//! [`Store::watch_changes`] follows them.
 
 mod accounts;
 mod activity;
 mod approvals;
+mod billing;
 mod chain;
+mod credits;
 mod error;
 mod migrate;
+mod notify;
 mod policy;
 mod rows;
 mod runtime;
@@ -26,19 +35,20 @@ use async_trait::async_trait;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
-use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, LedgerId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
-    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CheckRecord, ClaimedDelivery, CreateOutcome, Delivery,
-    DeliveryAttempt, DeliveryFilter, NewApproval, NewKey, Outbox, RuntimeWrite, Store, StoreError, StoreResult, StoredSigningKey,
-    TokenRecord,
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimedDelivery,
+    CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, LedgerRow, NewApproval, NewCredit, NewKey, OrgVersion, Outbox,
+    Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::map_error;
+use crate::notify::Channel;
 
 /// Pool size used by [`PostgresStore::connect`].
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
@@ -47,6 +57,8 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: PgPool,
+    /// Where this schema's changes are announced.
+    channel: Channel,
 }
 
 impl PostgresStore {
@@ -70,7 +82,8 @@ impl PostgresStore {
         if applied > 0 {
             tracing::info!(applied, "applied PostgreSQL migrations");
         }
-        Ok(Self { pool })
+        let channel = Channel::of_pool(&pool).await?;
+        Ok(Self { pool, channel })
     }
 
     /// The connection pool (for health metrics and tests).
@@ -90,8 +103,8 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn create_account(&self, account: &Account) -> StoreResult<()> {
-        accounts::create_account(&self.pool, account).await
+    async fn create_account(&self, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+        accounts::create_account(&self.pool, account, free_credit).await
     }
 
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {
@@ -111,7 +124,7 @@ impl Store for PostgresStore {
     }
 
     async fn update_org(&self, org: &Org, first_webhook_secret: Option<&str>, activity: ActivityRecord) -> StoreResult<()> {
-        accounts::update_org(&self.pool, org, first_webhook_secret, &activity).await
+        accounts::update_org(&self.pool, &self.channel, org, first_webhook_secret, &activity).await
     }
 
     async fn webhook_secret(&self, org_id: OrgId) -> StoreResult<Option<String>> {
@@ -119,7 +132,7 @@ impl Store for PostgresStore {
     }
 
     async fn set_webhook_secret(&self, org_id: OrgId, secret: &str, activity: ActivityRecord) -> StoreResult<()> {
-        accounts::set_webhook_secret(&self.pool, org_id, secret, &activity).await
+        accounts::set_webhook_secret(&self.pool, &self.channel, org_id, secret, &activity).await
     }
 
     async fn create_key(&self, key: &NewKey, activity: ActivityRecord) -> StoreResult<()> {
@@ -139,7 +152,7 @@ impl Store for PostgresStore {
     }
 
     async fn revoke_key(&self, org_id: OrgId, key_id: KeyId, at: Timestamp, activity: ActivityRecord) -> StoreResult<ApiKey> {
-        accounts::revoke_key(&self.pool, org_id, key_id, at, &activity).await
+        accounts::revoke_key(&self.pool, &self.channel, org_id, key_id, at, &activity).await
     }
 
     async fn load_policy(&self, org_id: OrgId) -> StoreResult<(u64, PolicyParts)> {
@@ -153,15 +166,15 @@ impl Store for PostgresStore {
         changes: &[PolicyChange],
         activity: Vec<ActivityRecord>,
     ) -> StoreResult<u64> {
-        policy::commit(&self.pool, org_id, expected_version, changes, &activity).await
+        policy::commit(&self.pool, &self.channel, org_id, expected_version, changes, &activity).await
     }
 
     async fn policy_version(&self, org_id: OrgId) -> StoreResult<u64> {
         policy::version(&self.pool, org_id).await
     }
 
-    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
-        runtime::commit(&self.pool, batch).await
+    async fn commit_runtime(&self, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>> {
+        runtime::commit(&self.pool, now, batch).await
     }
 
     async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>> {
@@ -204,8 +217,8 @@ impl Store for PostgresStore {
         tokens::has_execution(&self.pool, org_id, jti).await
     }
 
-    async fn create_approval(&self, new: &NewApproval) -> StoreResult<CreateOutcome> {
-        approvals::create(&self.pool, new).await
+    async fn create_approval(&self, new: &NewApproval, charge: Option<Charge>) -> StoreResult<CreateOutcome> {
+        approvals::create(&self.pool, &self.channel, new, charge).await
     }
 
     async fn approval(&self, org_id: OrgId, id: ApprovalId) -> StoreResult<Option<Approval>> {
@@ -217,7 +230,7 @@ impl Store for PostgresStore {
     }
 
     async fn transition_approval(&self, transition: &ApprovalTransition) -> StoreResult<bool> {
-        approvals::transition(&self.pool, transition).await
+        approvals::transition(&self.pool, &self.channel, transition).await
     }
 
     async fn due_approvals(&self, now: Timestamp, limit: u32) -> StoreResult<Vec<Approval>> {
@@ -225,7 +238,7 @@ impl Store for PostgresStore {
     }
 
     async fn enqueue_webhook(&self, outbox: &Outbox) -> StoreResult<()> {
-        webhooks::enqueue(&self.pool, outbox).await
+        webhooks::enqueue(&self.pool, &self.channel, outbox).await
     }
 
     async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
@@ -241,6 +254,41 @@ impl Store for PostgresStore {
     }
 
     async fn retry_delivery(&self, org_id: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
-        webhooks::retry(&self.pool, org_id, id, now).await
+        webhooks::retry(&self.pool, &self.channel, org_id, id, now).await
+    }
+
+    async fn add_credit(&self, account_id: AccountId, credit: &NewCredit) -> StoreResult<()> {
+        credits::add_credit(&self.pool, account_id, credit).await
+    }
+
+    async fn set_balance(
+        &self,
+        account_id: AccountId,
+        target: i64,
+        id: LedgerId,
+        note: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<LedgerRow>> {
+        credits::set_balance(&self.pool, account_id, target, id, note, now).await
+    }
+
+    async fn credit_state(&self, account_id: AccountId, now: Timestamp) -> StoreResult<CreditState> {
+        credits::credit_state(&self.pool, account_id, now).await
+    }
+
+    async fn ledger(&self, account_id: AccountId, before: Option<LedgerId>, limit: u32) -> StoreResult<Vec<LedgerRow>> {
+        credits::ledger(&self.pool, account_id, before, limit).await
+    }
+
+    fn watch_changes(&self, sink: ChangeSink) -> StoreResult<()> {
+        notify::watch(&self.pool, &self.channel, sink)
+    }
+
+    async fn org_versions(&self, orgs: &[OrgId]) -> StoreResult<Vec<OrgVersion>> {
+        accounts::org_versions(&self.pool, orgs).await
+    }
+
+    async fn revoked_keys(&self, keys: &[KeyId]) -> StoreResult<Vec<KeyId>> {
+        accounts::revoked_keys(&self.pool, keys).await
     }
 }

@@ -9,7 +9,11 @@ use sqlx::{PgConnection, PgPool};
 use crate::error::map_error;
 
 /// `(version, sql)`, ascending.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql")), (2, include_str!("../migrations/0002_runtime.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_runtime.sql")),
+    (3, include_str!("../migrations/0003_billing.sql")),
+];
 
 /// The advisory lock key that serializes migrations (the bytes of `oakallow`). It is
 /// database-wide, so migrations of different schemas in one database also wait for each other.

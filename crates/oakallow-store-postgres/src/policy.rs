@@ -1,15 +1,17 @@
 //! Policy objects on PostgreSQL: loading an org's whole policy from one snapshot, and
-//! committing a change set guarded by the org's policy version.
+//! committing a change set guarded by the org's policy version (and announcing the new version
+//! to the other nodes).
 
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::OrgId;
 use oakallow_domain::policy::{Category, Method, PolicyChange, PolicyParts, Resource, Rule, Tenant, Tool};
-use oakallow_store::{StoreError, StoreResult};
+use oakallow_store::{Change, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use crate::chain;
 use crate::error::map_error;
+use crate::notify::Channel;
 use crate::rows::{self, CATEGORY_COLUMNS, NAMED_COLUMNS, RULE_COLUMNS, RowResult, TENANT_COLUMNS, TOOL_COLUMNS};
 
 async fn load_all<T>(
@@ -56,6 +58,7 @@ pub(crate) async fn version(pool: &PgPool, org: OrgId) -> StoreResult<u64> {
 /// concurrent commits to one org (from any node) take turns and all but one see the conflict.
 pub(crate) async fn commit(
     pool: &PgPool,
+    channel: &Channel,
     org: OrgId,
     expected: u64,
     changes: &[PolicyChange],
@@ -79,6 +82,7 @@ pub(crate) async fn commit(
     for change in changes {
         apply(&mut tx, &org_text, change).await?;
     }
+    channel.announce(&mut tx, &Change::Policy(org, expected + 1)).await?;
     chain::append(&mut tx, activity).await?;
     tx.commit().await.map_err(map_error)?;
     Ok(expected + 1)

@@ -1,13 +1,17 @@
-//! Group-committed runtime writes on PostgreSQL: a whole batch in one transaction. Its checks
-//! (and tokens minted with them) are inserted by one multi-row statement each, its conditional
-//! writes run one statement each in batch order, and the activity entries of the writes that
-//! applied are appended to their chains, in batch order, by one more.
+//! Group-committed runtime writes on PostgreSQL: a whole batch in one transaction. The writes
+//! are decided in batch order: a charged write its account cannot pay for is skipped, a
+//! conditional write runs its one statement at once, and a check is only queued. The queued
+//! checks (and tokens minted with them) are then inserted by one multi-row statement each, the
+//! calls paid for are written to the ledger, and the activity entries of the writes that were
+//! made are appended to their chains, in batch order, by one more.
 
+use oakallow_domain::Timestamp;
 use oakallow_domain::audit::ActivityRecord;
-use oakallow_domain::id::{CheckId, OrgId};
-use oakallow_store::{CheckRecord, RuntimeWrite, StoreResult, TokenRecord};
+use oakallow_domain::id::{AccountId, CheckId, OrgId};
+use oakallow_store::{BatchItem, CheckRecord, RuntimeWrite, StoreResult, TokenRecord, WriteOutcome};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
+use crate::billing::Billing;
 use crate::error::{is_deadlock, map_error};
 use crate::rows::{self, CHECK_COLUMNS};
 use crate::{chain, tokens};
@@ -16,14 +20,14 @@ use crate::{chain, tokens};
 /// when batches on several nodes consume or mint the same tokens in different orders).
 const DEADLOCK_TRIES: u32 = 3;
 
-/// Commits the batch, or nothing of it; answers, per write, whether it applied.
-pub(crate) async fn commit(pool: &PgPool, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
+/// Commits the batch, or nothing of it; answers, per write, what became of it.
+pub(crate) async fn commit(pool: &PgPool, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>> {
     if batch.is_empty() {
         return Ok(Vec::new());
     }
     let mut tries = 1;
     loop {
-        match try_commit(pool, batch).await {
+        match try_commit(pool, now, batch).await {
             Err(error) if tries < DEADLOCK_TRIES && is_deadlock(&error) => {
                 tracing::debug!(tries, "a runtime batch was aborted to break a deadlock; trying it again");
                 tries += 1;
@@ -33,57 +37,83 @@ pub(crate) async fn commit(pool: &PgPool, batch: &[RuntimeWrite]) -> StoreResult
     }
 }
 
-/// One try of [`commit`]. Unconditional rows (checks, and tokens minted with them) go first:
-/// a conditional write could only meet them by naming a token or source that nobody knows
-/// before this batch commits. Then the conditional writes run in batch order, so that e.g. a
-/// token minted by one write can be consumed by a later one; a write that does not apply is
-/// not an error.
-async fn try_commit(pool: &PgPool, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>> {
-    let mut checks: Vec<&CheckRecord> = Vec::new();
-    let mut inline_tokens: Vec<&TokenRecord> = Vec::new();
-    for write in batch {
-        if let RuntimeWrite::Check { check, token, .. } = write {
-            checks.push(check);
-            inline_tokens.extend(token.as_ref().map(|minted| &minted.token));
-        }
-    }
+/// What the batch will insert once every write is decided.
+#[derive(Default)]
+struct Queued<'a> {
+    checks: Vec<&'a CheckRecord>,
+    inline_tokens: Vec<&'a TokenRecord>,
+    activity: Vec<&'a ActivityRecord>,
+}
+
+/// One try of [`commit`]. The paying accounts are locked first (before any chain head). Checks
+/// are inserted after the conditional writes: a conditional write could only meet them by
+/// naming a token or source that nobody knows before this batch commits. The conditional
+/// writes run in batch order, so that e.g. a token minted by one write can be consumed by a
+/// later one; a write that does not apply is not an error.
+async fn try_commit(pool: &PgPool, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>> {
+    let payers: Vec<AccountId> = batch.iter().filter_map(|item| item.charge.map(|charge| charge.account_id)).collect();
     let mut tx = pool.begin().await.map_err(map_error)?;
-    insert_checks(&mut tx, &checks).await?;
-    tokens::insert_inline(&mut tx, &inline_tokens).await?;
-    let mut applied = Vec::with_capacity(batch.len());
-    let mut activity: Vec<&ActivityRecord> = Vec::with_capacity(batch.len());
-    for write in batch {
-        let done = match write {
-            RuntimeWrite::Check { activity: checked, token, .. } => {
-                activity.push(checked);
-                activity.extend(token.as_ref().map(|minted| &minted.activity));
-                true
-            }
-            RuntimeWrite::Activity(record) => {
-                activity.push(record);
-                true
-            }
-            RuntimeWrite::MintToken(minted) => {
-                let done = tokens::mint(&mut tx, &minted.token).await?;
-                activity.extend(done.then_some(&minted.activity));
-                done
-            }
-            RuntimeWrite::ConsumeToken { org_id, jti, at, verified, already_used } => {
-                let done = tokens::consume(&mut tx, *org_id, jti, *at).await?;
-                activity.push(if done { verified } else { already_used });
-                done
-            }
-            RuntimeWrite::Execution { execution, activity: logged } => {
-                let done = tokens::log_execution(&mut tx, execution).await?;
-                activity.extend(done.then_some(logged));
-                done
-            }
-        };
-        applied.push(done);
+    let mut billing = Billing::open(&mut tx, &payers, now).await?;
+    let mut queued = Queued::default();
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for item in batch {
+        if let Some(charge) = &item.charge
+            && !billing.can_pay(charge)?
+        {
+            outcomes.push(WriteOutcome::InsufficientCredits);
+            continue;
+        }
+        let (applied, appended) = apply(&mut tx, &mut queued, &item.write).await?;
+        if let Some(charge) = &item.charge
+            && appended
+        {
+            billing.pay(charge)?;
+        }
+        outcomes.push(if applied { WriteOutcome::Applied } else { WriteOutcome::NotApplied });
     }
-    chain::append(&mut tx, activity).await?;
+    insert_checks(&mut tx, &queued.checks).await?;
+    tokens::insert_inline(&mut tx, &queued.inline_tokens).await?;
+    billing.finish(&mut tx).await?;
+    chain::append(&mut tx, queued.activity).await?;
     tx.commit().await.map_err(map_error)?;
-    Ok(applied)
+    Ok(outcomes)
+}
+
+/// Runs (or queues) one write and queues the activity entry that describes what happened;
+/// answers whether it applied and whether it appended its entry (what a call is paid for):
+/// checks, plain entries and consumptions always do (a refused consumption records the
+/// reuse); mints and executions only when they applied.
+async fn apply<'a>(conn: &mut PgConnection, queued: &mut Queued<'a>, write: &'a RuntimeWrite) -> StoreResult<(bool, bool)> {
+    Ok(match write {
+        RuntimeWrite::Check { check, activity, token } => {
+            queued.checks.push(check);
+            queued.activity.push(activity);
+            if let Some(minted) = token {
+                queued.inline_tokens.push(&minted.token);
+                queued.activity.push(&minted.activity);
+            }
+            (true, true)
+        }
+        RuntimeWrite::Activity(record) => {
+            queued.activity.push(record);
+            (true, true)
+        }
+        RuntimeWrite::MintToken(minted) => {
+            let done = tokens::mint(conn, &minted.token).await?;
+            queued.activity.extend(done.then_some(&minted.activity));
+            (done, done)
+        }
+        RuntimeWrite::ConsumeToken { org_id, jti, at, verified, already_used } => {
+            let done = tokens::consume(conn, *org_id, jti, *at).await?;
+            queued.activity.push(if done { verified } else { already_used });
+            (done, true)
+        }
+        RuntimeWrite::Execution { execution, activity } => {
+            let done = tokens::log_execution(conn, execution).await?;
+            queued.activity.extend(done.then_some(activity));
+            (done, done)
+        }
+    })
 }
 
 /// Inserts checks with one multi-row statement: one array per column.

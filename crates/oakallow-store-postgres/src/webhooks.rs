@@ -1,22 +1,26 @@
 //! The webhook outbox on PostgreSQL: events and their deliveries, written in the transaction of
 //! what they announce; claims of due deliveries under a lease (`FOR UPDATE SKIP LOCKED`, so each
 //! attempt runs on exactly one node); attempts and their outcome; listing and manual retries.
+//! A transaction that makes deliveries pending announces it, so idle workers on every node
+//! look at once.
 
 use std::collections::HashMap;
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::id::{DeliveryId, OrgId};
 use oakallow_store::{
-    AttemptResult, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, Outbox, StoreError, StoreResult,
+    AttemptResult, Change, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, Outbox, StoreError, StoreResult,
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder, Row as _};
 
 use crate::error::map_error;
+use crate::notify::Channel;
 use crate::rows::bigint;
 use crate::runtime_rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMN_COUNT, DELIVERY_COLUMNS};
 
-/// Inserts events and, for those with a destination, their pending deliveries.
-pub(crate) async fn insert_outbox(conn: &mut PgConnection, outbox: &[Outbox]) -> StoreResult<()> {
+/// Inserts events and, for those with a destination, their pending deliveries, announcing the
+/// deliveries (once) when the transaction commits.
+pub(crate) async fn insert_outbox(conn: &mut PgConnection, channel: &Channel, outbox: &[Outbox]) -> StoreResult<()> {
     for item in outbox {
         let event = &item.event;
         sqlx::query("INSERT INTO webhook_events (id, org_id, type, payload, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -44,13 +48,16 @@ pub(crate) async fn insert_outbox(conn: &mut PgConnection, outbox: &[Outbox]) ->
         .await
         .map_err(map_error)?;
     }
+    if outbox.iter().any(|item| item.delivery.is_some()) {
+        channel.announce(conn, &Change::Webhooks).await?;
+    }
     Ok(())
 }
 
 /// Stores one event (and its delivery) on its own.
-pub(crate) async fn enqueue(pool: &PgPool, outbox: &Outbox) -> StoreResult<()> {
+pub(crate) async fn enqueue(pool: &PgPool, channel: &Channel, outbox: &Outbox) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(map_error)?;
-    insert_outbox(&mut tx, std::slice::from_ref(outbox)).await?;
+    insert_outbox(&mut tx, channel, std::slice::from_ref(outbox)).await?;
     tx.commit().await.map_err(map_error)
 }
 
@@ -166,7 +173,7 @@ pub(crate) async fn list(pool: &PgPool, org: OrgId, filter: &DeliveryFilter) -> 
 
 /// Makes the org's delivery pending again, due at `now`, at the start of its retry schedule,
 /// and returns it. [`StoreError::NotFound`] if the org has no such delivery.
-pub(crate) async fn retry(pool: &PgPool, org: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
+pub(crate) async fn retry(pool: &PgPool, channel: &Channel, org: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
     let mut tx = pool.begin().await.map_err(map_error)?;
     let changed = sqlx::query(
         "UPDATE webhook_deliveries SET status = 'pending', round_attempts = 0, next_attempt_at = $3, updated_at = $3
@@ -181,6 +188,7 @@ pub(crate) async fn retry(pool: &PgPool, org: OrgId, id: DeliveryId, now: Timest
     if changed.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
+    channel.announce(&mut tx, &Change::Webhooks).await?;
     let sql =
         format!("SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries AS d JOIN webhook_events AS e ON e.id = d.event_id WHERE d.id = $1");
     let row = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_one(&mut *tx).await.map_err(map_error)?;

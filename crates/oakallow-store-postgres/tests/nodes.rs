@@ -7,10 +7,10 @@ use oakallow_domain::Timestamp;
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor, ActorKind, GENESIS_HASH};
 use oakallow_domain::id::AccountId;
 use oakallow_domain::org::{Account, Org};
-use oakallow_store::{RuntimeWrite, Store};
+use oakallow_store::{BatchItem, RuntimeWrite, Store};
 use oakallow_store_postgres::PostgresStore;
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 24] = [
     "accounts",
     "orgs",
     "api_keys",
@@ -32,6 +32,8 @@ const TABLES: [&str; 22] = [
     "webhook_events",
     "webhook_deliveries",
     "webhook_attempts",
+    "credit_lots",
+    "ledger",
     "schema_migrations",
 ];
 
@@ -63,7 +65,7 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
     }
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(third.pool()).await.unwrap();
-    assert_eq!(versions, vec![1, 2], "each migration is recorded once");
+    assert_eq!(versions, vec![1, 2, 3], "each migration is recorded once");
     for store in [&first, &second, &third] {
         store.ping().await.unwrap();
     }
@@ -77,7 +79,7 @@ async fn two_nodes_append_to_one_chain() {
         [PostgresStore::connect_with(schema.options(), 4).await.unwrap(), PostgresStore::connect_with(schema.options(), 4).await.unwrap()];
     let at = Timestamp::from_micros(1_790_000_000_000_000);
     let account = Account { id: AccountId::generate(), email: "nodes@example.com".into(), created_at: at };
-    nodes[0].create_account(&account).await.unwrap();
+    nodes[0].create_account(&account, None).await.unwrap();
     let org = Org::new(account.id, "nodes".into(), at);
     nodes[1].create_org(&org, &[], vec![]).await.unwrap();
     // Before any append the org has no head row; with only the genesis head a node creates
@@ -96,8 +98,8 @@ async fn two_nodes_append_to_one_chain() {
     let commits = (0..20).map(|i| {
         let node = nodes[i % 2].clone();
         let entry = || RuntimeWrite::Activity(ActivityRecord::new(org.id, at, ActivityType::ParamsValidated, actor.clone()));
-        let batch: Vec<_> = (0..3).map(|_| entry()).collect();
-        tokio::spawn(async move { node.commit_runtime(&batch).await })
+        let batch: Vec<_> = (0..3).map(|_| BatchItem { write: entry(), charge: None }).collect();
+        tokio::spawn(async move { node.commit_runtime(at, &batch).await })
     });
     for commit in commits.collect::<Vec<_>>() {
         commit.await.unwrap().unwrap();

@@ -1,7 +1,7 @@
 //! Several nodes racing on the runtime workflow in one database: a token is consumed once, a
 //! batch aborted by a deadlock is tried again, a delivery attempt is claimed by one node, an
-//! expiry applies once, an idempotency key creates one approval, and concurrent creators of a
-//! signing key agree on one.
+//! expiry applies once, an idempotency key creates one approval, concurrent creators of a
+//! signing key agree on one, and charged calls never spend more credit than there is.
 
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed step is a failed test")]
 
@@ -15,21 +15,28 @@ use futures_util::future::join_all;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::{Approval, ApprovalStatus, new_reference};
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor, ActorKind};
-use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId, OrgId};
+use oakallow_domain::billing::{CreditKind, LedgerKind, PRICE_MICROUSD};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId, LedgerId, OrgId};
 use oakallow_domain::org::{Account, Org};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
-    ActivityFilter, ApprovalTransition, CreateOutcome, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite,
-    Store, StoredSigningKey, TokenRecord, WebhookEvent,
+    ActivityFilter, ApprovalTransition, BatchItem, Charge, CreateOutcome, IdempotencyClaim, MintedToken, NewApproval, NewCredit,
+    NewDelivery, Outbox, RuntimeWrite, Store, StoredSigningKey, TokenRecord, WebhookEvent, WriteOutcome,
 };
 use oakallow_store_postgres::PostgresStore;
 use sqlx::{Connection as _, PgConnection};
 
 const T0: Timestamp = Timestamp::from_micros(1_790_000_000_000_000);
 
+/// Writes without charges, for `commit_runtime`.
+fn unbilled(writes: impl IntoIterator<Item = RuntimeWrite>) -> Vec<BatchItem> {
+    writes.into_iter().map(|write| BatchItem { write, charge: None }).collect()
+}
+
 /// Three nodes (each its own pool) on one fresh schema, and an org to work in.
 struct Cluster {
     nodes: Vec<Arc<dyn Store>>,
+    account: AccountId,
     org: OrgId,
     schema: common::Schema,
 }
@@ -43,10 +50,10 @@ impl Cluster {
             nodes.push(Arc::new(PostgresStore::connect_with(schema.options(), 8).await.unwrap()));
         }
         let account = Account { id: AccountId::generate(), email: "races@example.com".into(), created_at: T0 };
-        nodes[0].create_account(&account).await.unwrap();
+        nodes[0].create_account(&account, None).await.unwrap();
         let org = Org::new(account.id, "races".into(), T0);
         nodes[1].create_org(&org, &[], vec![]).await.unwrap();
-        Some(Self { nodes, org: org.id, schema })
+        Some(Self { nodes, account: account.id, org: org.id, schema })
     }
 
     /// The node for the `i`th task, round robin.
@@ -132,12 +139,12 @@ impl Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_token_is_consumed_once_across_nodes() {
     let Some(cluster) = Cluster::start().await else { return };
-    cluster.nodes[0].commit_runtime(&[cluster.mint("j")]).await.unwrap();
+    cluster.nodes[0].commit_runtime(T0, &unbilled([cluster.mint("j")])).await.unwrap();
     let attempts = (0..30).map(|i| {
-        let (node, write) = (cluster.node(i), cluster.consume("j"));
-        tokio::spawn(async move { node.commit_runtime(&[write]).await.unwrap()[0] })
+        let (node, batch) = (cluster.node(i), unbilled([cluster.consume("j")]));
+        tokio::spawn(async move { node.commit_runtime(T0, &batch).await.unwrap()[0] })
     });
-    let applied = join_all(attempts).await.into_iter().filter(|applied| *applied.as_ref().unwrap()).count();
+    let applied = join_all(attempts).await.into_iter().filter(|outcome| *outcome.as_ref().unwrap() == WriteOutcome::Applied).count();
     assert_eq!(applied, 1);
     assert_eq!((cluster.count(ActivityType::TokenVerified).await, cluster.count(ActivityType::TokenRejected).await), (1, 29));
     assert!(cluster.chain_is_intact().await);
@@ -149,15 +156,15 @@ async fn a_token_is_consumed_once_across_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
     let Some(cluster) = Cluster::start().await else { return };
-    cluster.nodes[0].commit_runtime(&[cluster.mint("a"), cluster.mint("b")]).await.unwrap();
+    cluster.nodes[0].commit_runtime(T0, &unbilled([cluster.mint("a"), cluster.mint("b")])).await.unwrap();
     let mut other = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
     sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
     sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'b' FOR UPDATE").execute(&mut other).await.unwrap();
     let other_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut other).await.unwrap();
 
-    let batch = [cluster.consume("a"), cluster.consume("b")];
+    let batch = unbilled([cluster.consume("a"), cluster.consume("b")]);
     let node = cluster.node(1);
-    let committed = tokio::spawn(async move { node.commit_runtime(&batch).await });
+    let committed = tokio::spawn(async move { node.commit_runtime(T0, &batch).await });
     // Wait until the batch holds `a` and waits for `b`.
     let mut watcher = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
     let blocked = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))";
@@ -167,7 +174,7 @@ async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
     sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'a' FOR UPDATE").execute(&mut other).await.expect("the batch is the victim");
     sqlx::raw_sql("ROLLBACK").execute(&mut other).await.unwrap();
 
-    assert_eq!(committed.await.unwrap().expect("tried again after the deadlock"), vec![true, true]);
+    assert_eq!(committed.await.unwrap().expect("tried again after the deadlock"), vec![WriteOutcome::Applied; 2]);
     assert_eq!(cluster.count(ActivityType::TokenVerified).await, 2, "the aborted try left nothing");
     assert!(cluster.chain_is_intact().await);
 }
@@ -203,7 +210,7 @@ async fn an_expiry_applies_once_across_nodes() {
     for _ in 0..5 {
         let approval = cluster.approval(60);
         let new = NewApproval { approval, idempotency: None, activity: cluster.record(ActivityType::ApprovalCreated), outbox: vec![] };
-        cluster.nodes[0].create_approval(&new).await.unwrap();
+        cluster.nodes[0].create_approval(&new, None).await.unwrap();
     }
     let now = T0.plus_seconds(60);
     let sweepers = (0..3).map(|i| {
@@ -252,7 +259,7 @@ async fn an_idempotency_key_creates_one_approval_across_nodes() {
             activity: cluster.record(ActivityType::ApprovalCreated),
             outbox: vec![cluster.outbox("approval.created")],
         };
-        tokio::spawn(async move { (new.approval.id, node.create_approval(&new).await.unwrap()) })
+        tokio::spawn(async move { (new.approval.id, node.create_approval(&new, None).await.unwrap()) })
     });
     let outcomes: Vec<_> = join_all(requests).await.into_iter().map(Result::unwrap).collect();
     let created: Vec<ApprovalId> = outcomes.iter().filter(|(_, o)| *o == CreateOutcome::Created).map(|(id, _)| *id).collect();
@@ -261,7 +268,7 @@ async fn an_idempotency_key_creates_one_approval_across_nodes() {
         match outcome {
             CreateOutcome::Created => {}
             CreateOutcome::Replayed(approval) => assert_eq!(approval.id, created[0]),
-            CreateOutcome::KeyReused => panic!("the same request is replayed, not refused"),
+            CreateOutcome::KeyReused | CreateOutcome::InsufficientCredits => panic!("the same request is replayed, not refused"),
         }
     }
     assert_eq!(cluster.count(ActivityType::ApprovalCreated).await, 1);
@@ -279,4 +286,39 @@ async fn signing_key_creators_agree_across_nodes() {
     let keys: Vec<StoredSigningKey> = join_all(creators).await.into_iter().map(Result::unwrap).collect();
     assert!(keys.iter().all(|key| *key == keys[0]), "one key for everybody");
     assert_eq!(cluster.nodes[2].ed25519_keys(cluster.org).await.unwrap(), vec![keys[0].clone()]);
+}
+
+/// Charged calls from two nodes, four times as many as the credit pays for, each in its own
+/// group commit: exactly as many as it pays for are made, and the books balance at zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn charges_are_exact_across_nodes() {
+    let Some(cluster) = Cluster::start().await else { return };
+    let paid_for: usize = 15;
+    let credit = NewCredit {
+        id: LedgerId::generate(),
+        kind: CreditKind::Grant,
+        amount: i64::try_from(paid_for).unwrap() * PRICE_MICROUSD,
+        expires_at: None,
+        note: None,
+        created_at: T0,
+    };
+    cluster.nodes[0].add_credit(cluster.account, &credit).await.unwrap();
+    let charge = Charge { account_id: cluster.account, org_id: cluster.org, price: PRICE_MICROUSD };
+    let calls = (0..4 * paid_for).map(|i| {
+        let node = cluster.nodes[i % 2].clone();
+        let item = BatchItem { write: RuntimeWrite::Activity(cluster.record(ActivityType::ParamsValidated)), charge: Some(charge) };
+        tokio::spawn(async move { node.commit_runtime(T0, &[item]).await.unwrap()[0] })
+    });
+    let outcomes: Vec<WriteOutcome> = join_all(calls).await.into_iter().map(Result::unwrap).collect();
+    let applied = outcomes.iter().filter(|o| **o == WriteOutcome::Applied).count();
+    let refused = outcomes.iter().filter(|o| **o == WriteOutcome::InsufficientCredits).count();
+    assert_eq!((applied, refused), (paid_for, 3 * paid_for));
+
+    let state = cluster.nodes[1].credit_state(cluster.account, T0).await.unwrap();
+    let ledger = cluster.nodes[0].ledger(cluster.account, None, 1000).await.unwrap();
+    assert_eq!((state.balance, ledger.iter().map(|row| row.amount).sum::<i64>()), (0, 0), "the ledger sums to the balance");
+    let debited: u64 = ledger.iter().filter(|row| row.kind == LedgerKind::Debit).map(|row| row.calls).sum();
+    assert_eq!(debited, u64::try_from(paid_for).unwrap());
+    assert_eq!(cluster.count(ActivityType::ParamsValidated).await, paid_for, "refused calls leave no entry");
+    assert!(cluster.chain_is_intact().await);
 }
