@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Overrides};
-use crate::{AdminCommand, Cli, Command, DatabaseArgs};
+use crate::{AdminCommand, Cli, Command, CreditsCommand, DatabaseArgs};
 
 fn database_overrides(database: &DatabaseArgs) -> Overrides {
     let mut flags: Overrides = Vec::new();
@@ -76,6 +76,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             bootstrap(&config, &email, &org, json).await
         }
         Command::Apply { file: document, url, key, dry_run } => apply(&document, &url, &key, dry_run).await,
+        Command::Credits { command } => credits(file, command).await,
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&oakallow_server::openapi())?);
             Ok(())
@@ -125,14 +126,43 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-async fn bootstrap(config: &Config, email: &str, org: &str, json: bool) -> Result<()> {
+/// Runs one operator action on a service over the configured database, then stops it cleanly.
+async fn with_service<T, F>(config: &Config, action: impl FnOnce(Arc<Service>) -> F) -> Result<T>
+where
+    F: std::future::Future<Output = oakallow_service::Result<T>>,
+{
     let store = open_store(config).await?;
     let (service, tasks) = Service::start(store, Arc::new(SystemClock), config.service());
-    let result = service.bootstrap(email, org).await;
+    let result = action(Arc::clone(&service)).await;
     service.stop();
     drop(service);
     tasks.finished().await;
-    let created = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    result.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+async fn credits(file: Option<&Path>, command: CreditsCommand) -> Result<()> {
+    let summary = match command {
+        CreditsCommand::Grant { account, usd, calls, database } => {
+            let config = load_config(file, database_overrides(&database))?;
+            let amount = match (usd, calls) {
+                (Some(usd), None) if usd.is_finite() && usd > 0.0 && usd < 1e9 => (usd * 1_000_000.0).round() as i64,
+                (None, Some(calls)) if calls > 0 => calls.saturating_mul(oakallow_domain::billing::PRICE_MICROUSD),
+                _ => anyhow::bail!("give a positive --usd or --calls"),
+            };
+            with_service(&config, |service| async move { service.grant_credit(&account, amount).await }).await?
+        }
+        CreditsCommand::Set { account, calls, database } => {
+            let config = load_config(file, database_overrides(&database))?;
+            with_service(&config, |service| async move { service.set_credit_calls(&account, calls).await }).await?
+        }
+    };
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(())
+}
+
+async fn bootstrap(config: &Config, email: &str, org: &str, json: bool) -> Result<()> {
+    let (email, org) = (email.to_owned(), org.to_owned());
+    let created = with_service(config, |service| async move { service.bootstrap(&email, &org).await }).await?;
     if json {
         println!("{}", serde_json::to_string(&created)?);
     } else {

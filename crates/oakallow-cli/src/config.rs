@@ -31,6 +31,26 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// Approvals.
     pub approvals: ApprovalsConfig,
+    /// Billing.
+    pub billing: BillingConfig,
+    /// Change propagation.
+    pub sync: SyncConfig,
+}
+
+/// `[billing]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillingConfig {
+    /// Meter billable calls.
+    pub enabled: bool,
+}
+
+/// `[sync]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Interval of the safety-net comparison, in milliseconds.
+    pub interval_ms: u64,
 }
 
 /// `[webhooks]`.
@@ -61,6 +81,8 @@ impl Config {
         service.webhooks.retry_schedule_seconds.clone_from(&self.webhooks.retry_schedule_seconds);
         service.webhooks.timeout = std::time::Duration::from_secs(self.webhooks.timeout_seconds);
         service.sweep_interval = std::time::Duration::from_millis(self.approvals.sweep_interval_ms.max(10));
+        service.billing_enabled = self.billing.enabled;
+        service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));
         service
     }
 }
@@ -230,6 +252,8 @@ mod tests {
         assert!(config.service().webhooks.allow_private_targets);
         let config = Config::load(None, env(&[]), vec![]).unwrap();
         assert!(!config.service().webhooks.allow_private_targets);
+        let config = Config::load(None, env(&[("OAKALLOW_BILLING__ENABLED", "false")]), vec![]).unwrap();
+        assert!(!config.service().billing_enabled);
         assert_eq!(config.service().webhooks.retry_schedule_seconds, vec![5, 30, 120, 600, 1800, 3600, 7200, 14400]);
     }
 

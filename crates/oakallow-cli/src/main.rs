@@ -65,10 +65,44 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Operator commands on an account's prepaid credit.
+    Credits {
+        #[command(subcommand)]
+        command: CreditsCommand,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Print the version.
     Version,
+}
+
+#[derive(Debug, Subcommand)]
+enum CreditsCommand {
+    /// Add credit to an account.
+    Grant {
+        /// The account's email.
+        #[arg(long)]
+        account: String,
+        /// Dollars to add.
+        #[arg(long, conflicts_with = "calls", required_unless_present = "calls")]
+        usd: Option<f64>,
+        /// Billable calls' worth to add.
+        #[arg(long)]
+        calls: Option<i64>,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+    /// Make an account's balance exactly N calls (one adjustment row).
+    Set {
+        /// The account's email.
+        #[arg(long)]
+        account: String,
+        /// The balance, in billable calls.
+        #[arg(long)]
+        calls: i64,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

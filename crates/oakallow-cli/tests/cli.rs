@@ -3,75 +3,12 @@
 
 #![expect(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_oakallow");
-
-fn oakallow(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).env_remove("RUST_LOG").output().unwrap()
-}
-
-fn bootstrap(database: &[&str], email: &str) -> Value {
-    let mut args = vec!["admin", "bootstrap", "--email", email, "--org", "demo", "--json"];
-    args.extend_from_slice(database);
-    let output = oakallow(&args);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-/// A running `oakallow serve` and its address.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    fn start(database: &[&str]) -> Self {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(database);
-        let mut child = Command::new(BIN)
-            .args(&args)
-            .env("OAKALLOW_LOG__FORMAT", "json")
-            .env_remove("RUST_LOG")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let address = loop {
-            let line = lines.next().expect("the server exits before listening").unwrap();
-            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
-            if let Some(address) = event["fields"]["address"].as_str() {
-                break address.to_owned();
-            }
-        };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, base: format!("http://{address}") }
-    }
-
-    fn stop(mut self) -> std::process::ExitStatus {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the server did not stop within 10 s of SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
+use support::{Server, bootstrap, oakallow};
 
 async fn exercise(server: &Server, keys: &Value, dir: &Path) {
     let http = reqwest::Client::new();
@@ -114,13 +51,13 @@ async fn bootstrap_serve_apply_and_stop_on_sqlite() {
     assert_eq!((&again["account_id"], &again["org_id"]), (&keys["account_id"], &keys["org_id"]), "the same account and org");
     assert_ne!(again["standard_key"], keys["standard_key"], "new keys every time");
 
-    let server = Server::start(&database);
+    let server = Server::start(&database, &[]);
     exercise(&server, &keys, dir.path()).await;
     assert!(server.stop().success(), "a clean exit on SIGTERM");
     assert!(data.join("oakallow.db").exists());
 
     // The data survives a restart.
-    let server = Server::start(&database);
+    let server = Server::start(&database, &[]);
     let (_, body) = {
         let response = reqwest::Client::new()
             .get(format!("{}/v1/tools", server.base))
@@ -142,7 +79,7 @@ async fn bootstrap_serve_and_apply_on_postgres() {
     let output = oakallow(&["migrate", "--database-url", &url]);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let keys = bootstrap(&database, "pg@example.com");
-    let server = Server::start(&database);
+    let server = Server::start(&database, &[]);
     exercise(&server, &keys, dir.path()).await;
     assert!(server.stop().success());
 }

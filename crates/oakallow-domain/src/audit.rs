@@ -33,6 +33,8 @@ pub enum ActivityType {
     ApprovalExpired,
     #[serde(rename = "approval.cancelled")]
     ApprovalCancelled,
+    #[serde(rename = "approval.polled")]
+    ApprovalPolled,
     #[serde(rename = "token.minted")]
     TokenMinted,
     #[serde(rename = "token.verified")]
@@ -51,7 +53,7 @@ pub enum ActivityType {
 
 impl ActivityType {
     /// Every type.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::PermissionChecked,
         Self::ParamsValidated,
         Self::ApprovalCreated,
@@ -59,6 +61,7 @@ impl ActivityType {
         Self::ApprovalEscalated,
         Self::ApprovalExpired,
         Self::ApprovalCancelled,
+        Self::ApprovalPolled,
         Self::TokenMinted,
         Self::TokenVerified,
         Self::TokenRejected,
@@ -78,6 +81,7 @@ impl ActivityType {
             Self::ApprovalEscalated => "approval.escalated",
             Self::ApprovalExpired => "approval.expired",
             Self::ApprovalCancelled => "approval.cancelled",
+            Self::ApprovalPolled => "approval.polled",
             Self::TokenMinted => "token.minted",
             Self::TokenVerified => "token.verified",
             Self::TokenRejected => "token.rejected",

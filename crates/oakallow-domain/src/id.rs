@@ -153,6 +153,8 @@ typed_id!(/// A webhook delivery.
     DeliveryId, "dlv");
 typed_id!(/// An activity (audit trail) entry.
     ActivityId, "act");
+typed_id!(/// A row of an account's credit ledger.
+    LedgerId, "led");
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 
 pub mod approval;
 pub mod audit;
+pub mod billing;
 pub mod canonical;
 pub mod clock;
 pub mod id;

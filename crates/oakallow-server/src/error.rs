@@ -80,6 +80,7 @@ impl From<ServiceError> for ApiError {
             | ServiceError::TokenUsed => StatusCode::CONFLICT,
             ServiceError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ServiceError::InvalidParams { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ServiceError::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
             ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
-use crate::routes::{activity, approvals, keys, manage, org, policy, runtime, system, tokens, webhooks};
+use crate::routes::{activity, approvals, billing, keys, manage, org, policy, runtime, system, tokens, webhooks};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -92,6 +92,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::test))
         .routes(routes!(webhooks::deliveries))
         .routes(routes!(webhooks::retry))
+        .routes(routes!(billing::get))
+        .routes(routes!(billing::ledger))
 }
 
 /// The OpenAPI 3.1 document of the whole API.

@@ -21,6 +21,7 @@ use serde_json::{Map, Value, json};
 pub use view::ApprovalView;
 
 use crate::auth::{ApprovalReader, Approver, Caller, Standard};
+use crate::billing::billable;
 use crate::check::check_runtime_name;
 use crate::error::{ServiceError, ServiceResult};
 use crate::orgs_cache::OrgRuntime;
@@ -154,7 +155,7 @@ impl Service {
                     fingerprint: fingerprint.clone(),
                     expires_at: now.plus_seconds(IDEMPOTENCY_SECONDS),
                 }),
-                activity: self.approval_activity(caller.actor(), &approval, ActivityType::ApprovalCreated, now, &runtime),
+                activity: billable(self.approval_activity(caller.actor(), &approval, ActivityType::ApprovalCreated, now, &runtime)),
                 outbox: vec![events::outbox(
                     &runtime.org,
                     "approval.created",
@@ -163,12 +164,13 @@ impl Service {
                 )],
                 approval,
             };
-            match self.store.create_approval(&new).await {
+            match self.store.create_approval(&new, self.charge(&runtime.org)).await {
                 Ok(CreateOutcome::Created) => {
                     self.webhook_wake.notify_one();
                     return Ok((ApprovalView::at(&new.approval, now), false));
                 }
                 Ok(CreateOutcome::Replayed(existing)) => return Ok((ApprovalView::at(&existing, now), true)),
+                Ok(CreateOutcome::InsufficientCredits) => return Err(ServiceError::InsufficientCredits),
                 Ok(CreateOutcome::KeyReused) => {
                     return Err(ServiceError::Conflict {
                         message: "this Idempotency-Key was used for a different request in the last 24 hours".into(),
@@ -293,6 +295,9 @@ impl Service {
         if wait > MAX_WAIT_SECONDS {
             return Err(ServiceError::invalid(format!("wait must be at most {MAX_WAIT_SECONDS} seconds")));
         }
+        if caller.tier() == oakallow_domain::keys::KeyTier::Standard {
+            self.bill_poll(caller, id, wait).await?;
+        }
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(wait));
         loop {
             let notify = self.wakeups.subscribe(id);
@@ -312,6 +317,22 @@ impl Service {
                 return Ok(ApprovalView::at(&approval, self.clock.now()));
             }
         }
+    }
+
+    /// Records (and charges) a standard key's poll, a long-poll being one call. An unknown id
+    /// is 404 before anything is charged.
+    async fn bill_poll(&self, caller: &Caller, id: ApprovalId, wait: u32) -> ServiceResult<()> {
+        let approval = self.load_approval(caller, id).await?;
+        let runtime = self.org_runtime(caller.org_id()).await?;
+        let now = self.clock.now();
+        let mut record = ActivityRecord::new(caller.org_id(), now, ActivityType::ApprovalPolled, caller.actor());
+        record.tool = Some(approval.tool.clone());
+        record.tenant.clone_from(&approval.tenant);
+        record.approval_id = Some(id);
+        record.result = Some(approval.status_at(now).as_str().to_owned());
+        record.details = Some(json!({ "wait_seconds": wait }));
+        self.committer.commit(oakallow_store::RuntimeWrite::Activity(billable(record)), self.charge(&runtime.org)).await?;
+        Ok(())
     }
 
     /// A page of the org's approvals, newest first. Readable by standard and approver keys.

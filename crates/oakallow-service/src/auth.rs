@@ -130,6 +130,18 @@ impl KeyCache {
         }
     }
 
+    /// Forgets a key (revoked elsewhere): the next request reads it from the database.
+    pub(crate) fn evict(&self, id: KeyId) {
+        if let Ok(mut keys) = self.keys.write() {
+            keys.retain(|_, key| key.id != id);
+        }
+    }
+
+    /// The ids of the cached keys that are not known to be revoked.
+    pub(crate) fn ids(&self) -> Vec<KeyId> {
+        self.keys.read().map(|keys| keys.values().filter(|k| k.revoked_at.is_none()).map(|k| k.id).collect()).unwrap_or_default()
+    }
+
     /// Marks a cached key revoked (by id; the raw key is not known at revocation).
     pub(crate) fn revoke(&self, key: &ApiKey) {
         if let Ok(mut keys) = self.keys.write() {

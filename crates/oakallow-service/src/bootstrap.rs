@@ -9,6 +9,7 @@ use oakallow_domain::policy::check_name;
 use serde::Serialize;
 
 use crate::Service;
+use crate::billing::free_credit;
 use crate::error::{ServiceError, ServiceResult};
 use crate::keys::{key_created, mint_key};
 
@@ -50,7 +51,7 @@ impl Service {
             Some(account) => account,
             None => {
                 let account = Account { id: AccountId::generate(), email, created_at: now };
-                self.store.create_account(&account).await?;
+                self.store.create_account(&account, Some(&free_credit(now))).await?;
                 account
             }
         };

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Standard;
+use crate::billing::billable;
 use crate::error::{ParamError, ServiceError, ServiceResult};
 use crate::orgs_cache::OrgRuntime;
 use crate::tokens::TokenSubject;
@@ -211,7 +212,7 @@ impl Service {
             checked_at: now,
         };
         let token = token.map(|(_, minted, _)| minted);
-        self.committer.commit(RuntimeWrite::Check { check, activity, token }).await?;
+        self.committer.commit(RuntimeWrite::Check { check, activity: billable(activity), token }, self.charge(&runtime.org)).await?;
         Ok(response)
     }
 
@@ -228,7 +229,7 @@ impl Service {
         if !errors.is_empty() {
             activity.details = Some(json!({ "errors": errors }));
         }
-        self.committer.commit(RuntimeWrite::Activity(activity)).await?;
+        self.committer.commit(RuntimeWrite::Activity(billable(activity)), self.charge(&runtime.org)).await?;
         Ok(ValidateResponse { valid: errors.is_empty(), errors })
     }
 }

@@ -11,6 +11,11 @@ pub struct ServiceConfig {
     pub webhooks: WebhookConfig,
     /// How often the approval sweeper looks for expired approvals.
     pub sweep_interval: Duration,
+    /// Meter billable calls against prepaid credit (off: calls are only counted).
+    pub billing_enabled: bool,
+    /// How often cached orgs and keys are compared with the database, in case an announcement
+    /// from another node was missed.
+    pub sync_interval: Duration,
 }
 
 /// Webhook delivery settings.
@@ -39,6 +44,8 @@ impl Default for ServiceConfig {
                 concurrency: 32,
             },
             sweep_interval: Duration::from_secs(1),
+            billing_enabled: true,
+            sync_interval: Duration::from_secs(2),
         }
     }
 }

@@ -84,6 +84,9 @@ pub enum ServiceError {
     /// The token already has its execution.
     #[error("an execution was already logged with this token")]
     TokenUsed,
+    /// The account's prepaid credit is used up.
+    #[error("the account has no credit left for this call; add credit to continue")]
+    InsufficientCredits,
     /// The database cannot be reached; try again.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -112,6 +115,7 @@ impl ServiceError {
             Self::NotAuthorized { .. } => "not_authorized",
             Self::ApprovalNotPending { .. } => "approval_not_pending",
             Self::TokenUsed => "token_used",
+            Self::InsufficientCredits => "insufficient_credits",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::auth::Standard;
+use crate::billing::billable;
 use crate::check::check_runtime_name;
 use crate::error::{ServiceError, ServiceResult};
 use crate::tokens::Rejection;
@@ -144,7 +145,7 @@ impl Service {
             duration_ms: execution.duration_ms,
             logged_at: now,
         };
-        if !self.committer.commit(RuntimeWrite::Execution { execution, activity }).await? {
+        if !self.committer.commit(RuntimeWrite::Execution { execution, activity: billable(activity) }, self.charge(&runtime.org)).await? {
             return Err(ServiceError::TokenUsed);
         }
         Ok(view)

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod approvals;
 pub mod auth;
+pub mod billing;
 pub mod bootstrap;
 pub mod check;
 pub mod commit;
@@ -21,6 +22,7 @@ pub mod policy_doc;
 mod redact;
 pub mod schema;
 mod signing;
+mod sync;
 pub mod tokens;
 mod wakeups;
 pub mod webhooks;
@@ -105,7 +107,7 @@ impl Service {
     /// A service on `store`, with time from `clock`, and its background tasks. Must be called
     /// inside a tokio runtime.
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> (Arc<Self>, ServiceTasks) {
-        let (committer, committer_task) = Committer::start(Arc::clone(&store));
+        let (committer, committer_task) = Committer::start(Arc::clone(&store), Arc::clone(&clock));
         let (stop, stopping) = watch::channel(false);
         let webhook_wake = Arc::new(Notify::new());
         let worker = Worker {
@@ -128,8 +130,14 @@ impl Service {
             webhook_wake,
             stop,
         });
-        let sweeper_task = tokio::spawn(sweep_approvals(Arc::downgrade(&service), stopping));
-        let tasks = vec![("group committer", committer_task), ("webhook worker", worker_task), ("approval sweeper", sweeper_task)];
+        let sweeper_task = tokio::spawn(sweep_approvals(Arc::downgrade(&service), stopping.clone()));
+        let sync_task = sync::start(&service, stopping);
+        let tasks = vec![
+            ("group committer", committer_task),
+            ("webhook worker", worker_task),
+            ("approval sweeper", sweeper_task),
+            ("change sync", sync_task),
+        ];
         (service, ServiceTasks { tasks })
     }
 

@@ -98,6 +98,31 @@ impl OrgCache {
         current_or_load(store, &slot, org).await
     }
 
+    /// The cached policy version of an org, if it is cached.
+    pub(crate) fn cached_version(&self, org: OrgId) -> Option<u64> {
+        let slot = self.slots.read().ok()?.get(&org).cloned()?;
+        slot.current.load().as_ref().map(|runtime| runtime.policy.version)
+    }
+
+    /// Every cached org with its policy version and settings' time.
+    pub(crate) fn cached(&self) -> Vec<(OrgId, u64, oakallow_domain::Timestamp)> {
+        let Ok(slots) = self.slots.read() else { return Vec::new() };
+        slots
+            .iter()
+            .filter_map(|(org, slot)| slot.current.load().as_ref().map(|runtime| (*org, runtime.policy.version, runtime.org.updated_at)))
+            .collect()
+    }
+
+    /// Re-reads an org from the store (it changed elsewhere).
+    pub(crate) async fn refresh(&self, store: &dyn Store, org: OrgId) -> ServiceResult<()> {
+        let slot = self.slot(org)?;
+        let _edit = slot.edit.lock().await;
+        let previous = slot.current.load_full();
+        let runtime = load(store, org, previous.as_deref()).await?;
+        slot.current.store(Some(Arc::new(runtime)));
+        Ok(())
+    }
+
     /// Plans and commits a policy edit, re-planning on a concurrent change elsewhere, then
     /// publishes the new state. `plan` sees the current state and must not have side effects.
     pub(crate) async fn edit_policy<R>(

@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Service;
 use crate::auth::{Caller, Reader, Standard};
+use crate::billing::billable;
 use crate::error::{ServiceError, ServiceResult};
 
 /// How old a check may be when a token is minted from it, in seconds.
@@ -267,7 +268,9 @@ impl Service {
             _ => return Err(ServiceError::invalid("give exactly one of check_id and approval_id")),
         };
         let expires_at = minted.token.expires_at;
-        if !self.committer.commit(RuntimeWrite::MintToken(minted)).await? {
+        let charge = self.charge(&self.org_runtime(org).await?.org);
+        let minted = MintedToken { activity: billable(minted.activity), ..minted };
+        if !self.committer.commit(RuntimeWrite::MintToken(minted), charge).await? {
             return Err(not_authorized("already_used", "a token was already minted from this source"));
         }
         Ok(MintedTokenView { token: text, claims, expires_at })
@@ -325,12 +328,15 @@ impl Service {
             }
             record.result = Some(result.to_owned());
             record.details = Some(json!({ "consume": consume }));
-            record
+            billable(record)
         };
+        let charge = self.charge(&self.org_runtime(org).await?.org);
         let claims = match checked {
             Ok(claims) => claims,
             Err((reason, claims)) => {
-                self.committer.commit(RuntimeWrite::Activity(entry(ActivityType::TokenRejected, claims.as_ref(), reason.as_str()))).await?;
+                self.committer
+                    .commit(RuntimeWrite::Activity(entry(ActivityType::TokenRejected, claims.as_ref(), reason.as_str())), charge)
+                    .await?;
                 return Ok(Verification { valid: false, reason: Some(reason), claims });
             }
         };
@@ -344,11 +350,11 @@ impl Service {
                 verified: entry(ActivityType::TokenVerified, Some(&claims), "valid"),
                 already_used: entry(ActivityType::TokenRejected, Some(&claims), Rejection::Used.as_str()),
             };
-            self.committer.commit(write).await?
+            self.committer.commit(write, charge).await?
         } else {
             let (kind, result) =
                 if usable { (ActivityType::TokenVerified, "valid") } else { (ActivityType::TokenRejected, Rejection::Used.as_str()) };
-            self.committer.commit(RuntimeWrite::Activity(entry(kind, Some(&claims), result))).await?;
+            self.committer.commit(RuntimeWrite::Activity(entry(kind, Some(&claims), result)), charge).await?;
             usable
         };
         Ok(Verification { valid, reason: (!valid).then_some(Rejection::Used), claims: Some(claims) })

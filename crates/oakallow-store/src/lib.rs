@@ -2,6 +2,7 @@
 //! implements, each method one transaction, every query scoped by org. The
 //! [`conformance`] suite is the definition of "implements it correctly"; each backend runs it.
 
+mod billing_records;
 pub mod conformance;
 mod error;
 mod records;
@@ -12,11 +13,12 @@ use oakallow_domain::Timestamp;
 use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
-use oakallow_domain::id::{ActivityId, ApprovalId, CheckId, DeliveryId};
+use oakallow_domain::id::{ActivityId, ApprovalId, CheckId, DeliveryId, LedgerId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 
+pub use billing_records::{BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, OrgVersion, WriteOutcome};
 pub use error::{StoreError, StoreResult};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
@@ -36,8 +38,9 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- accounts and orgs --------------------------------------------------------------------
 
-    /// Creates an account; [`StoreError::Conflict`] if the email is taken.
-    async fn create_account(&self, account: &Account) -> StoreResult<()>;
+    /// Creates an account, with its sign-up credit if any; [`StoreError::Conflict`] if the
+    /// email is taken.
+    async fn create_account(&self, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()>;
 
     /// The account with this email.
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>>;
@@ -101,9 +104,18 @@ pub trait Store: Send + Sync + 'static {
     // ----- runtime writes and the audit trail ---------------------------------------------------
 
     /// Commits many runtime writes in one transaction (group commit), appending each activity
-    /// entry to its org's hash chain in batch order. All or nothing; answers, per write, whether
-    /// it applied (conditional writes; see [`RuntimeWrite`]).
-    async fn commit_runtime(&self, batch: &[RuntimeWrite]) -> StoreResult<Vec<bool>>;
+    /// entry to its org's hash chain in batch order. All or nothing; answers, per write, what
+    /// became of it.
+    ///
+    /// Billing: a charged write that its account cannot pay for (with everything before it in
+    /// the batch) is not written at all (`InsufficientCredits`). Otherwise the call is paid for
+    /// exactly when the write appends its activity entry: always for `Check`, `Activity` and
+    /// `ConsumeToken`, only if applied for `MintToken` and `Execution`. The calls of the batch
+    /// make one `debit` ledger row per account and org (or, at price 0, one `usage` row),
+    /// spending free credit first, then other credit oldest first; free credit found expired is
+    /// written off with an `expiry` row. The balance never goes below zero, whatever runs
+    /// concurrently (each account's credit is locked for the transaction).
+    async fn commit_runtime(&self, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>>;
 
     /// A check recorded by `commit_runtime`.
     async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>>;
@@ -140,9 +152,10 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- approvals ----------------------------------------------------------------------------
 
-    /// Stores a new approval with its audit entry, events and idempotency claim. A reference
-    /// already used in the org is a [`StoreError::Conflict`] (the caller draws a new one).
-    async fn create_approval(&self, new: &NewApproval) -> StoreResult<CreateOutcome>;
+    /// Stores a new approval with its audit entry, events and idempotency claim, and charges
+    /// for it (a replay is not charged again). A reference already used in the org is a
+    /// [`StoreError::Conflict`] (the caller draws a new one).
+    async fn create_approval(&self, new: &NewApproval, charge: Option<Charge>) -> StoreResult<CreateOutcome>;
 
     /// One approval of the org, with its decisions.
     async fn approval(&self, org_id: OrgId, id: ApprovalId) -> StoreResult<Option<Approval>>;
@@ -177,4 +190,41 @@ pub trait Store: Send + Sync + 'static {
     /// Makes a delivery of the org pending again, due at `now`, with a fresh retry schedule.
     /// [`StoreError::NotFound`] if the org has no such delivery.
     async fn retry_delivery(&self, org_id: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery>;
+
+    // ----- credits ------------------------------------------------------------------------------
+
+    /// Adds credit to an account: a lot and its ledger row.
+    async fn add_credit(&self, account_id: AccountId, credit: &NewCredit) -> StoreResult<()>;
+
+    /// Makes the account's balance exactly `target` micro-dollars with one `adjustment` ledger
+    /// row (none if it is already there), and answers the row.
+    async fn set_balance(
+        &self,
+        account_id: AccountId,
+        target: i64,
+        id: LedgerId,
+        note: &str,
+        now: Timestamp,
+    ) -> StoreResult<Option<LedgerRow>>;
+
+    /// The account's credit at `now`, writing off expired free credit first.
+    async fn credit_state(&self, account_id: AccountId, now: Timestamp) -> StoreResult<CreditState>;
+
+    /// The account's ledger, newest first, before the row `before`.
+    async fn ledger(&self, account_id: AccountId, before: Option<LedgerId>, limit: u32) -> StoreResult<Vec<LedgerRow>>;
+
+    // ----- several nodes ------------------------------------------------------------------------
+
+    /// Starts telling `sink` about changes committed by any node (for caches to follow). A
+    /// store that only one process can use has nothing to announce and does nothing.
+    fn watch_changes(&self, sink: ChangeSink) -> StoreResult<()> {
+        let _ = sink;
+        Ok(())
+    }
+
+    /// The current versions of these orgs (the periodic check behind announcements).
+    async fn org_versions(&self, orgs: &[OrgId]) -> StoreResult<Vec<OrgVersion>>;
+
+    /// Which of these keys are revoked.
+    async fn revoked_keys(&self, keys: &[KeyId]) -> StoreResult<Vec<KeyId>>;
 }

@@ -266,6 +266,8 @@ pub enum CreateOutcome {
     Replayed(Approval),
     /// The idempotency key was used for a different request within 24 h.
     KeyReused,
+    /// The account cannot pay for the request: nothing was written.
+    InsufficientCredits,
 }
 
 /// A change to a pending approval: a decision, an escalation, a cancellation or an expiry.

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod approvals;
+pub mod billing;
 pub mod keys;
 pub mod manage;
 pub mod org;

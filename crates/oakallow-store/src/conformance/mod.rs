@@ -32,7 +32,9 @@ macro_rules! conformance_tests {
             policy_constraints, runtime_chain, activity_queries, concurrent_runtime_commits,
             policy_activity_joins_chain, webhook_secrets, signing_keys, tokens_mint_once_and_consume_once,
             concurrent_consumption, executions_once_per_token, approvals_create_and_idempotency,
-            approval_transitions, approval_listing_and_expiry, webhook_deliveries, activity_in_ascending_order);
+            approval_transitions, approval_listing_and_expiry, webhook_deliveries, activity_in_ascending_order,
+            charges_stop_at_zero, only_written_entries_are_paid, spending_order_and_expiry, set_balance_exactly,
+            usage_when_billing_is_off, concurrent_charges_are_exact, approvals_are_charged_once, versions_and_revocations);
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,15 +46,32 @@ macro_rules! conformance_tests {
     )*};
 }
 
+mod billing;
 mod runtime;
 
 /// Every case, by name.
 pub mod cases {
+    pub use super::billing::*;
     pub use super::runtime::*;
     pub use super::{
         accounts_and_orgs, activity_queries, concurrent_runtime_commits, keys, org_isolation, policy_activity_joins_chain,
         policy_constraints, policy_round_trip, policy_version_conflict, runtime_chain,
     };
+}
+
+/// `commit_runtime` without charges, answering whether each write applied.
+#[async_trait::async_trait]
+pub(crate) trait Unbilled {
+    async fn commit_unbilled(&self, writes: &[RuntimeWrite]) -> crate::StoreResult<Vec<bool>>;
+}
+
+#[async_trait::async_trait]
+impl Unbilled for dyn Store {
+    async fn commit_unbilled(&self, writes: &[RuntimeWrite]) -> crate::StoreResult<Vec<bool>> {
+        let batch: Vec<_> = writes.iter().map(|write| crate::BatchItem { write: write.clone(), charge: None }).collect();
+        let outcomes = self.commit_runtime(T0, &batch).await?;
+        Ok(outcomes.into_iter().map(|o| o == crate::WriteOutcome::Applied).collect())
+    }
 }
 
 pub(crate) const T0: Timestamp = Timestamp::from_micros(1_790_000_000_000_000);
@@ -81,7 +100,7 @@ fn new_key(org: OrgId, tier: KeyTier, name: &str) -> (NewKey, RawKey) {
 
 pub(crate) async fn new_org(store: &dyn Store, email: &str) -> Org {
     let account = Account { id: AccountId::generate(), email: email.into(), created_at: T0 };
-    store.create_account(&account).await.expect("create account");
+    store.create_account(&account, None).await.expect("create account");
     let org = Org::new(account.id, format!("org of {email}"), T0);
     store.create_org(&org, &[], vec![]).await.expect("create org");
     org
@@ -90,11 +109,11 @@ pub(crate) async fn new_org(store: &dyn Store, email: &str) -> Org {
 /// Accounts are unique by email; orgs belong to accounts and keep their settings.
 pub async fn accounts_and_orgs(store: Arc<dyn Store>) {
     let account = Account { id: AccountId::generate(), email: "a@example.com".into(), created_at: T0 };
-    store.create_account(&account).await.unwrap();
+    store.create_account(&account, None).await.unwrap();
     assert_eq!(store.account_by_email("a@example.com").await.unwrap(), Some(account.clone()));
     assert_eq!(store.account_by_email("b@example.com").await.unwrap(), None);
     let twin = Account { id: AccountId::generate(), ..account.clone() };
-    assert!(matches!(store.create_account(&twin).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_account(&twin, None).await, Err(StoreError::Conflict(_))));
 
     let (management, _) = new_key(OrgId::generate(), KeyTier::Management, "m");
     let mut org = Org::new(account.id, "first".into(), T0);
@@ -140,7 +159,7 @@ pub async fn org_isolation(store: Arc<dyn Store>) {
 
     let check = check_record(a.id, "send_email");
     store
-        .commit_runtime(&[RuntimeWrite::Check {
+        .commit_unbilled(&[RuntimeWrite::Check {
             check: check.clone(),
             activity: record(a.id, ActivityType::PermissionChecked),
             token: None,
@@ -322,9 +341,9 @@ pub async fn runtime_chain(store: Arc<dyn Store>) {
     let a = new_org(store.as_ref(), "r1@example.com").await;
     let b = new_org(store.as_ref(), "r2@example.com").await;
     let batch: Vec<_> = (0..10).map(|n| checked(if n % 3 == 0 { b.id } else { a.id }, "send_email", n)).collect();
-    store.commit_runtime(&batch).await.unwrap();
-    store.commit_runtime(&batch[..0]).await.unwrap();
-    store.commit_runtime(&[checked(a.id, "late", 99)]).await.unwrap();
+    store.commit_unbilled(&batch).await.unwrap();
+    store.commit_unbilled(&batch[..0]).await.unwrap();
+    store.commit_unbilled(&[checked(a.id, "late", 99)]).await.unwrap();
 
     let chain_a = store.verify_chain(a.id).await.unwrap();
     assert_eq!((chain_a.entries, chain_a.first_broken), (7, None));
@@ -350,7 +369,7 @@ pub async fn activity_queries(store: Arc<dyn Store>) {
     validated.result = Some("invalid".into());
     validated.tenant = Some("globex".into());
     batch.push(RuntimeWrite::Activity(validated.clone()));
-    store.commit_runtime(&batch).await.unwrap();
+    store.commit_unbilled(&batch).await.unwrap();
 
     let query = |filter: ActivityFilter| {
         let store = store.clone();
@@ -377,7 +396,7 @@ pub async fn concurrent_runtime_commits(store: Arc<dyn Store>) {
         let store = store.clone();
         async move {
             let batch: Vec<_> = (0..5).map(|n| checked(if (i + n) % 2 == 0 { a.id } else { b.id }, "t", n)).collect();
-            store.commit_runtime(&batch).await
+            store.commit_unbilled(&batch).await
         }
     });
     for result in futures_util::future::join_all(commits).await {
@@ -397,14 +416,14 @@ pub async fn concurrent_runtime_commits(store: Arc<dyn Store>) {
 /// Management changes land in the same chain as runtime entries.
 pub async fn policy_activity_joins_chain(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "j@example.com").await;
-    store.commit_runtime(&[checked(org.id, "x", 0)]).await.unwrap();
+    store.commit_unbilled(&[checked(org.id, "x", 0)]).await.unwrap();
     let (_, changes) = sample_policy(PolicyState::default());
     let mut change = record(org.id, ActivityType::ConfigChanged);
     change.details = Some(json!({"action": "create", "kind": "tool"}));
     store.commit_policy(org.id, 0, &changes, vec![change.clone()]).await.unwrap();
     let (key, _) = new_key(org.id, KeyTier::Standard, "s");
     store.create_key(&key, record(org.id, ActivityType::KeyCreated)).await.unwrap();
-    store.commit_runtime(&[checked(org.id, "y", 1)]).await.unwrap();
+    store.commit_unbilled(&[checked(org.id, "y", 1)]).await.unwrap();
     let check = store.verify_chain(org.id).await.unwrap();
     assert_eq!((check.entries, check.first_broken), (4, None));
     let entries = store.list_activity(org.id, &ActivityFilter { limit: 10, ..Default::default() }).await.unwrap();

@@ -10,7 +10,7 @@ use oakallow_domain::id::{ApprovalId, DeliveryId, EventId, ExecutionId, OrgId};
 use oakallow_domain::token::Algorithm;
 use serde_json::json;
 
-use super::{T0, check_record, checked, new_org, record};
+use super::{T0, Unbilled, check_record, checked, new_org, record};
 use crate::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CreateOutcome, DeliveryAttempt, DeliveryFilter, DeliveryStatus,
     ExecutionRecord, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite, Store, StoreError, StoredSigningKey,
@@ -116,9 +116,9 @@ pub async fn signing_keys(store: Arc<dyn Store>) {
 /// One token per source; a token is consumed once, and the second attempt is audited as used.
 pub async fn tokens_mint_once_and_consume_once(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "t@example.com").await;
-    let applied = store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "apr_1", "j1"))]).await.unwrap();
+    let applied = store.commit_unbilled(&[RuntimeWrite::MintToken(minted(org.id, "apr_1", "j1"))]).await.unwrap();
     assert_eq!(applied, vec![true]);
-    let applied = store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "apr_1", "j2")), checked(org.id, "x", 1)]).await.unwrap();
+    let applied = store.commit_unbilled(&[RuntimeWrite::MintToken(minted(org.id, "apr_1", "j2")), checked(org.id, "x", 1)]).await.unwrap();
     assert_eq!(applied, vec![false, true], "a second token from the same source is refused, the rest of the batch commits");
     assert_eq!(store.token(org.id, "j2").await.unwrap(), None);
     assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenMinted).await, 1);
@@ -127,28 +127,28 @@ pub async fn tokens_mint_once_and_consume_once(store: Arc<dyn Store>) {
     if let RuntimeWrite::Check { token, check, .. } = &mut inline {
         *token = Some(minted(org.id, &check.id.to_string(), "j3"));
     }
-    assert_eq!(store.commit_runtime(&[inline]).await.unwrap(), vec![true]);
+    assert_eq!(store.commit_unbilled(&[inline]).await.unwrap(), vec![true]);
     assert_eq!(store.token(org.id, "j3").await.unwrap().map(|t| t.tool), Some("refund".into()));
 
     let at = T0.plus_seconds(5);
-    assert_eq!(store.commit_runtime(&[consume(org.id, "j1", at)]).await.unwrap(), vec![true]);
-    assert_eq!(store.commit_runtime(&[consume(org.id, "j1", at.plus_seconds(1))]).await.unwrap(), vec![false]);
+    assert_eq!(store.commit_unbilled(&[consume(org.id, "j1", at)]).await.unwrap(), vec![true]);
+    assert_eq!(store.commit_unbilled(&[consume(org.id, "j1", at.plus_seconds(1))]).await.unwrap(), vec![false]);
     assert_eq!(store.token(org.id, "j1").await.unwrap().and_then(|t| t.consumed_at), Some(at));
     assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenVerified).await, 1);
     assert_eq!(count(store.as_ref(), org.id, ActivityType::TokenRejected).await, 1);
     let other = new_org(store.as_ref(), "t2@example.com").await;
     assert_eq!(store.token(other.id, "j1").await.unwrap(), None);
-    assert_eq!(store.commit_runtime(&[consume(other.id, "j1", at)]).await.unwrap(), vec![false], "another org cannot consume it");
+    assert_eq!(store.commit_unbilled(&[consume(other.id, "j1", at)]).await.unwrap(), vec![false], "another org cannot consume it");
     assert_eq!(store.verify_chain(org.id).await.unwrap().first_broken, None);
 }
 
 /// Many concurrent consumptions of one token: exactly one applies.
 pub async fn concurrent_consumption(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "cc@example.com").await;
-    store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "chk_1", "jx"))]).await.unwrap();
+    store.commit_unbilled(&[RuntimeWrite::MintToken(minted(org.id, "chk_1", "jx"))]).await.unwrap();
     let attempts = (0..50).map(|i| {
         let store = store.clone();
-        async move { store.commit_runtime(&[consume(org.id, "jx", T0.plus_seconds(i))]).await.unwrap()[0] }
+        async move { store.commit_unbilled(&[consume(org.id, "jx", T0.plus_seconds(i))]).await.unwrap()[0] }
     });
     let applied = futures_util::future::join_all(attempts).await.into_iter().filter(|a| *a).count();
     assert_eq!(applied, 1);
@@ -159,17 +159,17 @@ pub async fn concurrent_consumption(store: Arc<dyn Store>) {
 /// One execution per token (it consumes the token), any number without.
 pub async fn executions_once_per_token(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "e@example.com").await;
-    store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "chk_9", "je"))]).await.unwrap();
+    store.commit_unbilled(&[RuntimeWrite::MintToken(minted(org.id, "chk_9", "je"))]).await.unwrap();
     assert!(!store.token_has_execution(org.id, "je").await.unwrap());
-    assert_eq!(store.commit_runtime(&[execution(org.id, Some("je"))]).await.unwrap(), vec![true]);
+    assert_eq!(store.commit_unbilled(&[execution(org.id, Some("je"))]).await.unwrap(), vec![true]);
     assert!(store.token(org.id, "je").await.unwrap().unwrap().consumed_at.is_some(), "the execution consumed the token");
     assert!(store.token_has_execution(org.id, "je").await.unwrap());
-    assert_eq!(store.commit_runtime(&[execution(org.id, Some("je"))]).await.unwrap(), vec![false]);
-    assert_eq!(store.commit_runtime(&[execution(org.id, None), execution(org.id, None)]).await.unwrap(), vec![true, true]);
+    assert_eq!(store.commit_unbilled(&[execution(org.id, Some("je"))]).await.unwrap(), vec![false]);
+    assert_eq!(store.commit_unbilled(&[execution(org.id, None), execution(org.id, None)]).await.unwrap(), vec![true, true]);
     assert_eq!(count(store.as_ref(), org.id, ActivityType::ExecutionLogged).await, 3);
     // A token consumed by a verification still allows its one execution.
-    store.commit_runtime(&[RuntimeWrite::MintToken(minted(org.id, "chk_10", "jv")), consume(org.id, "jv", T0)]).await.unwrap();
-    assert_eq!(store.commit_runtime(&[execution(org.id, Some("jv"))]).await.unwrap(), vec![true]);
+    store.commit_unbilled(&[RuntimeWrite::MintToken(minted(org.id, "chk_10", "jv")), consume(org.id, "jv", T0)]).await.unwrap();
+    assert_eq!(store.commit_unbilled(&[execution(org.id, Some("jv"))]).await.unwrap(), vec![true]);
 }
 
 pub(crate) fn approval(org: OrgId, required_levels: u8, timeout_seconds: i64) -> Approval {
@@ -221,37 +221,38 @@ fn new_approval(approval: Approval, idempotency: Option<IdempotencyClaim>) -> Ne
 pub async fn approvals_create_and_idempotency(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "a@example.com").await;
     let first = approval(org.id, 1, 3600);
-    assert_eq!(store.create_approval(&new_approval(first.clone(), None)).await.unwrap(), CreateOutcome::Created);
+    assert_eq!(store.create_approval(&new_approval(first.clone(), None), None).await.unwrap(), CreateOutcome::Created);
     assert_eq!(store.approval(org.id, first.id).await.unwrap(), Some(first.clone()));
     assert_eq!(count(store.as_ref(), org.id, ActivityType::ApprovalCreated).await, 1);
     let other = new_org(store.as_ref(), "a2@example.com").await;
     assert_eq!(store.approval(other.id, first.id).await.unwrap(), None);
 
     let twin = Approval { id: ApprovalId::generate(), ..first.clone() };
-    assert!(matches!(store.create_approval(&new_approval(twin, None)).await, Err(StoreError::Conflict(_))), "reference reused");
+    assert!(matches!(store.create_approval(&new_approval(twin, None), None).await, Err(StoreError::Conflict(_))), "reference reused");
 
     let claim = |fingerprint: &str, expires_at| IdempotencyClaim { key: "idem-1".into(), fingerprint: fingerprint.into(), expires_at };
     let keyed = approval(org.id, 1, 3600);
-    let created = store.create_approval(&new_approval(keyed.clone(), Some(claim("f1", T0.plus_seconds(86_400))))).await.unwrap();
+    let created = store.create_approval(&new_approval(keyed.clone(), Some(claim("f1", T0.plus_seconds(86_400)))), None).await.unwrap();
     assert_eq!(created, CreateOutcome::Created);
     let again = approval(org.id, 1, 3600);
-    let replay = store.create_approval(&new_approval(again.clone(), Some(claim("f1", T0.plus_seconds(86_400))))).await.unwrap();
+    let replay = store.create_approval(&new_approval(again.clone(), Some(claim("f1", T0.plus_seconds(86_400)))), None).await.unwrap();
     assert_eq!(replay, CreateOutcome::Replayed(keyed.clone()));
     assert_eq!(store.approval(org.id, again.id).await.unwrap(), None, "nothing new stored");
-    let reused = store.create_approval(&new_approval(approval(org.id, 1, 3600), Some(claim("f2", T0.plus_seconds(86_400))))).await.unwrap();
+    let reused =
+        store.create_approval(&new_approval(approval(org.id, 1, 3600), Some(claim("f2", T0.plus_seconds(86_400)))), None).await.unwrap();
     assert_eq!(reused, CreateOutcome::KeyReused);
     // The same key in another org is another key.
     let mut elsewhere = approval(other.id, 1, 3600);
     elsewhere.reference = first.reference.clone();
     assert_eq!(
-        store.create_approval(&new_approval(elsewhere, Some(claim("f9", T0.plus_seconds(86_400))))).await.unwrap(),
+        store.create_approval(&new_approval(elsewhere, Some(claim("f9", T0.plus_seconds(86_400)))), None).await.unwrap(),
         CreateOutcome::Created
     );
     // After 24 hours the key is free again.
     let mut later = approval(org.id, 1, 3600);
     later.created_at = T0.plus_seconds(86_401);
     later.expires_at = later.created_at.plus_seconds(3600);
-    let fresh = store.create_approval(&new_approval(later.clone(), Some(claim("f3", T0.plus_seconds(2 * 86_400))))).await.unwrap();
+    let fresh = store.create_approval(&new_approval(later.clone(), Some(claim("f3", T0.plus_seconds(2 * 86_400)))), None).await.unwrap();
     assert_eq!(fresh, CreateOutcome::Created);
     assert_eq!(count(store.as_ref(), org.id, ActivityType::ApprovalCreated).await, 3);
 }
@@ -284,7 +285,7 @@ fn decided(level: u8, verdict: Verdict, by: &str, at: Timestamp) -> LevelDecisio
 pub async fn approval_transitions(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "tr@example.com").await;
     let two_level = approval(org.id, 2, 600);
-    store.create_approval(&new_approval(two_level.clone(), None)).await.unwrap();
+    store.create_approval(&new_approval(two_level.clone(), None), None).await.unwrap();
     let now = T0.plus_seconds(10);
 
     let mut escalated = two_level.clone();
@@ -313,7 +314,7 @@ pub async fn approval_transitions(store: Arc<dyn Store>) {
 
     // Deadline: no decision at or after it; expiry only at or after it.
     let short = approval(org.id, 1, 60);
-    store.create_approval(&new_approval(short.clone(), None)).await.unwrap();
+    store.create_approval(&new_approval(short.clone(), None), None).await.unwrap();
     let deadline = short.expires_at;
     let mut approved = short.clone();
     approved.status = ApprovalStatus::Approved;
@@ -349,7 +350,7 @@ pub async fn approval_listing_and_expiry(store: Arc<dyn Store>) {
     other_tool.tenant = None;
     let in_b = approval(b.id, 1, 120);
     for item in [&soon, &later, &other_tool, &in_b] {
-        store.create_approval(&new_approval(item.clone(), None)).await.unwrap();
+        store.create_approval(&new_approval(item.clone(), None), None).await.unwrap();
     }
     let list = |status, tool: Option<&str>, before, limit, now| {
         let store = store.clone();
@@ -428,7 +429,7 @@ pub async fn webhook_deliveries(store: Arc<dyn Store>) {
 pub async fn activity_in_ascending_order(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "asc@example.com").await;
     let batch: Vec<_> = (0..5).map(|n| checked(org.id, "t", n)).collect();
-    store.commit_runtime(&batch).await.unwrap();
+    store.commit_unbilled(&batch).await.unwrap();
     let filter = ActivityFilter { ascending: true, after_seq: Some(2), limit: 2, ..Default::default() };
     let seqs: Vec<u64> = store.list_activity(org.id, &filter).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![3, 4]);

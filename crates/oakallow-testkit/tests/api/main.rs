@@ -4,6 +4,7 @@
 
 mod approvals;
 mod audit;
+mod credits;
 mod invalid_input;
 mod management;
 mod resolution;

@@ -134,6 +134,8 @@ fn cases(f: &Fixture) -> Vec<Case> {
         case(Method::POST, "/v1/org/webhook-secret/rotate", Some(json!({})), M, StatusCode::OK),
         case(Method::POST, "/v1/webhooks/test", Some(json!({})), M, StatusCode::ACCEPTED),
         case(Method::GET, "/v1/webhooks/deliveries", None, M, StatusCode::OK),
+        case(Method::GET, "/v1/billing", None, M, StatusCode::OK),
+        case(Method::GET, "/v1/billing/ledger", None, M, StatusCode::OK),
         case(Method::POST, format!("/v1/webhooks/deliveries/{}/retry", f.delivery), Some(json!({})), M, StatusCode::OK),
     ];
     let bodies = [

@@ -116,6 +116,7 @@ async fn the_whole_loop(app: TestApp) {
         [
             "permission.checked",
             "approval.created",
+            "approval.polled",
             "approval.decided",
             "token.minted",
             "token.verified",

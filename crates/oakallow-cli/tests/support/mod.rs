@@ -1,0 +1,86 @@
+//! Running the real `oakallow` binary in tests: one-shot commands and `serve` processes that
+//! report their address, stop on SIGTERM, and can be killed with SIGKILL.
+
+#![expect(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
+#![expect(dead_code, reason = "each test binary uses a different part of this module")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_oakallow");
+
+/// Runs `oakallow <args>` to completion.
+pub fn oakallow(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).env_remove("RUST_LOG").output().unwrap()
+}
+
+/// Runs `oakallow admin bootstrap … --json` on `database` and answers its JSON.
+pub fn bootstrap(database: &[&str], email: &str) -> Value {
+    let mut args = vec!["admin", "bootstrap", "--email", email, "--org", "demo", "--json"];
+    args.extend_from_slice(database);
+    let output = oakallow(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A running `oakallow serve` and its address.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `oakallow serve` on port 0 with `database` flags and extra environment.
+    pub fn start(database: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(database);
+        let mut command = Command::new(BIN);
+        command.args(&args).env("OAKALLOW_LOG__FORMAT", "json").env_remove("RUST_LOG").stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = loop {
+            let line = lines.next().expect("the server exits before listening").unwrap();
+            let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+            if let Some(address) = event["fields"]["address"].as_str() {
+                break address.to_owned();
+            }
+        };
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, base: format!("http://{address}") }
+    }
+
+    /// Sends SIGTERM and waits (at most 10 s) for the exit status.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server did not stop within 10 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the process at once (SIGKILL), as a crash.
+    pub fn crash(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

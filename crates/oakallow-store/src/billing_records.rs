@@ -1,0 +1,118 @@
+//! Records of prepaid credit and of change propagation between nodes.
+
+use std::sync::Arc;
+
+use oakallow_domain::Timestamp;
+use oakallow_domain::billing::{CreditKind, LedgerKind};
+use oakallow_domain::id::{AccountId, ApprovalId, KeyId, LedgerId, OrgId};
+
+use crate::RuntimeWrite;
+
+/// Who pays for a billable write, and how much.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charge {
+    /// The paying account.
+    pub account_id: AccountId,
+    /// The org the call was made in.
+    pub org_id: OrgId,
+    /// Price of the call; 0 when billing is off (the call is only counted).
+    pub price: i64,
+}
+
+/// One write of a group commit and, for a billable call, who pays.
+#[derive(Debug, Clone)]
+pub struct BatchItem {
+    /// The write.
+    pub write: RuntimeWrite,
+    /// The charge, for billable calls.
+    pub charge: Option<Charge>,
+}
+
+/// What became of one write of a group commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// Written (and, if charged, paid for).
+    Applied,
+    /// A conditional write that did not apply (see [`RuntimeWrite`]).
+    NotApplied,
+    /// The account cannot pay for it: nothing was written.
+    InsufficientCredits,
+}
+
+/// Credit to add to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCredit {
+    /// The ledger row's id (also the lot's id).
+    pub id: LedgerId,
+    /// Where it comes from.
+    pub kind: CreditKind,
+    /// Micro-dollars, positive.
+    pub amount: i64,
+    /// When what is left of it expires.
+    pub expires_at: Option<Timestamp>,
+    /// A note for the ledger.
+    pub note: Option<String>,
+    /// When it is added.
+    pub created_at: Timestamp,
+}
+
+/// A row of an account's ledger. The sum of an account's rows is its balance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerRow {
+    /// Its id.
+    pub id: LedgerId,
+    /// Account.
+    pub account_id: AccountId,
+    /// The org of a debit or usage row.
+    pub org_id: Option<OrgId>,
+    /// What it records.
+    pub kind: LedgerKind,
+    /// Micro-dollars; negative for debits, expiries and negative adjustments.
+    pub amount: i64,
+    /// Billable calls covered (debit and usage rows).
+    pub calls: u64,
+    /// A note.
+    pub note: Option<String>,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// An account's credit right now (expired free credit already written off).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreditState {
+    /// Micro-dollars left.
+    pub balance: i64,
+    /// Every lot of credit, in spending order.
+    pub lots: Vec<oakallow_domain::billing::CreditLot>,
+}
+
+/// A change another node may have made, announced through the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An org's policy is at this version.
+    Policy(OrgId, u64),
+    /// An org's settings changed.
+    Org(OrgId),
+    /// A key was revoked.
+    KeyRevoked(KeyId),
+    /// An approval changed (long-polls should look again).
+    Approval(ApprovalId),
+    /// New webhook deliveries are waiting.
+    Webhooks,
+    /// Announcements may have been missed: check everything cached.
+    Resync,
+}
+
+/// Receives the changes a store hears about.
+pub type ChangeSink = Arc<dyn Fn(Change) + Send + Sync>;
+
+/// An org's versions, to tell whether a cached copy is current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgVersion {
+    /// Org.
+    pub org_id: OrgId,
+    /// Policy version.
+    pub policy_version: u64,
+    /// Settings' last change.
+    pub updated_at: Timestamp,
+}
