@@ -94,3 +94,27 @@ fn version_and_openapi() {
     let output = oakallow(&["serve", "--data-dir", "x", "--database-url", "postgres://y"]);
     assert!(!output.status.success(), "conflicting flags are refused");
 }
+
+#[test]
+fn credits_grant_and_set_on_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database = ["--data-dir", data.to_str().unwrap()];
+    bootstrap(&database, "payer@example.com");
+    let credits = |args: &[&str]| {
+        let mut all = vec!["credits"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&database);
+        let output = oakallow(&all);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(credits(&["grant", "--account", "payer@example.com", "--usd", "1"])["balance_calls"], 1200, "$5 free + $1");
+    assert_eq!(credits(&["grant", "--account", "payer@example.com", "--calls", "10"])["balance_calls"], 1210);
+    let set = credits(&["set", "--account", "payer@example.com", "--calls", "3"]);
+    assert_eq!((set["balance_calls"].as_i64(), set["balance_microusd"].as_i64()), (Some(3), Some(15_000)));
+    let refused = oakallow(&["credits", "grant", "--account", "nobody@example.com", "--calls", "1", "--data-dir", data.to_str().unwrap()]);
+    assert!(!refused.status.success(), "an unknown account is an error");
+    let refused = oakallow(&["credits", "grant", "--account", "payer@example.com", "--usd", "-5", "--data-dir", data.to_str().unwrap()]);
+    assert!(!refused.status.success(), "a negative grant is an error");
+}
