@@ -252,3 +252,22 @@ async fn the_requester_can_cancel_and_waiters_wake() {
     let (_, quick) = app.get(&format!("/v1/approvals/{id}?wait=30"), &app.keys.standard).await;
     assert!(started.elapsed() < Duration::from_secs(1), "a decided approval answers at once: {quick}");
 }
+
+#[tokio::test]
+async fn stopping_the_server_answers_waiting_long_polls() {
+    let app = TestApp::start_with(TestOptions::new(Backend::Sqlite)).await.unwrap();
+    app.create("/v1/tools", json!({"name": "t"})).await;
+    let approval = ask(&app, json!({"tool": "t", "reason": "r"})).await;
+    let poll = {
+        let request = app
+            .request(Method::GET, &format!("/v1/approvals/{}?wait=60", approval["id"].as_str().unwrap()))
+            .header("X-API-Key", &app.keys.approver);
+        tokio::spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    app.stop().await;
+    assert!(started.elapsed() < Duration::from_secs(5), "stopping does not wait for the long-poll's minute");
+    let answered = tokio::time::timeout(Duration::from_secs(5), poll).await.expect("the long-poll was answered").unwrap();
+    assert_eq!(answered["status"], "pending");
+}
