@@ -24,7 +24,8 @@ pub fn params_sha256(params: Option<&Value>) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-fn write_value(value: &Value, out: &mut String) {
+/// Appends the canonical text of `value` to `out`.
+pub fn write_value(value: &Value, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -69,9 +70,33 @@ fn write_number(n: &serde_json::Number, out: &mut String) {
     out.push_str(&n.to_string());
 }
 
-fn write_string(s: &str, out: &mut String) {
-    // serde_json's string escaping is the minimal JSON escaping (quote, backslash, controls).
-    out.push_str(&Value::String(s.to_owned()).to_string());
+/// Appends `s` as a JSON string with serde_json's (minimal) escaping: quote, backslash, and
+/// control characters (`\b \t \n \f \r`, else `\u00xx` in lowercase hex).
+pub fn write_string(s: &str, out: &mut String) {
+    out.push('"');
+    let mut start = 0;
+    for (i, byte) in s.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x09 => "\\t",
+            0x0a => "\\n",
+            0x0c => "\\f",
+            0x0d => "\\r",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if escape.is_empty() {
+            out.push_str(&format!("\\u{byte:04x}"));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -89,6 +114,17 @@ mod tests {
     fn integral_floats_print_as_integers() {
         let value: Value = serde_json::from_str(r#"{"n": 2.0, "m": -0.0, "big": 1e300}"#).unwrap();
         assert_eq!(to_canonical_string(&value), r#"{"big":1e+300,"m":0,"n":2}"#);
+    }
+
+    #[test]
+    fn strings_escape_exactly_like_serde_json() {
+        let mut all: String = (0u32..0x80).filter_map(char::from_u32).collect();
+        all.push_str("é€😀\u{2028}\u{7f}");
+        for text in [all.as_str(), "", "plain", "a\"b\\c", "\u{0}\u{1f}"] {
+            let mut ours = String::new();
+            write_string(text, &mut ours);
+            assert_eq!(ours, serde_json::to_string(text).unwrap());
+        }
     }
 
     #[test]

@@ -60,7 +60,7 @@ async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut receiver: mpsc::R
             items.push(item);
             replies.push(reply);
         }
-        match store.commit_runtime(clock.now(), &items).await {
+        match store.commit_runtime(clock.now(), std::mem::take(&mut items)).await {
             Ok(outcomes) => {
                 for (reply, outcome) in replies.drain(..).zip(outcomes) {
                     // A caller that went away still had its write committed; nothing to tell it.
@@ -77,6 +77,6 @@ async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut receiver: mpsc::R
         // Replies left over (fewer outcomes than writes would be a store bug) are dropped, and
         // their callers get an error: never a success that was not committed.
         replies.clear();
-        items.clear();
+        items = Vec::with_capacity(MAX_BATCH);
     }
 }

@@ -173,8 +173,8 @@ impl Store for PostgresStore {
         policy::version(&self.pool, org_id).await
     }
 
-    async fn commit_runtime(&self, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>> {
-        runtime::commit(&self.pool, now, batch).await
+    async fn commit_runtime(&self, now: Timestamp, batch: Vec<BatchItem>) -> StoreResult<Vec<WriteOutcome>> {
+        runtime::commit(&self.pool, now, &batch).await
     }
 
     async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>> {

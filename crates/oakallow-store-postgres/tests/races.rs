@@ -139,10 +139,10 @@ impl Cluster {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_token_is_consumed_once_across_nodes() {
     let Some(cluster) = Cluster::start().await else { return };
-    cluster.nodes[0].commit_runtime(T0, &unbilled([cluster.mint("j")])).await.unwrap();
+    cluster.nodes[0].commit_runtime(T0, unbilled([cluster.mint("j")])).await.unwrap();
     let attempts = (0..30).map(|i| {
         let (node, batch) = (cluster.node(i), unbilled([cluster.consume("j")]));
-        tokio::spawn(async move { node.commit_runtime(T0, &batch).await.unwrap()[0] })
+        tokio::spawn(async move { node.commit_runtime(T0, batch.clone()).await.unwrap()[0] })
     });
     let applied = join_all(attempts).await.into_iter().filter(|outcome| *outcome.as_ref().unwrap() == WriteOutcome::Applied).count();
     assert_eq!(applied, 1);
@@ -156,7 +156,7 @@ async fn a_token_is_consumed_once_across_nodes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
     let Some(cluster) = Cluster::start().await else { return };
-    cluster.nodes[0].commit_runtime(T0, &unbilled([cluster.mint("a"), cluster.mint("b")])).await.unwrap();
+    cluster.nodes[0].commit_runtime(T0, unbilled([cluster.mint("a"), cluster.mint("b")])).await.unwrap();
     let mut other = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
     sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
     sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'b' FOR UPDATE").execute(&mut other).await.unwrap();
@@ -164,7 +164,7 @@ async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
 
     let batch = unbilled([cluster.consume("a"), cluster.consume("b")]);
     let node = cluster.node(1);
-    let committed = tokio::spawn(async move { node.commit_runtime(T0, &batch).await });
+    let committed = tokio::spawn(async move { node.commit_runtime(T0, batch.clone()).await });
     // Wait until the batch holds `a` and waits for `b`.
     let mut watcher = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
     let blocked = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))";
@@ -307,7 +307,7 @@ async fn charges_are_exact_across_nodes() {
     let calls = (0..4 * paid_for).map(|i| {
         let node = cluster.nodes[i % 2].clone();
         let item = BatchItem { write: RuntimeWrite::Activity(cluster.record(ActivityType::ParamsValidated)), charge: Some(charge) };
-        tokio::spawn(async move { node.commit_runtime(T0, &[item]).await.unwrap()[0] })
+        tokio::spawn(async move { node.commit_runtime(T0, vec![item]).await.unwrap()[0] })
     });
     let outcomes: Vec<WriteOutcome> = join_all(calls).await.into_iter().map(Result::unwrap).collect();
     let applied = outcomes.iter().filter(|o| **o == WriteOutcome::Applied).count();

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck, GENESIS_HASH};
+use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck, GENESIS_HASH, chain_hash};
 use oakallow_domain::id::{ActivityId, OrgId};
 use oakallow_store::{ActivityFilter, StoreResult};
 use rusqlite::types::Value as Sql;
@@ -25,9 +25,10 @@ impl Chains {
             Some((seq, _, hash)) => (*seq, hash.clone()),
             None => load_head(tx, record.org_id)?,
         };
-        let entry = ActivityEntry::seal(record.clone(), seq + 1, prev_hash);
-        insert(tx, &entry)?;
-        self.heads.insert(record.org_id, (entry.seq, entry.record.id, entry.hash));
+        let seq = seq + 1;
+        let hash = chain_hash(record, seq, &prev_hash);
+        insert(tx, record, seq, &prev_hash, &hash)?;
+        self.heads.insert(record.org_id, (seq, record.id, hash));
         Ok(())
     }
 
@@ -63,8 +64,7 @@ fn opt_json(value: Option<&serde_json::Value>) -> Option<String> {
     value.map(rows::to_json)
 }
 
-fn insert(tx: &Transaction<'_>, entry: &ActivityEntry) -> StoreResult<()> {
-    let r = &entry.record;
+fn insert(tx: &Transaction<'_>, r: &ActivityRecord, seq: u64, prev_hash: &str, hash: &str) -> StoreResult<()> {
     let mut statement = tx
         .prepare_cached(&format!(
             "INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
@@ -74,7 +74,7 @@ fn insert(tx: &Transaction<'_>, entry: &ActivityEntry) -> StoreResult<()> {
         .execute(params![
             r.id.to_string(),
             r.org_id.to_string(),
-            entry.seq as i64,
+            seq as i64,
             r.at.micros(),
             r.kind.as_str(),
             r.actor.kind.as_str(),
@@ -95,8 +95,8 @@ fn insert(tx: &Transaction<'_>, entry: &ActivityEntry) -> StoreResult<()> {
             r.approval_id.map(|id| id.to_string()),
             r.check_id.map(|id| id.to_string()),
             opt_json(r.details.as_ref()),
-            entry.prev_hash,
-            entry.hash,
+            prev_hash,
+            hash,
         ])
         .map_err(map_error)?;
     Ok(())

@@ -115,7 +115,7 @@ pub trait Store: Send + Sync + 'static {
     /// spending free credit first, then other credit oldest first; free credit found expired is
     /// written off with an `expiry` row. The balance never goes below zero, whatever runs
     /// concurrently (each account's credit is locked for the transaction).
-    async fn commit_runtime(&self, now: Timestamp, batch: &[BatchItem]) -> StoreResult<Vec<WriteOutcome>>;
+    async fn commit_runtime(&self, now: Timestamp, batch: Vec<BatchItem>) -> StoreResult<Vec<WriteOutcome>>;
 
     /// A check recorded by `commit_runtime`.
     async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>>;
