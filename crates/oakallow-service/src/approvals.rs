@@ -10,7 +10,7 @@ use std::time::Duration;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::{Approval, ApprovalStatus, DecideError, LevelDecision, Outcome, Verdict, effective_timeout, new_reference};
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor};
-use oakallow_domain::canonical::{params_sha256, to_canonical_string};
+use oakallow_domain::canonical::{object_sha256, to_canonical_string};
 use oakallow_domain::id::{ApprovalId, CheckId};
 use oakallow_domain::permission::Permission;
 use oakallow_domain::policy::{CheckInput, check_text};
@@ -236,7 +236,7 @@ impl Service {
             resource: request.resource.clone(),
             method: request.method.clone(),
             params: redact::object(org, request.params.as_ref()),
-            params_sha256: params_sha256(request.params.clone().map(Value::Object).as_ref()),
+            params_sha256: object_sha256(request.params.as_ref()),
             reason: redact::text(org, &request.reason),
             context: redact::object(org, request.context.as_ref()),
             reference_id: request.reference_id.clone(),

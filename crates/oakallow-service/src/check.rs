@@ -4,7 +4,7 @@
 
 use oakallow_domain::approval::effective_timeout;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
-use oakallow_domain::canonical::params_sha256;
+use oakallow_domain::canonical::object_sha256;
 use oakallow_domain::id::CheckId;
 use oakallow_domain::org::Org;
 use oakallow_domain::policy::{CheckInput, Tool, check_name};
@@ -157,7 +157,7 @@ impl Service {
         }
         let now = self.clock.now();
         let check_id = CheckId::generate();
-        let params_hash = params_sha256(request.params.clone().map(Value::Object).as_ref());
+        let params_hash = object_sha256(request.params.as_ref());
         let approval_timeout_seconds = (decision.permission == Permission::RequiresApproval)
             .then(|| effective_timeout(None, decision.tool.and_then(|t| t.approval_timeout_seconds), runtime.org.approval_timeout_seconds));
         let check = CheckRecord {

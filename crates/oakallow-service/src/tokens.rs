@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::ApprovalStatus;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
-use oakallow_domain::canonical::params_sha256;
+use oakallow_domain::canonical::object_sha256;
 use oakallow_domain::id::{ApprovalId, CheckId, OrgId};
 use oakallow_domain::org::TokenSigning;
 use oakallow_domain::permission::Permission;
@@ -298,7 +298,7 @@ impl Service {
         // (an execution may still be logged with a token accepted before it expired).
         let rejection = if tool.is_some_and(|tool| tool != claims.tool) {
             Some(Rejection::ToolMismatch)
-        } else if params.is_some_and(|p| params_sha256(Some(&Value::Object(p.clone()))) != claims.params_sha256) {
+        } else if params.is_some_and(|p| object_sha256(Some(p)) != claims.params_sha256) {
             Some(Rejection::ParamsMismatch)
         } else if now.unix_seconds() >= claims.exp {
             Some(Rejection::Expired)

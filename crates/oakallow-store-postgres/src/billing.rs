@@ -1,5 +1,5 @@
-//! Charging inside a write transaction, exact across nodes: the paying accounts' rows are
-//! locked first (in id order, before any activity head, so the lock order is always accounts
+//! Charging inside a write transaction, exact across nodes ([`Charges`] does the bookkeeping):
+//! the paying accounts' rows are locked first (in id order, before any activity head, so the lock order is always accounts
 //! then heads), their lots loaded into [`Wallet`]s, calls paid for in order, and at the end the
 //! changed lots and the ledger rows (write-offs of expired free credit, then one `debit` or
 //! `usage` row per account and org) are written. A concurrent transaction on the same account,
@@ -8,34 +8,17 @@
 use std::collections::BTreeMap;
 
 use oakallow_domain::Timestamp;
-use oakallow_domain::billing::{CreditLot, LedgerKind, Wallet};
-use oakallow_domain::id::{AccountId, LedgerId, OrgId};
-use oakallow_store::{Charge, LedgerRow, StoreError, StoreResult};
+use oakallow_domain::billing::{CreditLot, Wallet};
+use oakallow_domain::id::AccountId;
+use oakallow_store::charges::Charges;
+use oakallow_store::{Charge, StoreError, StoreResult};
 use sqlx::PgConnection;
 
 use crate::credits;
 
-/// The note of a write-off of expired free credit.
-const EXPIRY_NOTE: &str = "free credit expired";
-
-/// An account's wallet and its lots as loaded (to tell which ones changed).
-struct Open {
-    before: Vec<CreditLot>,
-    wallet: Wallet,
-}
-
-/// What one account spent in one org during the transaction.
-#[derive(Default)]
-struct Usage {
-    spent: i64,
-    calls: u64,
-}
-
-/// The wallets of one transaction's paying accounts, and the calls it paid for.
+/// The charges of one transaction, over the paying accounts it locked.
 pub(crate) struct Billing {
-    now: Timestamp,
-    wallets: BTreeMap<AccountId, Open>,
-    usage: BTreeMap<(AccountId, OrgId), Usage>,
+    charges: Charges,
 }
 
 impl Billing {
@@ -45,7 +28,7 @@ impl Billing {
         let mut accounts = accounts.to_vec();
         accounts.sort_unstable();
         accounts.dedup();
-        let mut wallets = BTreeMap::new();
+        let mut charges = Charges::new(now);
         if !accounts.is_empty() {
             if credits::lock_accounts(conn, &accounts).await? != accounts.len() {
                 return Err(StoreError::NotFound);
@@ -55,72 +38,31 @@ impl Billing {
                 lots.entry(lot.account_id).or_default().push(lot);
             }
             for (account, before) in lots {
-                let wallet = Wallet::open(before.clone(), now);
-                wallets.insert(account, Open { before, wallet });
+                charges.open(account, before);
             }
         }
-        Ok(Self { now, wallets, usage: BTreeMap::new() })
+        Ok(Self { charges })
     }
 
     /// The wallet of an account this transaction opened.
     pub(crate) fn wallet(&mut self, account: AccountId) -> StoreResult<&mut Wallet> {
-        match self.wallets.get_mut(&account) {
-            Some(open) => Ok(&mut open.wallet),
-            None => Err(StoreError::Backend("a wallet was used without being opened".into())),
-        }
+        self.charges.wallet(account)
     }
 
     /// Whether the charge's account can pay for one more call now.
     pub(crate) fn can_pay(&mut self, charge: &Charge) -> StoreResult<bool> {
-        if charge.price < 0 {
-            return Err(StoreError::Backend("a call cannot have a negative price".into()));
-        }
-        Ok(self.wallet(charge.account_id)?.balance() >= charge.price)
+        self.charges.can_pay(charge)
     }
 
     /// Pays for one call, which [`Billing::can_pay`] allowed just before.
     pub(crate) fn pay(&mut self, charge: &Charge) -> StoreResult<()> {
-        if !self.wallet(charge.account_id)?.charge(charge.price) {
-            return Err(StoreError::Backend("a call was charged without a check of the balance".into()));
-        }
-        let usage = self.usage.entry((charge.account_id, charge.org_id)).or_default();
-        usage.spent += charge.price;
-        usage.calls += 1;
-        Ok(())
+        self.charges.pay(charge)
     }
 
-    /// Writes back the changed lots, an `expiry` row per account whose free credit expired, and
-    /// a `debit` (or, at price 0, `usage`) row per account and org that made calls: one
-    /// statement for the lots, one for the rows.
+    /// Writes back the changed lots and the ledger rows: one statement for each.
     pub(crate) async fn finish(self, conn: &mut PgConnection) -> StoreResult<()> {
-        let now = self.now;
-        let mut lots = Vec::new();
-        let mut rows = Vec::new();
-        for (account, open) in self.wallets {
-            let changes = open.wallet.finish(&open.before);
-            lots.extend(changes.lots);
-            if changes.expired > 0 {
-                rows.push(row(account, None, LedgerKind::Expiry, -changes.expired, 0, Some(EXPIRY_NOTE.into()), now));
-            }
-        }
-        for ((account, org), usage) in self.usage {
-            let kind = if usage.spent > 0 { LedgerKind::Debit } else { LedgerKind::Usage };
-            rows.push(row(account, Some(org), kind, -usage.spent, usage.calls, None, now));
-        }
-        credits::save_lots(conn, &lots).await?;
-        credits::insert_ledger(conn, &rows).await
+        let writes = self.charges.finish();
+        credits::save_lots(conn, &writes.lots).await?;
+        credits::insert_ledger(conn, &writes.rows).await
     }
-}
-
-/// A new ledger row.
-fn row(
-    account_id: AccountId,
-    org_id: Option<OrgId>,
-    kind: LedgerKind,
-    amount: i64,
-    calls: u64,
-    note: Option<String>,
-    created_at: Timestamp,
-) -> LedgerRow {
-    LedgerRow { id: LedgerId::generate(), account_id, org_id, kind, amount, calls, note, created_at }
 }

@@ -3,6 +3,7 @@
 //! [`conformance`] suite is the definition of "implements it correctly"; each backend runs it.
 
 mod billing_records;
+pub mod charges;
 pub mod conformance;
 mod error;
 mod records;
