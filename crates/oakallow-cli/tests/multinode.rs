@@ -32,14 +32,14 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// Two nodes on a new schema, or `None` without PostgreSQL.
-    async fn start() -> Option<Self> {
-        let url = oakallow_testkit::new_schema_url().await?;
+    /// Two nodes on a new schema.
+    async fn start() -> Self {
+        let url = oakallow_testkit::new_schema_url().await;
         let output = oakallow(&["migrate", "--database-url", &url]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         let keys = bootstrap(&["--database-url", &url], "owner@example.com");
         let nodes = (0..2).map(|_| Server::start(&["--database-url", &url], &NODE_ENV)).collect();
-        Some(Self { nodes, url, keys, http: reqwest::Client::new() })
+        Self { nodes, url, keys, http: reqwest::Client::new() }
     }
 
     fn key(&self, tier: &str) -> String {
@@ -75,8 +75,9 @@ async fn within<F: std::future::Future<Output = bool>>(limit: Duration, mut prob
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn changes_on_one_node_reach_the_other_within_a_second() {
-    let Some(cluster) = Cluster::start().await else { return };
+    let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
     cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     let check = || async { cluster.call(1, Method::POST, "/v1/check", &s, Some(json!({"tool": "deploy"}))).await.1 };
@@ -107,8 +108,9 @@ async fn changes_on_one_node_reach_the_other_within_a_second() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn tokens_are_single_use_across_nodes() {
-    let Some(cluster) = Cluster::start().await else { return };
+    let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
     cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     let token = |node| {
@@ -137,8 +139,9 @@ async fn tokens_are_single_use_across_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn a_decision_on_one_node_wakes_a_long_poll_on_the_other() {
-    let Some(cluster) = Cluster::start().await else { return };
+    let cluster = Cluster::start().await;
     let (m, s, a) = (cluster.key("management"), cluster.key("standard"), cluster.key("approver"));
     cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire"}))).await;
     let (status, approval) = cluster.call(0, Method::POST, "/v1/approvals", &s, Some(json!({"tool": "wire", "reason": "pay"}))).await;
@@ -165,8 +168,9 @@ async fn a_decision_on_one_node_wakes_a_long_poll_on_the_other() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn an_expiry_is_announced_once_by_two_sweepers() {
-    let Some(cluster) = Cluster::start().await else { return };
+    let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
     let receiver = Receiver::start().await;
     cluster.call(0, Method::PATCH, "/v1/org", &m, Some(json!({"webhook_url": receiver.url, "webhook_events": ["approval.expired"]}))).await;
@@ -225,8 +229,9 @@ async fn assert_books(cluster: &Cluster) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn the_balance_is_exact_across_nodes() {
-    let Some(cluster) = Cluster::start().await else { return };
+    let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
     cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     let n = 60;
@@ -248,8 +253,9 @@ async fn the_balance_is_exact_across_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn a_crashed_node_loses_nothing_acknowledged() {
-    let Some(mut cluster) = Cluster::start().await else { return };
+    let mut cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
     cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     set_calls(&cluster, 1_000_000);
@@ -331,8 +337,9 @@ async fn load_balancer(nodes: Vec<String>) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn two_nodes_behind_a_round_robin_load_balancer() {
-    let Some(cluster) = Cluster::start().await else { return };
+    let cluster = Cluster::start().await;
     let (m, s, a) = (cluster.key("management"), cluster.key("standard"), cluster.key("approver"));
     let lb = load_balancer(cluster.nodes.iter().map(|n| n.base.clone()).collect()).await;
     // A client without keep-alive, so consecutive calls land on alternating nodes.

@@ -44,8 +44,9 @@ fn url_with_search_path(url: &str, schema: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn concurrent_starts_migrate_once_into_the_url_schema() {
-    let Some(url) = common::test_url() else { return };
+    let url = common::test_url();
     let schema = common::Schema::create(&url).await;
     let url = url_with_search_path(&url, schema.name());
 
@@ -72,8 +73,9 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn two_nodes_append_to_one_chain() {
-    let Some(url) = common::test_url() else { return };
+    let url = common::test_url();
     let schema = common::Schema::create(&url).await;
     let nodes =
         [PostgresStore::connect_with(schema.options(), 4).await.unwrap(), PostgresStore::connect_with(schema.options(), 4).await.unwrap()];

@@ -22,12 +22,13 @@ use crate::{ActivityFilter, CheckRecord, NewKey, RuntimeWrite, Store, StoreError
 pub type TestStore = (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
 
 /// Generates one `#[tokio::test]` per conformance case, each with a fresh store from `$make`
-/// (an async fn returning `Option<TestStore>`; `None` skips the case, for a backend whose
-/// database is not configured on this machine, and must say so itself).
+/// (an async fn returning a [`TestStore`]). Attributes given after the maker are put on every
+/// case, e.g. `#[cfg_attr(not(postgres_tests), ignore = "…")]` for a backend whose database is
+/// not configured on this machine, so its cases count as ignored rather than passed.
 #[macro_export]
 macro_rules! conformance_tests {
-    ($make:path) => {
-        $crate::conformance_tests!(@cases $make;
+    ($make:path $(, #[$attr:meta])* $(,)?) => {
+        $crate::conformance_tests!(@cases $make; [$(#[$attr])*];
             accounts_and_orgs, org_isolation, keys, policy_round_trip, policy_version_conflict,
             policy_constraints, runtime_chain, activity_queries, concurrent_runtime_commits,
             policy_activity_joins_chain, webhook_secrets, signing_keys, tokens_mint_once_and_consume_once,
@@ -36,14 +37,17 @@ macro_rules! conformance_tests {
             charges_stop_at_zero, only_written_entries_are_paid, spending_order_and_expiry, set_balance_exactly,
             usage_when_billing_is_off, concurrent_charges_are_exact, approvals_are_charged_once, versions_and_revocations);
     };
-    (@cases $make:path; $($case:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $case() {
-            if let Some((store, _guard)) = $make().await {
-                $crate::conformance::cases::$case(store).await;
-            }
-        }
+    (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
+        $crate::conformance_tests!(@case $make; $attrs; $case);
     )*};
+    (@case $make:path; [$(#[$attr:meta])*]; $case:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        $(#[$attr])*
+        async fn $case() {
+            let (store, _guard) = $make().await;
+            $crate::conformance::cases::$case(store).await;
+        }
+    };
 }
 
 mod billing;

@@ -32,7 +32,7 @@ fn still_time() -> TestOptions {
 
 #[tokio::test]
 async fn timeouts_default_override_and_clamp() {
-    let app = TestApp::start_with(still_time()).await.unwrap();
+    let app = TestApp::start_with(still_time()).await;
     app.create("/v1/tools", json!({"name": "plain"})).await;
     app.create("/v1/tools", json!({"name": "quick", "approval_timeout_seconds": 300})).await;
     assert_eq!(seconds_between(&ask(&app, json!({"tool": "plain", "reason": "r"})).await), 3600, "default one hour");
@@ -57,7 +57,7 @@ async fn timeouts_default_override_and_clamp() {
 
 #[tokio::test]
 async fn expiry_at_the_deadline_on_every_read_and_announced_once() {
-    let app = TestApp::start_with(still_time()).await.unwrap();
+    let app = TestApp::start_with(still_time()).await;
     let receiver = Receiver::start().await;
     connect_webhooks(&app, &receiver).await;
     app.create("/v1/tools", json!({"name": "t"})).await;
@@ -106,7 +106,7 @@ async fn expiry_at_the_deadline_on_every_read_and_announced_once() {
 async fn the_background_sweeper_announces_each_expiry_once() {
     let mut options = TestOptions::new(Backend::Sqlite).manual_clock();
     options.config.sweep_interval = Duration::from_millis(20);
-    let app = TestApp::start_with(options).await.unwrap();
+    let app = TestApp::start_with(options).await;
     let receiver = Receiver::start().await;
     connect_webhooks(&app, &receiver).await;
     app.create("/v1/tools", json!({"name": "t"})).await;
@@ -122,7 +122,7 @@ async fn the_background_sweeper_announces_each_expiry_once() {
 
 #[tokio::test]
 async fn two_levels_need_two_different_people() {
-    let app = TestApp::start_with(still_time()).await.unwrap();
+    let app = TestApp::start_with(still_time()).await;
     let receiver = Receiver::start().await;
     connect_webhooks(&app, &receiver).await;
     app.create("/v1/tools", json!({"name": "wire", "requires_second_approval": true})).await;
@@ -175,7 +175,7 @@ async fn two_levels_need_two_different_people() {
 
 #[tokio::test]
 async fn deciding_needs_an_approver_and_a_name() {
-    let app = TestApp::start_with(still_time()).await.unwrap();
+    let app = TestApp::start_with(still_time()).await;
     app.create("/v1/tools", json!({"name": "t"})).await;
     let approval = ask(&app, json!({"tool": "t", "reason": "r"})).await;
     let path = format!("/v1/approvals/{}/decide", approval["id"].as_str().unwrap());
@@ -194,7 +194,7 @@ async fn deciding_needs_an_approver_and_a_name() {
 
 #[tokio::test]
 async fn create_is_idempotent_and_refuses_disabled_tools() {
-    let app = TestApp::start_with(still_time()).await.unwrap();
+    let app = TestApp::start_with(still_time()).await;
     app.create("/v1/tools", json!({"name": "t"})).await;
     app.create("/v1/tools", json!({"name": "off", "enabled": false})).await;
     let body = json!({"tool": "t", "reason": "r", "params": {"a": 1}});
@@ -231,7 +231,7 @@ async fn create_is_idempotent_and_refuses_disabled_tools() {
 
 #[tokio::test]
 async fn the_requester_can_cancel_and_waiters_wake() {
-    let app = TestApp::start_with(TestOptions::new(Backend::Sqlite)).await.unwrap();
+    let app = TestApp::start_with(TestOptions::new(Backend::Sqlite)).await;
     app.create("/v1/tools", json!({"name": "t"})).await;
     let approval = ask(&app, json!({"tool": "t", "reason": "r"})).await;
     let id = approval["id"].as_str().unwrap().to_owned();
@@ -255,7 +255,7 @@ async fn the_requester_can_cancel_and_waiters_wake() {
 
 #[tokio::test]
 async fn stopping_the_server_answers_waiting_long_polls() {
-    let app = TestApp::start_with(TestOptions::new(Backend::Sqlite)).await.unwrap();
+    let app = TestApp::start_with(TestOptions::new(Backend::Sqlite)).await;
     app.create("/v1/tools", json!({"name": "t"})).await;
     let approval = ask(&app, json!({"tool": "t", "reason": "r"})).await;
     let poll = {

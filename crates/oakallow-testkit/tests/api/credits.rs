@@ -108,14 +108,13 @@ async fn free_credit_pays_for_exactly_a_thousand_calls_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn free_credit_pays_for_exactly_a_thousand_calls_postgres() {
-    if let Some(app) = TestApp::postgres().await {
-        thousand_calls_then_402(app).await;
-    }
+    thousand_calls_then_402(TestApp::postgres().await).await;
 }
 
 async fn expiry_and_spending_order(backend: Backend) {
-    let Some(app) = TestApp::start_with(TestOptions::new(backend).manual_clock()).await else { return };
+    let app = TestApp::start_with(TestOptions::new(backend).manual_clock()).await;
     app.create("/v1/tools", json!({"name": "deploy", "approved": true})).await;
     app.service.grant_credit("owner@example.com", 2 * PRICE).await.unwrap();
     app.advance(1);
@@ -158,6 +157,7 @@ async fn free_credit_expires_and_credit_is_spent_in_order_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn free_credit_expires_and_credit_is_spent_in_order_postgres() {
     expiry_and_spending_order(Backend::Postgres).await;
 }
@@ -166,7 +166,7 @@ async fn free_credit_expires_and_credit_is_spent_in_order_postgres() {
 async fn with_billing_off_nothing_is_metered() {
     let mut options = TestOptions::new(Backend::Sqlite);
     options.config.billing_enabled = false;
-    let app = TestApp::start_with(options).await.unwrap();
+    let app = TestApp::start_with(options).await;
     app.service.set_credit_calls("owner@example.com", 0).await.unwrap();
     app.create("/v1/tools", json!({"name": "deploy", "approved": true})).await;
     for _ in 0..20 {

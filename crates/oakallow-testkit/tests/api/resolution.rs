@@ -2,7 +2,7 @@
 //! order, including the levels that must be skipped. Each rule removal is used by the very next
 //! check, so this also shows that the resolver index is never stale.
 
-use oakallow_testkit::{Backend, TestApp};
+use oakallow_testkit::TestApp;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -132,10 +132,9 @@ async fn every_resolution_step_in_order_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn every_resolution_step_in_order_postgres() {
-    if let Some(app) = TestApp::start(Backend::Postgres, false).await {
-        walk_the_whole_chain(&app).await;
-    }
+    walk_the_whole_chain(&TestApp::postgres().await).await;
 }
 
 #[tokio::test]

@@ -132,12 +132,11 @@ async fn the_whole_loop(app: TestApp) {
 
 #[tokio::test]
 async fn the_whole_loop_on_sqlite() {
-    the_whole_loop(TestApp::start_with(TestOptions::new(Backend::Sqlite)).await.unwrap()).await;
+    the_whole_loop(TestApp::start_with(TestOptions::new(Backend::Sqlite)).await).await;
 }
 
 #[tokio::test]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn the_whole_loop_on_postgres() {
-    if let Some(app) = TestApp::start_with(TestOptions::new(Backend::Postgres)).await {
-        the_whole_loop(app).await;
-    }
+    the_whole_loop(TestApp::postgres().await).await;
 }
