@@ -197,14 +197,18 @@ const CSV_COLUMNS: [&str; 25] = [
     "hash",
 ];
 
-/// One CSV cell. Cells that a spreadsheet would run as a formula are prefixed with `'`.
+/// First characters (after any leading whitespace) that make a spreadsheet read a cell as a
+/// formula: the ASCII ones and their fullwidth forms, which some spreadsheets fold to ASCII.
+const FORMULA_STARTS: [char; 10] = ['=', '+', '-', '@', '\t', '\r', '＝', '＋', '－', '＠'];
+
+/// One CSV cell. A cell that a spreadsheet could run as a formula is prefixed with `'`.
 fn csv_cell(value: &Value) -> String {
     let text = match value {
         Value::Null => return String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text };
+    let text = if text.starts_with(FORMULA_STARTS) || text.trim_start().starts_with(FORMULA_STARTS) { format!("'{text}") } else { text };
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 

@@ -5,6 +5,7 @@
 mod approvals;
 mod audit;
 mod credits;
+mod export;
 mod invalid_input;
 mod management;
 mod resolution;
