@@ -61,6 +61,7 @@ pub struct Service {
     committer: Committer,
     wakeups: Wakeups,
     webhook_wake: Arc<Notify>,
+    webhook_passes: watch::Receiver<u64>,
     stop: watch::Sender<bool>,
 }
 
@@ -110,12 +111,14 @@ impl Service {
         let (committer, committer_task) = Committer::start(Arc::clone(&store), Arc::clone(&clock));
         let (stop, stopping) = watch::channel(false);
         let webhook_wake = Arc::new(Notify::new());
+        let (passes, webhook_passes) = watch::channel(0);
         let worker = Worker {
             store: Arc::clone(&store),
             clock: Arc::clone(&clock),
             config: config.webhooks.clone(),
             wake: Arc::clone(&webhook_wake),
             stopping: stopping.clone(),
+            passes,
         };
         let worker_task = tokio::spawn(worker.run());
         let service = Arc::new(Self {
@@ -128,6 +131,7 @@ impl Service {
             committer,
             wakeups: Wakeups::new(stopping.clone()),
             webhook_wake,
+            webhook_passes,
             stop,
         });
         let sweeper_task = tokio::spawn(sweep_approvals(Arc::downgrade(&service), stopping.clone()));
@@ -145,6 +149,13 @@ impl Service {
     /// Writes already queued are still committed.
     pub fn stop(&self) {
         self.stop.send_replace(true);
+    }
+
+    /// How many passes over the due webhook deliveries this node's worker has finished (each
+    /// pass claims what is due at its start and records every attempt before it ends). Tests
+    /// wait on it instead of sleeping: two more passes mean one began and ended after now.
+    pub fn webhook_passes(&self) -> watch::Receiver<u64> {
+        self.webhook_passes.clone()
     }
 
     /// The caller behind a presented API key, or 401.

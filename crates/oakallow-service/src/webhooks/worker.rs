@@ -27,6 +27,8 @@ pub(crate) struct Worker {
     pub(crate) config: WebhookConfig,
     pub(crate) wake: Arc<Notify>,
     pub(crate) stopping: watch::Receiver<bool>,
+    /// Counts finished passes over the due deliveries (see [`crate::Service::webhook_passes`]).
+    pub(crate) passes: watch::Sender<u64>,
 }
 
 impl Worker {
@@ -52,6 +54,7 @@ impl Worker {
             }
             tracing::trace!("webhook worker looking for due deliveries");
             self.deliver_due(&client).await;
+            self.passes.send_modify(|passes| *passes += 1);
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(self.config.poll_interval) => {}

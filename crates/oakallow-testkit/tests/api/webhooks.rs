@@ -9,9 +9,23 @@ use std::time::Duration;
 use oakallow_testkit::receiver::Receiver;
 use oakallow_testkit::{Backend, TestApp, TestOptions};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::workflow::{assert_oakallow_signature, connect_webhooks};
+
+/// Sends a `webhook.test` event and answers its event id.
+async fn send_test_event(app: &TestApp) -> String {
+    let (status, test) = app.post("/v1/webhooks/test", &app.keys.management, &json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{test}");
+    test["event_id"].as_str().unwrap().to_owned()
+}
+
+/// The org's deliveries (`query` is the query string, e.g. `?status=failed`), newest first.
+async fn deliveries(app: &TestApp, query: &str) -> Vec<Value> {
+    let (status, listed) = app.get(&format!("/v1/webhooks/deliveries{query}"), &app.keys.management).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    listed["data"].as_array().unwrap().clone()
+}
 
 /// Verifies a delivery with the `standardwebhooks` Python package (the test using it is
 /// compiled as ignored where the package is missing; CI installs it).
@@ -73,11 +87,10 @@ async fn an_outage_and_a_restart_lose_nothing() {
     let receiver = Receiver::start().await;
     connect_webhooks(&app, &receiver).await;
     receiver.refuse_next(3);
-    let (_, test) = app.post("/v1/webhooks/test", &app.keys.management, &json!({})).await;
-    let event_id = test["event_id"].as_str().unwrap().to_owned();
+    let event_id = send_test_event(&app).await;
 
     receiver.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.webhook_pass().await;
     assert_eq!(receiver.received().len(), 1, "no retry before its time");
     app.advance(5);
     receiver.wait_for(2, Duration::from_secs(10)).await;
@@ -85,7 +98,7 @@ async fn an_outage_and_a_restart_lose_nothing() {
     // A restart between attempts: the outbox is in the database.
     let app = app.restart().await;
     app.advance(29);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.webhook_pass().await;
     assert_eq!(receiver.received().len(), 2, "the second retry waits 30 s");
     app.advance(1);
     receiver.wait_for(3, Duration::from_secs(10)).await;
@@ -94,15 +107,16 @@ async fn an_outage_and_a_restart_lose_nothing() {
 
     assert!(all.iter().all(|r| r.header("webhook-id") == event_id), "the same webhook-id on every attempt");
     assert_eq!(all.iter().map(|r| r.answered).collect::<Vec<_>>(), [503, 503, 503, 204]);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_, deliveries) = app.get("/v1/webhooks/deliveries", &app.keys.management).await;
-    let delivery = &deliveries["data"][0];
+    app.webhook_pass().await;
+    let delivery = deliveries(&app, "").await.remove(0);
     assert_eq!(
         (delivery["status"].as_str(), delivery["attempts"].as_u64(), delivery["event_id"].as_str()),
         (Some("delivered"), Some(4), Some(event_id.as_str()))
     );
     let codes: Vec<u64> = delivery["attempt_log"].as_array().unwrap().iter().map(|a| a["status_code"].as_u64().unwrap()).collect();
     assert_eq!(codes, [503, 503, 503, 204]);
+    app.advance(100_000);
+    app.webhook_pass().await;
     assert_eq!(receiver.received().len(), 4, "delivered once, not again");
 
     // A manual retry delivers again, now, with the same event id.
@@ -121,19 +135,19 @@ async fn a_delivery_fails_after_the_last_retry() {
     let receiver = Receiver::start().await;
     connect_webhooks(&app, &receiver).await;
     receiver.refuse_next(10);
-    app.post("/v1/webhooks/test", &app.keys.management, &json!({})).await;
+    send_test_event(&app).await;
     receiver.wait_for(1, Duration::from_secs(10)).await;
     app.advance(5);
     receiver.wait_for(2, Duration::from_secs(10)).await;
     app.advance(30);
     receiver.wait_for(3, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.webhook_pass().await;
     app.advance(100_000);
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.webhook_pass().await;
     assert_eq!(receiver.received().len(), 3);
-    let (_, failed) = app.get("/v1/webhooks/deliveries?status=failed", &app.keys.management).await;
-    assert_eq!(failed["data"][0]["attempts"], 3);
-    assert_eq!(failed["data"][0]["next_attempt_at"], serde_json::Value::Null);
+    let failed = deliveries(&app, "?status=failed").await;
+    assert_eq!(failed[0]["attempts"], 3);
+    assert_eq!(failed[0]["next_attempt_at"], serde_json::Value::Null);
 }
 
 #[tokio::test]
@@ -141,15 +155,21 @@ async fn events_follow_the_orgs_subscription() {
     let app = TestApp::start_with(TestOptions::new(Backend::Sqlite)).await;
     let receiver = Receiver::start().await;
     connect_webhooks(&app, &receiver).await;
-    app.patch("/v1/org", &app.keys.management, &json!({"webhook_events": ["approval.decided"]})).await;
+    let (status, org) = app.patch("/v1/org", &app.keys.management, &json!({"webhook_events": ["approval.decided"]})).await;
+    assert_eq!(status, StatusCode::OK, "{org}");
     app.create("/v1/tools", json!({"name": "t"})).await;
-    let (_, approval) = app.post("/v1/approvals", &app.keys.standard, &json!({"tool": "t", "reason": "r"})).await;
+    let (status, approval) = app.post("/v1/approvals", &app.keys.standard, &json!({"tool": "t", "reason": "r"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{approval}");
     let id = approval["id"].as_str().unwrap();
-    app.post(&format!("/v1/approvals/{id}/decide"), &app.keys.approver, &json!({"decision": "denied", "decided_by": "bob"})).await;
+    let decision = json!({"decision": "denied", "decided_by": "bob"});
+    let (status, decided) = app.post(&format!("/v1/approvals/{id}/decide"), &app.keys.approver, &decision).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
     let received = receiver.wait_for(1, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(receiver.received().len(), 1, "approval.created was not subscribed");
     assert_eq!(received[0].header("x-oakallow-event"), "approval.decided");
+    app.webhook_pass().await;
+    let types: Vec<Value> = deliveries(&app, "").await.iter().map(|d| d["event_type"].clone()).collect();
+    assert_eq!(types, [json!("approval.decided")], "approval.created was not subscribed, so it has no delivery");
+    assert_eq!(receiver.received().len(), 1);
 }
 
 #[tokio::test]
@@ -193,12 +213,12 @@ async fn private_destinations_are_refused_unless_allowed() {
     );
     app.store.update_org(&stored, Some("whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3Q="), record).await.unwrap();
     let app = app.restart().await;
-    app.post("/v1/webhooks/test", &app.keys.management, &json!({})).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    send_test_event(&app).await;
+    app.webhook_pass().await;
+    let listed = deliveries(&app, "").await;
+    let error = listed[0]["attempt_log"][0]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("private or internal address"), "{listed:?}");
     assert!(receiver.received().is_empty(), "nothing reached the private destination");
-    let (_, deliveries) = app.get("/v1/webhooks/deliveries", &app.keys.management).await;
-    let error = deliveries["data"][0]["attempt_log"][0]["error"].as_str().unwrap_or_default().to_owned();
-    assert!(error.contains("private or internal address"), "{deliveries}");
 
     // With private targets allowed, the same destination is fine.
     let allowed = TestApp::start_with(TestOptions::new(Backend::Sqlite)).await;
