@@ -35,6 +35,9 @@ impl Worker {
     /// Runs until the service stops.
     pub(crate) async fn run(mut self) {
         let client = match reqwest::Client::builder()
+            // Straight to the destination: a proxy (HTTP_PROXY and the like) would resolve and
+            // reach it itself, out of sight of the guard, which would then check only the proxy.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.config.timeout)
             .dns_resolver(GuardedResolver { allow_private: self.config.allow_private_targets })
