@@ -142,10 +142,23 @@ impl Worker {
             .await
             .map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.unwrap_or_default();
-        let excerpt = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES)]).into_owned();
-        Ok((status, excerpt))
+        let head = read_head(response).await;
+        Ok((status, String::from_utf8_lossy(&head).into_owned()))
     }
+}
+
+/// The first [`EXCERPT_BYTES`] of an answer's body. Reading stops there and the connection is
+/// dropped, so a huge or endless body holds neither memory nor the worker.
+async fn read_head(mut response: reqwest::Response) -> Vec<u8> {
+    let mut head = Vec::with_capacity(EXCERPT_BYTES);
+    while head.len() < EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(EXCERPT_BYTES - head.len())]),
+            // The end of the body, or a failure part way: the excerpt is what arrived.
+            Ok(None) | Err(_) => break,
+        }
+    }
+    head
 }
 
 /// A transport error in words, without the URL (which may carry tokens in its query).

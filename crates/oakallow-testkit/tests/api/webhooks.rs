@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use oakallow_testkit::receiver::Receiver;
+use oakallow_testkit::receiver::{Receiver, Reply};
 use oakallow_testkit::{Backend, TestApp, TestOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -170,6 +170,26 @@ async fn events_follow_the_orgs_subscription() {
     let types: Vec<Value> = deliveries(&app, "").await.iter().map(|d| d["event_type"].clone()).collect();
     assert_eq!(types, [json!("approval.decided")], "approval.created was not subscribed, so it has no delivery");
     assert_eq!(receiver.received().len(), 1);
+}
+
+#[tokio::test]
+async fn a_huge_answer_is_read_no_further_than_its_excerpt() {
+    const HUGE: usize = 64 << 20;
+    let mut options = TestOptions::new(Backend::Sqlite);
+    // Long enough that no timeout cuts the reading short.
+    options.config.webhooks.timeout = Duration::from_secs(300);
+    let app = TestApp::start_with(options).await;
+    let receiver = Receiver::start().await;
+    connect_webhooks(&app, &receiver).await;
+    receiver.reply_with(Reply::Huge(HUGE));
+    send_test_event(&app).await;
+
+    let end = receiver.wait_for_stream_end(Duration::from_secs(10)).await;
+    assert!(!end.complete && end.sent < HUGE, "the worker read the whole {HUGE}-byte answer: {end:?}");
+    app.webhook_pass().await;
+    let delivery = deliveries(&app, "").await.remove(0);
+    assert_eq!((delivery["status"].as_str(), delivery["last_status"].as_u64()), (Some("delivered"), Some(200)), "{delivery}");
+    assert_eq!(delivery["attempt_log"][0]["response_excerpt"], "x".repeat(512), "the excerpt is the first 512 bytes");
 }
 
 #[tokio::test]
