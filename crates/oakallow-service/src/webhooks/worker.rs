@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::future::join_all;
-use oakallow_domain::webhook::sign;
+use oakallow_domain::id::DeliveryId;
+use oakallow_domain::webhook::{ERROR_BYTES, EXCERPT_BYTES, response_excerpt, sign, storable_text};
 use oakallow_domain::{Clock, Timestamp};
 use oakallow_store::{AttemptResult, ClaimedDelivery, DeliveryAttempt, Store};
 use reqwest::Url;
@@ -15,8 +16,8 @@ use tokio::sync::{Notify, watch};
 use super::guard::{GuardedResolver, literal_refusal};
 use crate::config::WebhookConfig;
 
-/// Longest response excerpt kept per attempt, in bytes.
-const EXCERPT_BYTES: usize = 512;
+/// What an attempt records instead of the receiver's text when the store refuses that text.
+const UNSTORABLE: &str = "the response or error of this attempt could not be stored";
 /// How long a claimed delivery stays with this worker, in seconds (more than one timeout).
 const LEASE_SECONDS: i64 = 60;
 
@@ -92,14 +93,14 @@ impl Worker {
 
     async fn attempt(&self, client: &reqwest::Client, claimed: ClaimedDelivery) {
         let delivery = &claimed.delivery;
-        let number = delivery.attempts + 1;
         let started = Instant::now();
         let at = self.clock.now();
         let outcome = self.send(client, &claimed, at).await;
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        // The receiver's text is stored the same way on every backend (no NUL, bounded).
         let (status_code, response_excerpt, error) = match outcome {
-            Ok((status, excerpt)) => (Some(status), Some(excerpt), None),
-            Err(error) => (None, None, Some(error)),
+            Ok((status, head)) => (Some(status), Some(response_excerpt(&head)), None),
+            Err(error) => (None, None, Some(storable_text(&error, ERROR_BYTES))),
         };
         let delivered = status_code.is_some_and(|s| (200..300).contains(&s));
         let result = if delivered {
@@ -110,15 +111,27 @@ impl Worker {
                 None => AttemptResult::Failed,
             }
         };
-        let attempt = DeliveryAttempt { attempt: number, at, status_code, latency_ms, response_excerpt, error };
-        if let Err(error) = self.store.finish_attempt(delivery.id, &attempt, result).await {
-            // The lease runs out and the delivery is attempted again: at least once, never lost.
-            tracing::warn!(%error, delivery = %delivery.id, "cannot record a webhook attempt");
+        let attempt = DeliveryAttempt { attempt: delivery.attempts + 1, at, status_code, latency_ms, response_excerpt, error };
+        self.record(delivery.id, attempt, result).await;
+    }
+
+    /// Records an attempt and what follows from it. If the store refuses the record, it is
+    /// written again without the receiver's text, so the delivery still moves on by its
+    /// schedule instead of being sent again each time its lease runs out.
+    async fn record(&self, delivery: DeliveryId, attempt: DeliveryAttempt, result: AttemptResult) {
+        let Err(error) = self.store.finish_attempt(delivery, &attempt, result).await else { return };
+        tracing::warn!(%error, %delivery, "cannot record a webhook attempt; recording it without the receiver's text");
+        let bare = DeliveryAttempt { response_excerpt: None, error: Some(UNSTORABLE.to_owned()), ..attempt };
+        if let Err(error) = self.store.finish_attempt(delivery, &bare, result).await {
+            // Only our own text is left, so the database itself is failing: the lease runs out
+            // and the delivery is attempted again once it is back (at least once, never lost).
+            tracing::warn!(%error, %delivery, "cannot record a webhook attempt");
         }
     }
 
-    /// Sends one attempt: `Ok((status, excerpt))` when an answer came, `Err(reason)` when not.
-    async fn send(&self, client: &reqwest::Client, claimed: &ClaimedDelivery, at: Timestamp) -> Result<(u16, String), String> {
+    /// Sends one attempt: `Ok((status, start of the body))` when an answer came, `Err(reason)`
+    /// when not.
+    async fn send(&self, client: &reqwest::Client, claimed: &ClaimedDelivery, at: Timestamp) -> Result<(u16, Vec<u8>), String> {
         let url = Url::parse(&claimed.delivery.url).map_err(|_| "the destination URL is not valid".to_owned())?;
         if let Some(reason) = literal_refusal(&url, self.config.allow_private_targets) {
             return Err(reason);
@@ -142,8 +155,7 @@ impl Worker {
             .await
             .map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
-        let head = read_head(response).await;
-        Ok((status, String::from_utf8_lossy(&head).into_owned()))
+        Ok((status, read_head(response).await))
     }
 }
 

@@ -6,10 +6,12 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use axum::body::Bytes;
 use oakallow_testkit::receiver::{Receiver, Reply};
 use oakallow_testkit::{Backend, TestApp, TestOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sqlx::Connection;
 
 use crate::workflow::{assert_oakallow_signature, connect_webhooks};
 
@@ -190,6 +192,93 @@ async fn a_huge_answer_is_read_no_further_than_its_excerpt() {
     let delivery = deliveries(&app, "").await.remove(0);
     assert_eq!((delivery["status"].as_str(), delivery["last_status"].as_u64()), (Some("delivered"), Some(200)), "{delivery}");
     assert_eq!(delivery["attempt_log"][0]["response_excerpt"], "x".repeat(512), "the excerpt is the first 512 bytes");
+}
+
+/// A receiver answering with text the stores cannot hold as it is (NUL, which PostgreSQL refuses
+/// in TEXT, and invalid UTF-8) gets its attempt recorded once, the same on both backends, and
+/// is not sent the event again.
+async fn receiver_text_is_recorded_the_same_on_every_backend(backend: Backend) {
+    let app = TestApp::start_with(TestOptions::new(backend).manual_clock()).await;
+    let receiver = Receiver::start().await;
+    connect_webhooks(&app, &receiver).await;
+    receiver.reply_with(Reply::Body(200, Bytes::from_static(b"ok\0done \xff\xfe \xe2\x9c\x93")));
+    send_test_event(&app).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    app.webhook_pass().await;
+
+    let delivery = deliveries(&app, "").await.remove(0);
+    assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_u64()), (Some("delivered"), Some(1)), "{delivery}");
+    assert_eq!(delivery["attempt_log"][0]["response_excerpt"], "ok\u{fffd}done \u{fffd}\u{fffd} \u{2713}");
+    app.advance(100_000);
+    app.webhook_pass().await;
+    assert_eq!(receiver.received().len(), 1, "the delivery was sent again");
+}
+
+#[tokio::test]
+async fn receiver_text_is_recorded_on_sqlite() {
+    receiver_text_is_recorded_the_same_on_every_backend(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
+async fn receiver_text_is_recorded_on_postgres() {
+    receiver_text_is_recorded_the_same_on_every_backend(Backend::Postgres).await;
+}
+
+/// Makes the database refuse every attempt whose response excerpt contains `refuse-me`, as a
+/// store refuses text it cannot hold.
+async fn refuse_stored_excerpts(app: &TestApp) {
+    if let Some(file) = app.database.sqlite_file() {
+        let db = rusqlite::Connection::open(file).unwrap();
+        db.execute_batch(
+            "CREATE TRIGGER refuse_excerpt BEFORE INSERT ON webhook_attempts WHEN instr(NEW.response_excerpt, 'refuse-me') > 0
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+        return;
+    }
+    let mut db = sqlx::PgConnection::connect(app.database.postgres_url().unwrap()).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_excerpt() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN IF strpos(NEW.response_excerpt, 'refuse-me') > 0 THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$;
+         CREATE TRIGGER refuse_excerpt BEFORE INSERT ON webhook_attempts FOR EACH ROW EXECUTE FUNCTION refuse_excerpt();",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+}
+
+/// When the store refuses to record an attempt, the attempt is recorded without the receiver's
+/// text, and the delivery moves on instead of being sent again whenever its lease runs out.
+async fn an_attempt_the_store_refuses_is_recorded_without_its_text(backend: Backend) {
+    let app = TestApp::start_with(TestOptions::new(backend).manual_clock()).await;
+    let receiver = Receiver::start().await;
+    connect_webhooks(&app, &receiver).await;
+    refuse_stored_excerpts(&app).await;
+    receiver.reply_with(Reply::Body(200, Bytes::from_static(b"refuse-me")));
+    send_test_event(&app).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    app.webhook_pass().await;
+
+    let delivery = deliveries(&app, "").await.remove(0);
+    assert_eq!((delivery["status"].as_str(), delivery["attempts"].as_u64()), (Some("delivered"), Some(1)), "{delivery}");
+    let attempt = &delivery["attempt_log"][0];
+    assert_eq!((attempt["status_code"].as_u64(), &attempt["response_excerpt"]), (Some(200), &Value::Null), "{attempt}");
+    assert!(attempt["error"].as_str().unwrap_or_default().contains("could not be stored"), "{attempt}");
+    app.advance(100_000);
+    app.webhook_pass().await;
+    assert_eq!(receiver.received().len(), 1, "the delivery was sent again");
+}
+
+#[tokio::test]
+async fn an_attempt_the_store_refuses_moves_on_on_sqlite() {
+    an_attempt_the_store_refuses_is_recorded_without_its_text(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
+async fn an_attempt_the_store_refuses_moves_on_on_postgres() {
+    an_attempt_the_store_refuses_is_recorded_without_its_text(Backend::Postgres).await;
 }
 
 #[tokio::test]
