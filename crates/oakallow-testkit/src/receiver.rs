@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
@@ -70,6 +70,19 @@ struct Inner {
     reply: Mutex<Reply>,
     stream_ends: Mutex<Vec<StreamEnd>>,
     stream_ended: Notify,
+    held: watch::Sender<bool>,
+}
+
+/// While it lives, the receiver holds every request open without answering (the sender's
+/// attempt stays in flight); dropping it answers them.
+pub struct Hold {
+    inner: Arc<Inner>,
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.inner.held.send_replace(false);
+    }
 }
 
 /// The state of a streamed huge body; dropping it (at the end, or when the client hangs up)
@@ -125,6 +138,7 @@ async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) 
     };
     inner.received.lock().unwrap().push(Received { headers, body, answered: status.as_u16() });
     inner.arrived.notify_waiters();
+    let _ = inner.held.subscribe().wait_for(|held| !*held).await;
     response
 }
 
@@ -144,6 +158,13 @@ impl Receiver {
     /// Answers 503 to the next `n` requests.
     pub fn refuse_next(&self, n: u32) {
         self.inner.refuse_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Holds requests open, unanswered, until the [`Hold`] is dropped (they are recorded as
+    /// they arrive).
+    pub fn hold(&self) -> Hold {
+        self.inner.held.send_replace(true);
+        Hold { inner: Arc::clone(&self.inner) }
     }
 
     /// Answers the requests it does not refuse with `reply` from now on.

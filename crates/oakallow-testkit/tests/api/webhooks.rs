@@ -7,6 +7,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use oakallow_domain::id::LeaseId;
+use oakallow_store::{AttemptResult, DeliveryAttempt, DeliveryLease};
 use oakallow_testkit::receiver::{Receiver, Reply};
 use oakallow_testkit::{Backend, TestApp, TestOptions};
 use reqwest::StatusCode;
@@ -279,6 +281,68 @@ async fn an_attempt_the_store_refuses_moves_on_on_sqlite() {
 #[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn an_attempt_the_store_refuses_moves_on_on_postgres() {
     an_attempt_the_store_refuses_is_recorded_without_its_text(Backend::Postgres).await;
+}
+
+/// An attempt may take the whole configured timeout; while it is in flight no other worker (on
+/// this node or another) claims the same delivery. An attempt that outlasts even its lease (a
+/// paused process) is taken over, and its late outcome does not overwrite the newer attempt's.
+async fn a_delivery_in_flight_is_not_claimed_again(backend: Backend) {
+    let mut options = TestOptions::new(backend).manual_clock();
+    options.config.webhooks.timeout = Duration::from_secs(120);
+    let lease_seconds = options.config.webhooks.lease_seconds();
+    let app = TestApp::start_with(options).await;
+    let receiver = Receiver::start().await;
+    connect_webhooks(&app, &receiver).await;
+    let hold = receiver.hold();
+    send_test_event(&app).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    // 61 s into an attempt that may take 120 s, another node looks for due deliveries.
+    app.advance(61);
+    let now = app.now();
+    let second = app.store.claim_deliveries(now, DeliveryLease { id: LeaseId::generate(), until: now.plus_seconds(60) }, 10).await.unwrap();
+    let ids: Vec<String> = second.iter().map(|c| c.delivery.id.to_string()).collect();
+    assert!(ids.is_empty(), "a delivery in flight was claimed a second time: {ids:?}");
+
+    app.advance(lease_seconds);
+    let now = app.now();
+    let takeover = DeliveryLease { id: LeaseId::generate(), until: now.plus_seconds(lease_seconds) };
+    let taken = app.store.claim_deliveries(now, takeover, 10).await.unwrap();
+    assert_eq!(taken.len(), 1, "an attempt past its lease is taken over");
+    let theirs = DeliveryAttempt {
+        attempt: 1,
+        at: now,
+        status_code: Some(503),
+        latency_ms: 1,
+        response_excerpt: Some("the other node's attempt".into()),
+        error: None,
+    };
+    let retry_at = now.plus_seconds(5);
+    assert!(app.store.finish_attempt(taken[0].delivery.id, takeover.id, &theirs, AttemptResult::RetryAt(retry_at)).await.unwrap());
+    drop(hold);
+    app.webhook_pass().await;
+
+    assert_eq!(receiver.received()[0].answered, 204, "the first attempt ended, delivered");
+    let delivery = deliveries(&app, "").await.remove(0);
+    assert_eq!(
+        (delivery["status"].as_str(), delivery["attempts"].as_u64(), delivery["last_status"].as_u64()),
+        (Some("pending"), Some(1), Some(503)),
+        "the late outcome overwrote the newer attempt's: {delivery}"
+    );
+    let excerpts: Vec<&Value> = delivery["attempt_log"].as_array().unwrap().iter().map(|a| &a["response_excerpt"]).collect();
+    assert_eq!(excerpts, [&json!("the other node's attempt")]);
+    assert_eq!(delivery["next_attempt_at"], json!(retry_at));
+}
+
+#[tokio::test]
+async fn a_delivery_in_flight_is_not_claimed_again_on_sqlite() {
+    a_delivery_in_flight_is_not_claimed_again(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
+async fn a_delivery_in_flight_is_not_claimed_again_on_postgres() {
+    a_delivery_in_flight_is_not_claimed_again(Backend::Postgres).await;
 }
 
 #[tokio::test]
