@@ -127,12 +127,14 @@ async fn shutdown_signal() {
 }
 
 /// Runs one operator action on a service over the configured database, then stops it cleanly.
+/// The service runs no background work (webhooks, approval expiry): the command does only what
+/// it says, even beside a database that has work due.
 async fn with_service<T, F>(config: &Config, action: impl FnOnce(Arc<Service>) -> F) -> Result<T>
 where
     F: std::future::Future<Output = oakallow_service::Result<T>>,
 {
     let store = open_store(config).await?;
-    let (service, tasks) = Service::start(store, Arc::new(SystemClock), config.service());
+    let (service, tasks) = Service::start_for_command(store, Arc::new(SystemClock), config.service());
     let result = action(Arc::clone(&service)).await;
     service.stop();
     drop(service);

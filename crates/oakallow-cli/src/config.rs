@@ -65,6 +65,20 @@ pub struct WebhooksConfig {
     pub timeout_seconds: u64,
 }
 
+/// Longest attempt timeout accepted, in seconds: a delivery's lease (timeout plus a margin) is
+/// how long a crashed node's attempt waits to be taken over.
+const MAX_WEBHOOK_TIMEOUT_SECONDS: u64 = 3600;
+
+impl WebhooksConfig {
+    /// Refuses settings no delivery could work with.
+    fn check(&self) -> Result<()> {
+        if !(1..=MAX_WEBHOOK_TIMEOUT_SECONDS).contains(&self.timeout_seconds) {
+            bail!("webhooks.timeout_seconds must be between 1 and {MAX_WEBHOOK_TIMEOUT_SECONDS}");
+        }
+        Ok(())
+    }
+}
+
 /// `[approvals]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -129,7 +143,9 @@ impl Config {
             set(&mut table, &key.split('.').map(str::to_owned).collect::<Vec<_>>(), value);
         }
         read_files(&mut table)?;
-        Value::Table(table).try_into().context("invalid configuration")
+        let config: Self = Value::Table(table).try_into().context("invalid configuration")?;
+        config.webhooks.check()?;
+        Ok(config)
     }
 }
 
@@ -243,6 +259,16 @@ mod tests {
         let config = Config::load(Some(&file), env(&[("OAKALLOW_DATABASE_URL_FILE", secret.to_str().unwrap())]), vec![]).unwrap();
         assert_eq!(config.log.format, "json");
         assert_eq!(config.database_url, "postgres://example/db");
+    }
+
+    #[test]
+    fn webhook_timeouts_must_be_usable() {
+        for bad in ["0", "3601"] {
+            let refused = Config::load(None, env(&[("OAKALLOW_WEBHOOKS__TIMEOUT_SECONDS", bad)]), vec![]);
+            assert!(refused.is_err(), "timeout_seconds = {bad}");
+        }
+        let config = Config::load(None, env(&[("OAKALLOW_WEBHOOKS__TIMEOUT_SECONDS", "120")]), vec![]).unwrap();
+        assert_eq!(config.service().webhooks.lease_seconds(), 180, "the lease outlasts the timeout");
     }
 
     #[test]

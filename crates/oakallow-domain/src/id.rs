@@ -155,6 +155,8 @@ typed_id!(/// An activity (audit trail) entry.
     ActivityId, "act");
 typed_id!(/// A row of an account's credit ledger.
     LedgerId, "led");
+typed_id!(/// One claim of a webhook delivery by a worker: only its holder records the attempt.
+    LeaseId, "lse");
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! Webhooks without I/O: secrets, the two signature schemes every delivery carries, the retry
-//! schedule, and which destination addresses are refused (SSRF guard).
+//! schedule, which destination addresses are refused (SSRF guard), and how a receiver's text is
+//! kept in an attempt's record.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -15,6 +16,48 @@ pub const SECRET_PREFIX: &str = "whsec_";
 /// Waits before each retry, in seconds: 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h.
 /// After the last one fails the delivery is `failed`.
 pub const RETRY_SCHEDULE_SECONDS: [u32; 8] = [5, 30, 120, 600, 1800, 3600, 7200, 14400];
+
+/// Most bytes of a receiver's answer kept as an attempt's response excerpt.
+pub const EXCERPT_BYTES: usize = 512;
+
+/// Most bytes of an attempt's error kept (an error may quote the receiver, e.g. a TLS name).
+pub const ERROR_BYTES: usize = 512;
+
+/// The response excerpt of an answer whose body began with `head`, as every store keeps it
+/// (see [`storable_text`]): the first [`EXCERPT_BYTES`] bytes, as text. Valid UTF-8 without NUL
+/// is kept exactly, except for a character that the byte limit cut in two, which is left out.
+pub fn response_excerpt(head: &[u8]) -> String {
+    let mut head = &head[..head.len().min(EXCERPT_BYTES)];
+    if head.len() == EXCERPT_BYTES {
+        head = without_cut_character(head);
+    }
+    storable_text(&String::from_utf8_lossy(head), usize::MAX)
+}
+
+/// Text from outside oakallow (a receiver's answer, an error that may quote one) as every store
+/// keeps it: NUL, which PostgreSQL cannot hold in TEXT, becomes U+FFFD (as invalid UTF-8 already
+/// has), and the text is cut at a character boundary to at most `max_bytes` before that.
+pub fn storable_text(text: &str, max_bytes: usize) -> String {
+    let mut end = text.len().min(max_bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].replace('\0', "\u{FFFD}")
+}
+
+/// `bytes` without the start of a UTF-8 character at its very end (up to 3 bytes).
+fn without_cut_character(bytes: &[u8]) -> &[u8] {
+    for back in 1..=bytes.len().min(3) {
+        let tail = &bytes[bytes.len() - back..];
+        if let Err(error) = std::str::from_utf8(tail)
+            && error.valid_up_to() == 0
+            && error.error_len().is_none()
+        {
+            return &bytes[..bytes.len() - back];
+        }
+    }
+    bytes
+}
 
 /// A new secret: `whsec_<base64 of 32 random bytes>`.
 pub fn new_secret() -> Result<String, RandomnessUnavailable> {
@@ -100,7 +143,38 @@ fn is_private_v6(ip: Ipv6Addr) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    #[test]
+    fn receiver_text_is_kept_as_both_stores_can_hold_it() {
+        assert_eq!(response_excerpt(b"ok\0done \xff\xfe \xe2\x9c\x93"), "ok\u{fffd}done \u{fffd}\u{fffd} \u{2713}");
+        assert_eq!(response_excerpt("é".repeat(300).as_bytes()), "é".repeat(256), "512 bytes, all of them whole characters");
+        let cut = format!("{}✓", "a".repeat(510));
+        assert_eq!(response_excerpt(cut.as_bytes()), "a".repeat(510), "a character cut by the limit is left out");
+        let invalid_end = [&[b'a'; 511][..], b"\xe2"].concat();
+        assert_eq!(response_excerpt(&invalid_end[..]), "a".repeat(511));
+        assert_eq!(response_excerpt(b"short \xe2"), "short \u{fffd}", "an uncut body keeps its invalid end as U+FFFD");
+        assert_eq!(storable_text("a\0b", 100), "a\u{fffd}b");
+        assert_eq!(storable_text("ab✓", 4), "ab", "cut at a character boundary");
+    }
+
+    proptest! {
+        #[test]
+        fn any_answer_gives_an_excerpt_without_nul(body in proptest::collection::vec(any::<u8>(), 0..700)) {
+            let excerpt = response_excerpt(&body);
+            prop_assert!(!excerpt.contains('\0'));
+            prop_assert!(excerpt.len() <= 3 * EXCERPT_BYTES);
+        }
+
+        #[test]
+        fn text_without_nul_is_kept_exactly(text in "[^\\x00]{0,170}") {
+            prop_assume!(text.len() < EXCERPT_BYTES);
+            prop_assert_eq!(response_excerpt(text.as_bytes()), text.clone());
+            prop_assert_eq!(storable_text(&text, ERROR_BYTES), text);
+        }
+    }
 
     #[test]
     fn secrets_have_the_documented_shape() {

@@ -33,6 +33,21 @@ pub struct WebhookConfig {
     pub concurrency: u32,
 }
 
+/// How much longer than the attempt timeout a claim of a delivery lasts: time to record the
+/// outcome, and room for clocks of different nodes that disagree by less than that.
+pub const LEASE_MARGIN_SECONDS: i64 = 60;
+
+impl WebhookConfig {
+    /// How long, in seconds, a worker's claim of a delivery lasts: always longer than an attempt
+    /// can take, so no other worker claims a delivery whose attempt is still in flight.
+    pub fn lease_seconds(&self) -> i64 {
+        let timeout = i64::try_from(self.timeout.as_secs()).unwrap_or(i64::MAX);
+        // Whole seconds, rounded up, so a fraction of the timeout is never left out.
+        let partial = i64::from(self.timeout.subsec_nanos() > 0);
+        timeout.saturating_add(partial).saturating_add(LEASE_MARGIN_SECONDS)
+    }
+}
+
 impl Default for ServiceConfig {
     fn default() -> Self {
         Self {

@@ -61,12 +61,13 @@ pub struct Service {
     committer: Committer,
     wakeups: Wakeups,
     webhook_wake: Arc<Notify>,
+    webhook_passes: watch::Receiver<u64>,
     stop: watch::Sender<bool>,
 }
 
-/// Background tasks owned by a [`Service`]: the group committer, the webhook worker and the
-/// approval sweeper. Call [`Service::stop`], drop the service, then await
-/// [`ServiceTasks::finished`] to be sure every queued write was committed.
+/// Background tasks owned by a [`Service`]: the group committer and, on a server, the webhook
+/// worker, the approval sweeper and the change sync. Call [`Service::stop`], drop the service,
+/// then await [`ServiceTasks::finished`] to be sure every queued write was committed.
 pub struct ServiceTasks {
     tasks: Vec<(&'static str, JoinHandle<()>)>,
 }
@@ -104,20 +105,40 @@ pub struct DatabaseHealth {
 }
 
 impl Service {
-    /// A service on `store`, with time from `clock`, and its background tasks. Must be called
+    /// A service for a server: on `store`, with time from `clock`, and with all its background
+    /// work (group committer, webhook worker, approval sweeper, change sync). Must be called
     /// inside a tokio runtime.
     pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> (Arc<Self>, ServiceTasks) {
+        let (service, mut tasks, worker) = Self::new(store, clock, config);
+        tasks.tasks.push(("webhook worker", tokio::spawn(worker.run())));
+        tasks.tasks.push(("approval sweeper", tokio::spawn(sweep_approvals(Arc::downgrade(&service), service.stop.subscribe()))));
+        tasks.tasks.push(("change sync", sync::start(&service, service.stop.subscribe())));
+        (service, tasks)
+    }
+
+    /// A service for a one-shot operator command (`credits`, `admin bootstrap`): it writes
+    /// through the group committer like a server, but starts no background work, so it sends no
+    /// webhooks, expires no approvals and follows no other nodes: the command does only what it
+    /// says. Must be called inside a tokio runtime.
+    pub fn start_for_command(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> (Arc<Self>, ServiceTasks) {
+        let (service, tasks, _idle_worker) = Self::new(store, clock, config);
+        (service, tasks)
+    }
+
+    /// The service with only its group committer running, and the webhook worker it may start.
+    fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> (Arc<Self>, ServiceTasks, Worker) {
         let (committer, committer_task) = Committer::start(Arc::clone(&store), Arc::clone(&clock));
         let (stop, stopping) = watch::channel(false);
         let webhook_wake = Arc::new(Notify::new());
+        let (passes, webhook_passes) = watch::channel(0);
         let worker = Worker {
             store: Arc::clone(&store),
             clock: Arc::clone(&clock),
             config: config.webhooks.clone(),
             wake: Arc::clone(&webhook_wake),
             stopping: stopping.clone(),
+            passes,
         };
-        let worker_task = tokio::spawn(worker.run());
         let service = Arc::new(Self {
             store,
             clock,
@@ -126,25 +147,25 @@ impl Service {
             keys: KeyCache::default(),
             signing: SigningKeys::default(),
             committer,
-            wakeups: Wakeups::new(stopping.clone()),
+            wakeups: Wakeups::new(stopping),
             webhook_wake,
+            webhook_passes,
             stop,
         });
-        let sweeper_task = tokio::spawn(sweep_approvals(Arc::downgrade(&service), stopping.clone()));
-        let sync_task = sync::start(&service, stopping);
-        let tasks = vec![
-            ("group committer", committer_task),
-            ("webhook worker", worker_task),
-            ("approval sweeper", sweeper_task),
-            ("change sync", sync_task),
-        ];
-        (service, ServiceTasks { tasks })
+        (service, ServiceTasks { tasks: vec![("group committer", committer_task)] }, worker)
     }
 
     /// Begins stopping: long-polls answer at once, the webhook worker and the sweeper end.
     /// Writes already queued are still committed.
     pub fn stop(&self) {
         self.stop.send_replace(true);
+    }
+
+    /// How many passes over the due webhook deliveries this node's worker has finished (each
+    /// pass claims what is due at its start and records every attempt before it ends). Tests
+    /// wait on it instead of sleeping: two more passes mean one began and ended after now.
+    pub fn webhook_passes(&self) -> watch::Receiver<u64> {
+        self.webhook_passes.clone()
     }
 
     /// The caller behind a presented API key, or 401.

@@ -3,6 +3,7 @@
 //! case (see `events`), and [`worker`] delivers it.
 
 pub(crate) mod guard;
+mod send;
 pub(crate) mod worker;
 
 use oakallow_domain::Timestamp;

@@ -35,14 +35,14 @@ use async_trait::async_trait;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
-use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, LedgerId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, LeaseId, LedgerId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimedDelivery,
-    CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, LedgerRow, NewApproval, NewCredit, NewKey, OrgVersion, Outbox,
-    Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey,
+    OrgVersion, Outbox, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -241,12 +241,12 @@ impl Store for PostgresStore {
         webhooks::enqueue(&self.pool, &self.channel, outbox).await
     }
 
-    async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
-        webhooks::claim(&self.pool, now, lease_until, limit).await
+    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+        webhooks::claim(&self.pool, now, lease, limit).await
     }
 
-    async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()> {
-        webhooks::finish_attempt(&self.pool, id, attempt, result).await
+    async fn finish_attempt(&self, id: DeliveryId, lease: LeaseId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<bool> {
+        webhooks::finish_attempt(&self.pool, id, lease, attempt, result).await
     }
 
     async fn list_deliveries(&self, org_id: OrgId, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {

@@ -1,15 +1,17 @@
 //! The webhook outbox on PostgreSQL: events and their deliveries, written in the transaction of
 //! what they announce; claims of due deliveries under a lease (`FOR UPDATE SKIP LOCKED`, so each
-//! attempt runs on exactly one node); attempts and their outcome; listing and manual retries.
+//! attempt runs on exactly one node, and only the newest claim records its attempt); attempts
+//! and their outcome; listing and manual retries.
 //! A transaction that makes deliveries pending announces it, so idle workers on every node
 //! look at once.
 
 use std::collections::HashMap;
 
 use oakallow_domain::Timestamp;
-use oakallow_domain::id::{DeliveryId, OrgId};
+use oakallow_domain::id::{DeliveryId, LeaseId, OrgId};
 use oakallow_store::{
-    AttemptResult, Change, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryStatus, Outbox, StoreError, StoreResult,
+    AttemptResult, Change, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, DeliveryStatus, Outbox, StoreError,
+    StoreResult,
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder, Row as _};
 
@@ -61,15 +63,14 @@ pub(crate) async fn enqueue(pool: &PgPool, channel: &Channel, outbox: &Outbox) -
     tx.commit().await.map_err(map_error)
 }
 
-/// Moves up to `limit` due pending deliveries to `lease_until` and returns them as they now
-/// are, each with its event's body and its org's current secret. Rows another node is claiming
+/// Moves up to `limit` due pending deliveries under `lease` and returns them as they now are, each with its event's body and its org's current secret. Rows another node is claiming
 /// at the same moment are skipped, not waited for; a row claimed and committed meanwhile is
 /// re-checked against the condition and, no longer due, left out.
-pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = pool.begin().await.map_err(map_error)?;
     let sql = format!(
         "WITH claimed AS (
-           UPDATE webhook_deliveries SET next_attempt_at = $2
+           UPDATE webhook_deliveries SET next_attempt_at = $2, lease_id = $4
            WHERE id IN (
              SELECT id FROM webhook_deliveries
              WHERE status = 'pending' AND next_attempt_at <= $1
@@ -85,8 +86,9 @@ pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease_until: Timestamp,
     );
     let found = sqlx::query(AssertSqlSafe(sql))
         .bind(now.micros())
-        .bind(lease_until.micros())
+        .bind(lease.until.micros())
         .bind(i64::from(limit))
+        .bind(lease.id.to_string())
         .fetch_all(&mut *tx)
         .await
         .map_err(map_error)?;
@@ -102,9 +104,15 @@ pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease_until: Timestamp,
     Ok(claimed)
 }
 
-/// Records an attempt and moves the delivery on: delivered, pending again at a later time, or
-/// failed for good. [`StoreError::NotFound`] if there is no such delivery.
-pub(crate) async fn finish_attempt(pool: &PgPool, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()> {
+/// Records an attempt and moves the delivery on (delivered, pending again at a later time, or
+/// failed for good), if `lease` is still the delivery's claim; answers whether it was.
+pub(crate) async fn finish_attempt(
+    pool: &PgPool,
+    id: DeliveryId,
+    lease: LeaseId,
+    attempt: &DeliveryAttempt,
+    result: AttemptResult,
+) -> StoreResult<bool> {
     let (status, next_attempt_at, delivered_at, failed) = match result {
         AttemptResult::Delivered => (DeliveryStatus::Delivered, None, Some(attempt.at.micros()), false),
         AttemptResult::RetryAt(at) => (DeliveryStatus::Pending, Some(at.micros()), None, true),
@@ -115,8 +123,8 @@ pub(crate) async fn finish_attempt(pool: &PgPool, id: DeliveryId, attempt: &Deli
         "UPDATE webhook_deliveries SET
            status = $2, attempts = $3, last_status = $4, last_error = $5, updated_at = $6,
            round_attempts = CASE WHEN $7 THEN round_attempts + 1 ELSE round_attempts END,
-           next_attempt_at = $8, delivered_at = coalesce($9, delivered_at)
-         WHERE id = $1",
+           next_attempt_at = $8, delivered_at = coalesce($9, delivered_at), lease_id = NULL
+         WHERE id = $1 AND lease_id = $10 AND status = 'pending'",
     )
     .bind(id.to_string())
     .bind(status.as_str())
@@ -127,11 +135,12 @@ pub(crate) async fn finish_attempt(pool: &PgPool, id: DeliveryId, attempt: &Deli
     .bind(failed)
     .bind(next_attempt_at)
     .bind(delivered_at)
+    .bind(lease.to_string())
     .execute(&mut *tx)
     .await
     .map_err(map_error)?;
     if changed.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return Ok(false);
     }
     sqlx::query(
         "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, response_excerpt, error)
@@ -147,7 +156,8 @@ pub(crate) async fn finish_attempt(pool: &PgPool, id: DeliveryId, attempt: &Deli
     .execute(&mut *tx)
     .await
     .map_err(map_error)?;
-    tx.commit().await.map_err(map_error)
+    tx.commit().await.map_err(map_error)?;
+    Ok(true)
 }
 
 /// The org's deliveries matching `filter`, newest first, with their attempts.
@@ -171,12 +181,15 @@ pub(crate) async fn list(pool: &PgPool, org: OrgId, filter: &DeliveryFilter) -> 
     Ok(deliveries)
 }
 
-/// Makes the org's delivery pending again, due at `now`, at the start of its retry schedule,
-/// and returns it. [`StoreError::NotFound`] if the org has no such delivery.
+/// Makes the org's delivery pending again, due at `now`, at the start of its retry schedule
+/// (a claim still in flight keeps its lease: its attempt is the redelivery), and returns it. [`StoreError::NotFound`] if the org has no such delivery.
 pub(crate) async fn retry(pool: &PgPool, channel: &Channel, org: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
     let mut tx = pool.begin().await.map_err(map_error)?;
     let changed = sqlx::query(
-        "UPDATE webhook_deliveries SET status = 'pending', round_attempts = 0, next_attempt_at = $3, updated_at = $3
+        "UPDATE webhook_deliveries SET status = 'pending', round_attempts = 0, updated_at = $3,
+           next_attempt_at = CASE WHEN status = 'pending' AND lease_id IS NOT NULL AND next_attempt_at > $3
+                                  THEN next_attempt_at ELSE $3 END,
+           lease_id = CASE WHEN status = 'pending' AND next_attempt_at > $3 THEN lease_id END
          WHERE org_id = $1 AND id = $2",
     )
     .bind(org.to_string())

@@ -16,12 +16,12 @@ use oakallow_domain::Timestamp;
 use oakallow_domain::approval::{Approval, ApprovalStatus, new_reference};
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor, ActorKind};
 use oakallow_domain::billing::{CreditKind, LedgerKind, PRICE_MICROUSD};
-use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId, LedgerId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId, LeaseId, LedgerId, OrgId};
 use oakallow_domain::org::{Account, Org};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
-    ActivityFilter, ApprovalTransition, BatchItem, Charge, CreateOutcome, IdempotencyClaim, MintedToken, NewApproval, NewCredit,
-    NewDelivery, Outbox, RuntimeWrite, Store, StoredSigningKey, TokenRecord, WebhookEvent, WriteOutcome,
+    ActivityFilter, ApprovalTransition, BatchItem, Charge, CreateOutcome, DeliveryLease, IdempotencyClaim, MintedToken, NewApproval,
+    NewCredit, NewDelivery, Outbox, RuntimeWrite, Store, StoredSigningKey, TokenRecord, WebhookEvent, WriteOutcome,
 };
 use oakallow_store_postgres::PostgresStore;
 use sqlx::{Connection as _, PgConnection};
@@ -194,7 +194,8 @@ async fn each_delivery_attempt_is_claimed_by_one_node() {
         tokio::spawn(async move {
             let mut mine = Vec::new();
             loop {
-                let claimed = node.claim_deliveries(T0, T0.plus_seconds(30), 2).await.unwrap();
+                let lease = DeliveryLease { id: LeaseId::generate(), until: T0.plus_seconds(30) };
+                let claimed = node.claim_deliveries(T0, lease, 2).await.unwrap();
                 if claimed.is_empty() {
                     return mine;
                 }

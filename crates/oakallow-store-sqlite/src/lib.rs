@@ -23,14 +23,14 @@ use async_trait::async_trait;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
-use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, LedgerId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, CheckId, DeliveryId, KeyId, LeaseId, LedgerId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, Charge, CheckRecord, ClaimedDelivery, CreateOutcome,
-    CreditState, Delivery, DeliveryAttempt, DeliveryFilter, LedgerRow, NewApproval, NewCredit, NewKey, OrgVersion, Outbox, Store,
-    StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey, OrgVersion, Outbox,
+    Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
 };
 
 use crate::conn::{Readers, Writer};
@@ -228,13 +228,13 @@ impl Store for SqliteStore {
         self.writer.run(move |conn| webhooks::enqueue(conn, &outbox)).await
     }
 
-    async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
-        self.writer.run(move |conn| webhooks::claim(conn, now, lease_until, limit)).await
+    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+        self.writer.run(move |conn| webhooks::claim(conn, now, lease, limit)).await
     }
 
-    async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()> {
+    async fn finish_attempt(&self, id: DeliveryId, lease: LeaseId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<bool> {
         let attempt = attempt.clone();
-        self.writer.run(move |conn| webhooks::finish(conn, id, &attempt, result)).await
+        self.writer.run(move |conn| webhooks::finish(conn, id, lease, &attempt, result)).await
     }
 
     async fn list_deliveries(&self, org_id: OrgId, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {

@@ -1,12 +1,14 @@
 //! The webhook outbox on SQLite: events and their deliveries (written in the transaction of
-//! what they announce), leased claims for the delivery worker, attempts and their outcomes,
-//! listings, and manual retries.
+//! what they announce), leased claims for the delivery worker (only the newest claim of a
+//! delivery records its attempt), attempts and their outcomes, listings, and manual retries.
 
 use std::collections::HashMap;
 
 use oakallow_domain::Timestamp;
-use oakallow_domain::id::{DeliveryId, OrgId};
-use oakallow_store::{AttemptResult, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, Outbox, StoreError, StoreResult};
+use oakallow_domain::id::{DeliveryId, LeaseId, OrgId};
+use oakallow_store::{
+    AttemptResult, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, Outbox, StoreError, StoreResult,
+};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -49,9 +51,9 @@ pub(crate) fn enqueue(conn: &mut Connection, outbox: &Outbox) -> StoreResult<()>
     tx.commit().map_err(map_error)
 }
 
-/// Leases up to `limit` due pending deliveries until `lease_until` and answers them as stored
-/// after the claim, with their event's body and their org's current secret.
-pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+/// Leases up to `limit` due pending deliveries under `lease` and answers them as stored after
+/// the claim, with their event's body and their org's current secret.
+pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
     let tx = conn.transaction().map_err(map_error)?;
     let mut claimed = {
         let mut due = tx
@@ -72,10 +74,11 @@ pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease_until: Timestam
         rows.collect::<Result<Vec<_>, _>>().map_err(map_error)?
     };
     {
-        let mut lease = tx.prepare_cached("UPDATE webhook_deliveries SET next_attempt_at = ?2 WHERE id = ?1").map_err(map_error)?;
+        let mut take =
+            tx.prepare_cached("UPDATE webhook_deliveries SET next_attempt_at = ?2, lease_id = ?3 WHERE id = ?1").map_err(map_error)?;
         for item in &mut claimed {
-            lease.execute(params![item.delivery.id.to_string(), lease_until.micros()]).map_err(map_error)?;
-            item.delivery.next_attempt_at = Some(lease_until);
+            take.execute(params![item.delivery.id.to_string(), lease.until.micros(), lease.id.to_string()]).map_err(map_error)?;
+            item.delivery.next_attempt_at = Some(lease.until);
         }
     }
     attach_attempts(&tx, claimed.iter_mut().map(|item| &mut item.delivery))?;
@@ -83,9 +86,15 @@ pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease_until: Timestam
     Ok(claimed)
 }
 
-/// Records an attempt and moves the delivery on: delivered, due again at a time, or failed.
-/// [`StoreError::NotFound`] for an unknown delivery.
-pub(crate) fn finish(conn: &mut Connection, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()> {
+/// Records an attempt and moves the delivery on (delivered, due again at a time, or failed), if
+/// `lease` is still the delivery's claim; answers whether it was.
+pub(crate) fn finish(
+    conn: &mut Connection,
+    id: DeliveryId,
+    lease: LeaseId,
+    attempt: &DeliveryAttempt,
+    result: AttemptResult,
+) -> StoreResult<bool> {
     let (status, failed, next_attempt_at, delivered_at) = match result {
         AttemptResult::Delivered => ("delivered", 0, None, Some(attempt.at)),
         AttemptResult::RetryAt(at) => ("pending", 1, Some(at), None),
@@ -95,8 +104,8 @@ pub(crate) fn finish(conn: &mut Connection, id: DeliveryId, attempt: &DeliveryAt
     let changed = tx
         .prepare_cached(
             "UPDATE webhook_deliveries SET status = ?2, attempts = ?3, round_attempts = round_attempts + ?4, next_attempt_at = ?5,
-               last_status = ?6, last_error = ?7, updated_at = ?8, delivered_at = coalesce(?9, delivered_at)
-             WHERE id = ?1",
+               last_status = ?6, last_error = ?7, updated_at = ?8, delivered_at = coalesce(?9, delivered_at), lease_id = NULL
+             WHERE id = ?1 AND lease_id = ?10 AND status = 'pending'",
         )
         .map_err(map_error)?
         .execute(params![
@@ -108,11 +117,12 @@ pub(crate) fn finish(conn: &mut Connection, id: DeliveryId, attempt: &DeliveryAt
             attempt.status_code,
             attempt.error,
             attempt.at.micros(),
-            delivered_at.map(Timestamp::micros)
+            delivered_at.map(Timestamp::micros),
+            lease.to_string()
         ])
         .map_err(map_error)?;
     if changed == 0 {
-        return Err(StoreError::NotFound);
+        return Ok(false);
     }
     tx.prepare_cached(
         "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code, latency_ms, response_excerpt, error)
@@ -129,7 +139,8 @@ pub(crate) fn finish(conn: &mut Connection, id: DeliveryId, attempt: &DeliveryAt
         attempt.error
     ])
     .map_err(map_error)?;
-    tx.commit().map_err(map_error)
+    tx.commit().map_err(map_error)?;
+    Ok(true)
 }
 
 /// The org's deliveries matching `filter`, newest first, each with its attempts.
@@ -156,12 +167,16 @@ pub(crate) fn list(conn: &mut Connection, org: OrgId, filter: &DeliveryFilter) -
     Ok(deliveries)
 }
 
-/// Makes a delivery of the org pending again, due at `now`, with a fresh retry schedule.
+/// Makes a delivery of the org pending again, due at `now`, with a fresh retry schedule; a
+/// claim still in flight keeps its lease (its attempt is the redelivery).
 pub(crate) fn retry(conn: &mut Connection, org: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery> {
     let tx = conn.transaction().map_err(map_error)?;
     let changed = tx
         .prepare_cached(
-            "UPDATE webhook_deliveries SET status = 'pending', round_attempts = 0, next_attempt_at = ?3, updated_at = ?3
+            "UPDATE webhook_deliveries SET status = 'pending', round_attempts = 0, updated_at = ?3,
+               next_attempt_at = CASE WHEN status = 'pending' AND lease_id IS NOT NULL AND next_attempt_at > ?3
+                                      THEN next_attempt_at ELSE ?3 END,
+               lease_id = CASE WHEN status = 'pending' AND next_attempt_at > ?3 THEN lease_id END
              WHERE org_id = ?1 AND id = ?2",
         )
         .map_err(map_error)?

@@ -14,7 +14,7 @@ use oakallow_domain::Timestamp;
 use oakallow_domain::approval::Approval;
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck};
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
-use oakallow_domain::id::{ActivityId, ApprovalId, CheckId, DeliveryId, LedgerId};
+use oakallow_domain::id::{ActivityId, ApprovalId, CheckId, DeliveryId, LeaseId, LedgerId};
 use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
@@ -24,7 +24,8 @@ pub use error::{StoreError, StoreResult};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
     ApprovalFilter, ApprovalTransition, AttemptResult, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt, DeliveryFilter,
-    DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox, StoredSigningKey, TokenRecord, WebhookEvent,
+    DeliveryLease, DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox, StoredSigningKey, TokenRecord,
+    WebhookEvent,
 };
 
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
@@ -177,19 +178,22 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an event (and its delivery) on its own, e.g. `webhook.test`.
     async fn enqueue_webhook(&self, outbox: &Outbox) -> StoreResult<()>;
 
-    /// Claims up to `limit` pending deliveries due at `now` for one attempt each: their next
-    /// attempt moves to `lease_until`, so no other worker takes them while this one tries, and a
-    /// worker that dies is replaced once the lease ends.
-    async fn claim_deliveries(&self, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Claims up to `limit` pending deliveries due at `now` for one attempt each, under `lease`:
+    /// their next attempt moves to `lease.until`, so no other worker takes them while this one
+    /// tries, and a worker that dies is replaced once the lease ends. The newest claim of a
+    /// delivery is the only one that can record its attempt.
+    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
 
-    /// Records an attempt of a claimed delivery and what follows from it.
-    async fn finish_attempt(&self, id: DeliveryId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<()>;
+    /// Records an attempt of a delivery claimed under `lease`, and what follows from it, if that
+    /// claim still holds the delivery (no later claim took it over); answers whether it did.
+    async fn finish_attempt(&self, id: DeliveryId, lease: LeaseId, attempt: &DeliveryAttempt, result: AttemptResult) -> StoreResult<bool>;
 
     /// The org's deliveries, newest first, with their attempts.
     async fn list_deliveries(&self, org_id: OrgId, filter: &DeliveryFilter) -> StoreResult<Vec<Delivery>>;
 
-    /// Makes a delivery of the org pending again, due at `now`, with a fresh retry schedule.
-    /// [`StoreError::NotFound`] if the org has no such delivery.
+    /// Makes a delivery of the org pending again with a fresh retry schedule, due at `now`; a
+    /// claim of it still in flight (its lease not ended) is left alone, and its attempt is the
+    /// redelivery. [`StoreError::NotFound`] if the org has no such delivery.
     async fn retry_delivery(&self, org_id: OrgId, id: DeliveryId, now: Timestamp) -> StoreResult<Delivery>;
 
     // ----- credits ------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision};
 use oakallow_domain::audit::ActivityRecord;
-use oakallow_domain::id::{ApprovalId, DeliveryId, EventId, ExecutionId, OrgId};
+use oakallow_domain::id::{ApprovalId, DeliveryId, EventId, ExecutionId, LeaseId, OrgId};
 use oakallow_domain::token::Algorithm;
 use serde_json::Value;
 
@@ -219,6 +219,15 @@ pub struct ClaimedDelivery {
     pub payload: String,
     /// The org's current webhook secret.
     pub secret: Option<String>,
+}
+
+/// A worker's claim on the deliveries it is about to attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryLease {
+    /// Names the claim: only its holder can record the attempt.
+    pub id: LeaseId,
+    /// No other worker claims the deliveries before then.
+    pub until: Timestamp,
 }
 
 /// What an attempt leads to.

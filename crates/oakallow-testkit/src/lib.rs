@@ -310,6 +310,21 @@ impl TestApp {
         self.clock.as_ref().expect("a manual clock").advance_seconds(seconds);
     }
 
+    /// Waits until the webhook worker has made a whole pass over the due deliveries that began
+    /// after this call, so it saw the clock and the outbox as they are now and recorded every
+    /// attempt it made; panics if that does not happen within 10 s.
+    pub async fn webhook_pass(&self) {
+        let mut passes = self.service.webhook_passes();
+        let start = *passes.borrow_and_update();
+        // A pass may be under way now (it began before this call): wait for the one after it.
+        let done = passes.wait_for(|finished| *finished >= start + 2);
+        match tokio::time::timeout(std::time::Duration::from_secs(10), done).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => panic!("the webhook worker stopped"),
+            Err(_) => panic!("the webhook worker made no pass within 10 s"),
+        }
+    }
+
     /// The manual clock's time (or the system time).
     pub fn now(&self) -> Timestamp {
         self.clock.as_ref().map_or_else(|| SystemClock.now(), Clock::now)

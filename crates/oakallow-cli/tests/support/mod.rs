@@ -17,7 +17,12 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_oakallow");
 
 /// Runs `oakallow <args>` to completion.
 pub fn oakallow(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).env_remove("RUST_LOG").output().unwrap()
+    oakallow_with_env(args, &[])
+}
+
+/// Runs `oakallow <args>` to completion with extra environment.
+pub fn oakallow_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(BIN).args(args).env_remove("RUST_LOG").envs(env.iter().copied()).output().unwrap()
 }
 
 /// Runs `oakallow admin bootstrap … --json` on `database` and answers its JSON.

@@ -2,7 +2,8 @@
 //! otherwise internal addresses are refused unless the operator allows private targets. Names
 //! are checked after DNS resolution, and deliveries connect only to the addresses that passed,
 //! through a resolver of our own, so a name cannot resolve to a public address for the check
-//! and to an internal one for the connection.
+//! and to an internal one for the connection. Deliveries never use a proxy (see the worker's
+//! client), since a proxy would resolve and reach the destination out of this guard's sight.
 
 use std::net::{IpAddr, SocketAddr};
 

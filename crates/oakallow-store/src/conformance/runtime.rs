@@ -6,15 +6,15 @@ use std::sync::Arc;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision, Verdict, new_reference};
 use oakallow_domain::audit::ActivityType;
-use oakallow_domain::id::{ApprovalId, DeliveryId, EventId, ExecutionId, OrgId};
+use oakallow_domain::id::{ApprovalId, DeliveryId, EventId, ExecutionId, LeaseId, OrgId};
 use oakallow_domain::token::Algorithm;
 use serde_json::json;
 
 use super::{T0, Unbilled, check_record, checked, new_org, record};
 use crate::{
-    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CreateOutcome, DeliveryAttempt, DeliveryFilter, DeliveryStatus,
-    ExecutionRecord, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite, Store, StoreError, StoredSigningKey,
-    TokenRecord, WebhookEvent,
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CreateOutcome, DeliveryAttempt, DeliveryFilter, DeliveryLease,
+    DeliveryStatus, ExecutionRecord, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite, Store, StoreError,
+    StoredSigningKey, TokenRecord, WebhookEvent,
 };
 
 fn token(org: OrgId, src: &str, jti: &str) -> TokenRecord {
@@ -372,6 +372,23 @@ pub async fn approval_listing_and_expiry(store: Arc<dyn Store>) {
     assert!(store.due_approvals(T0, 10).await.unwrap().is_empty());
 }
 
+/// A new claim of deliveries, lasting until `until`.
+fn lease(until: Timestamp) -> DeliveryLease {
+    DeliveryLease { id: LeaseId::generate(), until }
+}
+
+/// An attempt numbered `n`, answered with `code` (or failing to connect).
+fn attempt(n: u32, code: Option<u16>) -> DeliveryAttempt {
+    DeliveryAttempt {
+        attempt: n,
+        at: T0.plus_seconds(i64::from(n)),
+        status_code: code,
+        latency_ms: 7,
+        response_excerpt: code.map(|c| format!("status {c}")),
+        error: if code.is_none() { Some("connection refused".into()) } else { None },
+    }
+}
+
 /// Deliveries are claimed under a lease, retried on schedule, listed with every attempt.
 pub async fn webhook_deliveries(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "d@example.com").await;
@@ -381,29 +398,23 @@ pub async fn webhook_deliveries(store: Arc<dyn Store>) {
     store.enqueue_webhook(&outbox(org.id, "approval.created", None)).await.unwrap();
     let delivery_id = item.delivery.as_ref().unwrap().id;
 
-    let lease = T0.plus_seconds(30);
-    let claimed = store.claim_deliveries(T0, lease, 10).await.unwrap();
+    let first = lease(T0.plus_seconds(30));
+    let claimed = store.claim_deliveries(T0, first, 10).await.unwrap();
     assert_eq!(claimed.len(), 1, "events without a destination are not delivered");
     assert_eq!((claimed[0].payload.as_str(), claimed[0].secret.as_deref()), (item.event.payload.as_str(), Some("whsec_abc")));
     assert_eq!((claimed[0].delivery.event_id, claimed[0].delivery.attempts), (item.event.id, 0));
-    assert!(store.claim_deliveries(T0.plus_seconds(1), lease, 10).await.unwrap().is_empty(), "leased");
-    assert_eq!(store.claim_deliveries(lease, lease.plus_seconds(30), 10).await.unwrap().len(), 1, "an abandoned lease ends");
+    assert!(store.claim_deliveries(T0.plus_seconds(1), lease(T0.plus_seconds(31)), 10).await.unwrap().is_empty(), "leased");
+    let taken_over = lease(first.until.plus_seconds(30));
+    assert_eq!(store.claim_deliveries(first.until, taken_over, 10).await.unwrap().len(), 1, "an abandoned lease ends");
 
-    let attempt = |n, code: Option<u16>| DeliveryAttempt {
-        attempt: n,
-        at: T0.plus_seconds(i64::from(n)),
-        status_code: code,
-        latency_ms: 7,
-        response_excerpt: code.map(|c| format!("status {c}")),
-        error: if code.is_none() { Some("connection refused".into()) } else { None },
-    };
     let retry_at = T0.plus_seconds(100);
-    store.finish_attempt(delivery_id, &attempt(1, None), AttemptResult::RetryAt(retry_at)).await.unwrap();
-    assert!(store.claim_deliveries(retry_at.plus_seconds(-1), retry_at.plus_seconds(30), 10).await.unwrap().is_empty());
-    let claimed = store.claim_deliveries(retry_at, retry_at.plus_seconds(30), 10).await.unwrap();
+    assert!(store.finish_attempt(delivery_id, taken_over.id, &attempt(1, None), AttemptResult::RetryAt(retry_at)).await.unwrap());
+    assert!(store.claim_deliveries(retry_at.plus_seconds(-1), lease(retry_at.plus_seconds(30)), 10).await.unwrap().is_empty());
+    let second = lease(retry_at.plus_seconds(30));
+    let claimed = store.claim_deliveries(retry_at, second, 10).await.unwrap();
     assert_eq!((claimed[0].delivery.attempts, claimed[0].delivery.round_attempts), (1, 1));
-    store.finish_attempt(delivery_id, &attempt(2, Some(500)), AttemptResult::Failed).await.unwrap();
-    assert!(store.claim_deliveries(T0.plus_seconds(1_000_000), T0.plus_seconds(1_000_030), 10).await.unwrap().is_empty());
+    assert!(store.finish_attempt(delivery_id, second.id, &attempt(2, Some(500)), AttemptResult::Failed).await.unwrap());
+    assert!(store.claim_deliveries(T0.plus_seconds(1_000_000), lease(T0.plus_seconds(1_000_030)), 10).await.unwrap().is_empty());
 
     let filter = DeliveryFilter { status: None, before: None, limit: 10 };
     let listed = store.list_deliveries(org.id, &filter).await.unwrap();
@@ -417,12 +428,49 @@ pub async fn webhook_deliveries(store: Arc<dyn Store>) {
     assert!(store.list_deliveries(other.id, &filter).await.unwrap().is_empty());
     let again = store.retry_delivery(org.id, delivery_id, retry_at).await.unwrap();
     assert_eq!((again.status, again.round_attempts, again.next_attempt_at), (DeliveryStatus::Pending, 0, Some(retry_at)));
-    let claimed = store.claim_deliveries(retry_at, retry_at.plus_seconds(30), 10).await.unwrap();
+    let third = lease(retry_at.plus_seconds(30));
+    let claimed = store.claim_deliveries(retry_at, third, 10).await.unwrap();
     assert_eq!(claimed[0].delivery.attempts, 2);
-    store.finish_attempt(delivery_id, &attempt(3, Some(204)), AttemptResult::Delivered).await.unwrap();
+    assert!(store.finish_attempt(delivery_id, third.id, &attempt(3, Some(204)), AttemptResult::Delivered).await.unwrap());
     let listed =
         store.list_deliveries(org.id, &DeliveryFilter { status: Some(DeliveryStatus::Delivered), before: None, limit: 10 }).await.unwrap();
     assert_eq!((listed[0].attempts, listed[0].delivered_at), (3, Some(attempt(3, None).at)));
+}
+
+/// Only the newest claim of a delivery records its attempt, once: a worker whose lease ran out
+/// cannot overwrite the outcome of the claim that replaced it. A manual retry leaves a claim in
+/// flight alone (its attempt is the redelivery); after its lease, the retry is due at once.
+pub async fn delivery_leases(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "lease@example.com").await;
+    let item = outbox(org.id, "webhook.test", Some("https://h.example.com/x"));
+    store.enqueue_webhook(&item).await.unwrap();
+    let id = item.delivery.as_ref().unwrap().id;
+    let filter = DeliveryFilter { status: None, before: None, limit: 10 };
+
+    let first = lease(T0.plus_seconds(30));
+    assert_eq!(store.claim_deliveries(T0, first, 10).await.unwrap().len(), 1);
+    let retried = store.retry_delivery(org.id, id, T0.plus_seconds(1)).await.unwrap();
+    assert_eq!(retried.next_attempt_at, Some(first.until), "a retry leaves the claim in flight alone");
+    assert!(store.claim_deliveries(T0.plus_seconds(1), lease(T0.plus_seconds(60)), 10).await.unwrap().is_empty());
+
+    let second = lease(first.until.plus_seconds(30));
+    assert_eq!(store.claim_deliveries(first.until, second, 10).await.unwrap().len(), 1, "the first lease ran out");
+    assert!(!store.finish_attempt(id, first.id, &attempt(1, Some(204)), AttemptResult::Delivered).await.unwrap(), "a stale claim");
+    let retry_at = T0.plus_seconds(500);
+    assert!(store.finish_attempt(id, second.id, &attempt(1, Some(503)), AttemptResult::RetryAt(retry_at)).await.unwrap());
+    assert!(!store.finish_attempt(id, second.id, &attempt(2, Some(204)), AttemptResult::Delivered).await.unwrap(), "recorded once");
+    let listed = store.list_deliveries(org.id, &filter).await.unwrap();
+    assert_eq!((listed[0].status, listed[0].attempts, listed[0].next_attempt_at), (DeliveryStatus::Pending, 1, Some(retry_at)));
+    assert_eq!(listed[0].attempt_log, vec![attempt(1, Some(503))]);
+    assert!(!store.finish_attempt(id, LeaseId::generate(), &attempt(2, None), AttemptResult::Failed).await.unwrap(), "never claimed");
+
+    // A claim whose lease ran out with no one taking over does not delay a manual retry.
+    let third = lease(retry_at.plus_seconds(30));
+    assert_eq!(store.claim_deliveries(retry_at, third, 10).await.unwrap().len(), 1);
+    let now = third.until.plus_seconds(1);
+    assert_eq!(store.retry_delivery(org.id, id, now).await.unwrap().next_attempt_at, Some(now));
+    assert!(!store.finish_attempt(id, third.id, &attempt(2, Some(204)), AttemptResult::Delivered).await.unwrap(), "the retry ended it");
+    assert_eq!(store.claim_deliveries(now, lease(now.plus_seconds(30)), 10).await.unwrap().len(), 1);
 }
 
 /// The export reads the chain oldest first, from a position.
