@@ -63,6 +63,10 @@ pub struct WebhooksConfig {
     pub retry_schedule_seconds: Vec<u32>,
     /// Attempt timeout, in seconds.
     pub timeout_seconds: u64,
+    /// Attempts in flight at once on this node.
+    pub concurrency: u32,
+    /// Attempts of one org in flight at once, across nodes.
+    pub concurrency_per_org: u32,
 }
 
 /// Longest attempt timeout accepted, in seconds: a delivery's lease (timeout plus a margin) is
@@ -74,6 +78,9 @@ impl WebhooksConfig {
     fn check(&self) -> Result<()> {
         if !(1..=MAX_WEBHOOK_TIMEOUT_SECONDS).contains(&self.timeout_seconds) {
             bail!("webhooks.timeout_seconds must be between 1 and {MAX_WEBHOOK_TIMEOUT_SECONDS}");
+        }
+        if self.concurrency == 0 || self.concurrency_per_org == 0 {
+            bail!("webhooks.concurrency and webhooks.concurrency_per_org must be at least 1");
         }
         Ok(())
     }
@@ -94,6 +101,8 @@ impl Config {
         service.webhooks.allow_private_targets = self.webhooks.allow_private_targets;
         service.webhooks.retry_schedule_seconds.clone_from(&self.webhooks.retry_schedule_seconds);
         service.webhooks.timeout = std::time::Duration::from_secs(self.webhooks.timeout_seconds);
+        service.webhooks.concurrency = self.webhooks.concurrency;
+        service.webhooks.concurrency_per_org = self.webhooks.concurrency_per_org;
         service.sweep_interval = std::time::Duration::from_millis(self.approvals.sweep_interval_ms.max(10));
         service.billing_enabled = self.billing.enabled;
         service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));

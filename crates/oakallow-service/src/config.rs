@@ -31,6 +31,9 @@ pub struct WebhookConfig {
     pub poll_interval: Duration,
     /// Most attempts in flight at once per node.
     pub concurrency: u32,
+    /// Most attempts of one org in flight at once, across all nodes, so that one org whose
+    /// receiver is slow cannot hold every slot.
+    pub concurrency_per_org: u32,
 }
 
 /// How much longer than the attempt timeout a claim of a delivery lasts: time to record the
@@ -57,6 +60,7 @@ impl Default for ServiceConfig {
                 timeout: Duration::from_secs(10),
                 poll_interval: Duration::from_secs(1),
                 concurrency: 32,
+                concurrency_per_org: 16,
             },
             sweep_interval: Duration::from_secs(1),
             billing_enabled: true,

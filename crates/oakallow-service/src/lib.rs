@@ -49,6 +49,7 @@ use crate::wakeups::Wakeups;
 use crate::webhooks::worker::Worker;
 
 pub use error::{ServiceError, ServiceResult as Result};
+pub use webhooks::worker::WebhookPasses;
 
 /// The application: storage, time, and the per-node caches.
 pub struct Service {
@@ -61,7 +62,7 @@ pub struct Service {
     committer: Committer,
     wakeups: Wakeups,
     webhook_wake: Arc<Notify>,
-    webhook_passes: watch::Receiver<u64>,
+    webhook_passes: watch::Receiver<WebhookPasses>,
     stop: watch::Sender<bool>,
 }
 
@@ -130,7 +131,7 @@ impl Service {
         let (committer, committer_task) = Committer::start(Arc::clone(&store), Arc::clone(&clock));
         let (stop, stopping) = watch::channel(false);
         let webhook_wake = Arc::new(Notify::new());
-        let (passes, webhook_passes) = watch::channel(0);
+        let (passes, webhook_passes) = watch::channel(WebhookPasses::default());
         let worker = Worker {
             store: Arc::clone(&store),
             clock: Arc::clone(&clock),
@@ -161,10 +162,10 @@ impl Service {
         self.stop.send_replace(true);
     }
 
-    /// How many passes over the due webhook deliveries this node's worker has finished (each
-    /// pass claims what is due at its start and records every attempt before it ends). Tests
-    /// wait on it instead of sleeping: two more passes mean one began and ended after now.
-    pub fn webhook_passes(&self) -> watch::Receiver<u64> {
+    /// Where this node's webhook worker stands in its passes over the due deliveries (each pass
+    /// claims what is due when it begins and ends once every attempt it made is recorded).
+    /// Tests wait on it instead of sleeping: a pass numbered above `started` begins after now.
+    pub fn webhook_passes(&self) -> watch::Receiver<WebhookPasses> {
         self.webhook_passes.clone()
     }
 

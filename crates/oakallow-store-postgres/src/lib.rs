@@ -40,9 +40,9 @@ use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
-    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimedDelivery,
-    CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey,
-    OrgVersion, Outbox, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimLimit,
+    ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval,
+    NewCredit, NewKey, OrgVersion, Outbox, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -241,7 +241,7 @@ impl Store for PostgresStore {
         webhooks::enqueue(&self.pool, &self.channel, outbox).await
     }
 
-    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
         webhooks::claim(&self.pool, now, lease, limit).await
     }
 

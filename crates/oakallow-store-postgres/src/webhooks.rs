@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use oakallow_domain::Timestamp;
 use oakallow_domain::id::{DeliveryId, LeaseId, OrgId};
 use oakallow_store::{
-    AttemptResult, Change, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, DeliveryStatus, Outbox, StoreError,
-    StoreResult,
+    AttemptResult, Change, ClaimLimit, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, DeliveryStatus, Outbox,
+    StoreError, StoreResult,
 };
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder, Row as _};
 
@@ -66,16 +66,25 @@ pub(crate) async fn enqueue(pool: &PgPool, channel: &Channel, outbox: &Outbox) -
 /// Moves up to `limit` due pending deliveries under `lease` and returns them as they now are, each with its event's body and its org's current secret. Rows another node is claiming
 /// at the same moment are skipped, not waited for; a row claimed and committed meanwhile is
 /// re-checked against the condition and, no longer due, left out.
-pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = pool.begin().await.map_err(map_error)?;
+    // Each due delivery is ranked within its org, after the org's deliveries still under a
+    // claim (pending, leased, lease not run out), so no org takes more than its share.
     let sql = format!(
-        "WITH claimed AS (
+        "WITH busy AS (
+           SELECT org_id, count(*) AS n FROM webhook_deliveries
+           WHERE status = 'pending' AND lease_id IS NOT NULL AND next_attempt_at > $1 GROUP BY org_id),
+         ranked AS (
+           SELECT w.id, w.next_attempt_at,
+                  row_number() OVER (PARTITION BY w.org_id ORDER BY w.next_attempt_at, w.id) + coalesce(b.n, 0) AS rank
+           FROM webhook_deliveries w LEFT JOIN busy b ON b.org_id = w.org_id
+           WHERE w.status = 'pending' AND w.next_attempt_at <= $1),
+         claimed AS (
            UPDATE webhook_deliveries SET next_attempt_at = $2, lease_id = $4
            WHERE id IN (
              SELECT id FROM webhook_deliveries
-             WHERE status = 'pending' AND next_attempt_at <= $1
-             ORDER BY next_attempt_at, id
-             LIMIT $3
+             WHERE id IN (SELECT id FROM ranked WHERE rank <= $5 ORDER BY next_attempt_at, id LIMIT $3)
+               AND status = 'pending' AND next_attempt_at <= $1
              FOR UPDATE SKIP LOCKED)
            RETURNING *)
          SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret
@@ -87,8 +96,9 @@ pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, l
     let found = sqlx::query(AssertSqlSafe(sql))
         .bind(now.micros())
         .bind(lease.until.micros())
-        .bind(i64::from(limit))
+        .bind(i64::from(limit.total))
         .bind(lease.id.to_string())
+        .bind(i64::from(limit.per_org))
         .fetch_all(&mut *tx)
         .await
         .map_err(map_error)?;

@@ -20,8 +20,8 @@ use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId
 use oakallow_domain::org::{Account, Org};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
-    ActivityFilter, ApprovalTransition, BatchItem, Charge, CreateOutcome, DeliveryLease, IdempotencyClaim, MintedToken, NewApproval,
-    NewCredit, NewDelivery, Outbox, RuntimeWrite, Store, StoredSigningKey, TokenRecord, WebhookEvent, WriteOutcome,
+    ActivityFilter, ApprovalTransition, BatchItem, Charge, ClaimLimit, CreateOutcome, DeliveryLease, IdempotencyClaim, MintedToken,
+    NewApproval, NewCredit, NewDelivery, Outbox, RuntimeWrite, Store, StoredSigningKey, TokenRecord, WebhookEvent, WriteOutcome,
 };
 use oakallow_store_postgres::PostgresStore;
 use sqlx::{Connection as _, PgConnection};
@@ -195,7 +195,7 @@ async fn each_delivery_attempt_is_claimed_by_one_node() {
             let mut mine = Vec::new();
             loop {
                 let lease = DeliveryLease { id: LeaseId::generate(), until: T0.plus_seconds(30) };
-                let claimed = node.claim_deliveries(T0, lease, 2).await.unwrap();
+                let claimed = node.claim_deliveries(T0, lease, ClaimLimit::total(2)).await.unwrap();
                 if claimed.is_empty() {
                     return mine;
                 }

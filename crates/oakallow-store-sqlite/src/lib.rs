@@ -28,9 +28,9 @@ use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
-    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, Charge, CheckRecord, ClaimedDelivery, CreateOutcome,
-    CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey, OrgVersion, Outbox,
-    Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, Charge, CheckRecord, ClaimLimit, ClaimedDelivery,
+    CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey,
+    OrgVersion, Outbox, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
 };
 
 use crate::conn::{Readers, Writer};
@@ -228,7 +228,7 @@ impl Store for SqliteStore {
         self.writer.run(move |conn| webhooks::enqueue(conn, &outbox)).await
     }
 
-    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
         self.writer.run(move |conn| webhooks::claim(conn, now, lease, limit)).await
     }
 

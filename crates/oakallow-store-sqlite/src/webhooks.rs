@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use oakallow_domain::Timestamp;
 use oakallow_domain::id::{DeliveryId, LeaseId, OrgId};
 use oakallow_store::{
-    AttemptResult, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, Outbox, StoreError, StoreResult,
+    AttemptResult, ClaimLimit, ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, Outbox, StoreError, StoreResult,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -53,17 +53,27 @@ pub(crate) fn enqueue(conn: &mut Connection, outbox: &Outbox) -> StoreResult<()>
 
 /// Leases up to `limit` due pending deliveries under `lease` and answers them as stored after
 /// the claim, with their event's body and their org's current secret.
-pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
+pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
     let tx = conn.transaction().map_err(map_error)?;
     let mut claimed = {
+        // Each due delivery is ranked within its org, after the org's deliveries still under a
+        // claim (pending, leased, lease not run out), so no org takes more than its share.
         let mut due = tx
             .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret FROM {DELIVERY_FROM} LEFT JOIN orgs o ON o.id = d.org_id
-                 WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+                "WITH busy AS (
+                   SELECT org_id, count(*) AS n FROM webhook_deliveries
+                   WHERE status = 'pending' AND lease_id IS NOT NULL AND next_attempt_at > ?1 GROUP BY org_id),
+                 ranked AS (
+                   SELECT w.id, row_number() OVER (PARTITION BY w.org_id ORDER BY w.next_attempt_at, w.id) + coalesce(b.n, 0) AS rank
+                   FROM webhook_deliveries w LEFT JOIN busy b ON b.org_id = w.org_id
+                   WHERE w.status = 'pending' AND w.next_attempt_at <= ?1)
+                 SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret
+                 FROM {DELIVERY_FROM} JOIN ranked r ON r.id = d.id LEFT JOIN orgs o ON o.id = d.org_id
+                 WHERE r.rank <= ?3 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
             ))
             .map_err(map_error)?;
         let rows = due
-            .query_map(params![now.micros(), i64::from(limit)], |row| {
+            .query_map(params![now.micros(), i64::from(limit.total), i64::from(limit.per_org)], |row| {
                 Ok(ClaimedDelivery {
                     delivery: runtime_rows::delivery(row)?,
                     payload: row.get(DELIVERY_WIDTH)?,

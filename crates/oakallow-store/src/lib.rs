@@ -23,9 +23,9 @@ pub use billing_records::{BatchItem, Change, ChangeSink, Charge, CreditState, Le
 pub use error::{StoreError, StoreResult};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
-    ApprovalFilter, ApprovalTransition, AttemptResult, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt, DeliveryFilter,
-    DeliveryLease, DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox, StoredSigningKey, TokenRecord,
-    WebhookEvent,
+    ApprovalFilter, ApprovalTransition, AttemptResult, ClaimLimit, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt,
+    DeliveryFilter, DeliveryLease, DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox, StoredSigningKey,
+    TokenRecord, WebhookEvent,
 };
 
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
@@ -178,11 +178,12 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an event (and its delivery) on its own, e.g. `webhook.test`.
     async fn enqueue_webhook(&self, outbox: &Outbox) -> StoreResult<()>;
 
-    /// Claims up to `limit` pending deliveries due at `now` for one attempt each, under `lease`:
-    /// their next attempt moves to `lease.until`, so no other worker takes them while this one
-    /// tries, and a worker that dies is replaced once the lease ends. The newest claim of a
-    /// delivery is the only one that can record its attempt.
-    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: u32) -> StoreResult<Vec<ClaimedDelivery>>;
+    /// Claims pending deliveries due at `now` for one attempt each, under `lease`, oldest due
+    /// first within `limit` (in all, and per org counting the org's deliveries still under
+    /// another claim): their next attempt moves to `lease.until`, so no other worker takes them
+    /// while this one tries, and a worker that dies is replaced once the lease ends. The newest
+    /// claim of a delivery is the only one that can record its attempt.
+    async fn claim_deliveries(&self, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>>;
 
     /// Records an attempt of a delivery claimed under `lease`, and what follows from it, if that
     /// claim still holds the delivery (no later claim took it over); answers whether it did.

@@ -230,6 +230,24 @@ pub struct DeliveryLease {
     pub until: Timestamp,
 }
 
+/// How many due deliveries one claim takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimLimit {
+    /// At most this many in all.
+    pub total: u32,
+    /// At most this many of one org in flight at once, counting the org's deliveries already
+    /// claimed by any worker whose lease still runs: one org whose receiver is slow cannot take
+    /// every worker slot, on this node or another.
+    pub per_org: u32,
+}
+
+impl ClaimLimit {
+    /// At most `total`, with no limit per org.
+    pub fn total(total: u32) -> Self {
+        Self { total, per_org: u32::MAX }
+    }
+}
+
 /// What an attempt leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptResult {

@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::{T0, Unbilled, check_record, checked, new_org, record};
 use crate::{
-    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, CreateOutcome, DeliveryAttempt, DeliveryFilter, DeliveryLease,
-    DeliveryStatus, ExecutionRecord, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite, Store, StoreError,
-    StoredSigningKey, TokenRecord, WebhookEvent,
+    ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, ClaimLimit, CreateOutcome, DeliveryAttempt, DeliveryFilter,
+    DeliveryLease, DeliveryStatus, ExecutionRecord, IdempotencyClaim, MintedToken, NewApproval, NewDelivery, Outbox, RuntimeWrite, Store,
+    StoreError, StoredSigningKey, TokenRecord, WebhookEvent,
 };
 
 fn token(org: OrgId, src: &str, jti: &str) -> TokenRecord {
@@ -399,22 +399,37 @@ pub async fn webhook_deliveries(store: Arc<dyn Store>) {
     let delivery_id = item.delivery.as_ref().unwrap().id;
 
     let first = lease(T0.plus_seconds(30));
-    let claimed = store.claim_deliveries(T0, first, 10).await.unwrap();
+    let claimed = store.claim_deliveries(T0, first, ClaimLimit::total(10)).await.unwrap();
     assert_eq!(claimed.len(), 1, "events without a destination are not delivered");
     assert_eq!((claimed[0].payload.as_str(), claimed[0].secret.as_deref()), (item.event.payload.as_str(), Some("whsec_abc")));
     assert_eq!((claimed[0].delivery.event_id, claimed[0].delivery.attempts), (item.event.id, 0));
-    assert!(store.claim_deliveries(T0.plus_seconds(1), lease(T0.plus_seconds(31)), 10).await.unwrap().is_empty(), "leased");
+    assert!(
+        store.claim_deliveries(T0.plus_seconds(1), lease(T0.plus_seconds(31)), ClaimLimit::total(10)).await.unwrap().is_empty(),
+        "leased"
+    );
     let taken_over = lease(first.until.plus_seconds(30));
-    assert_eq!(store.claim_deliveries(first.until, taken_over, 10).await.unwrap().len(), 1, "an abandoned lease ends");
+    assert_eq!(store.claim_deliveries(first.until, taken_over, ClaimLimit::total(10)).await.unwrap().len(), 1, "an abandoned lease ends");
 
     let retry_at = T0.plus_seconds(100);
     assert!(store.finish_attempt(delivery_id, taken_over.id, &attempt(1, None), AttemptResult::RetryAt(retry_at)).await.unwrap());
-    assert!(store.claim_deliveries(retry_at.plus_seconds(-1), lease(retry_at.plus_seconds(30)), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(retry_at.plus_seconds(-1), lease(retry_at.plus_seconds(30)), ClaimLimit::total(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let second = lease(retry_at.plus_seconds(30));
-    let claimed = store.claim_deliveries(retry_at, second, 10).await.unwrap();
+    let claimed = store.claim_deliveries(retry_at, second, ClaimLimit::total(10)).await.unwrap();
     assert_eq!((claimed[0].delivery.attempts, claimed[0].delivery.round_attempts), (1, 1));
     assert!(store.finish_attempt(delivery_id, second.id, &attempt(2, Some(500)), AttemptResult::Failed).await.unwrap());
-    assert!(store.claim_deliveries(T0.plus_seconds(1_000_000), lease(T0.plus_seconds(1_000_030)), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_deliveries(T0.plus_seconds(1_000_000), lease(T0.plus_seconds(1_000_030)), ClaimLimit::total(10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let filter = DeliveryFilter { status: None, before: None, limit: 10 };
     let listed = store.list_deliveries(org.id, &filter).await.unwrap();
@@ -429,7 +444,7 @@ pub async fn webhook_deliveries(store: Arc<dyn Store>) {
     let again = store.retry_delivery(org.id, delivery_id, retry_at).await.unwrap();
     assert_eq!((again.status, again.round_attempts, again.next_attempt_at), (DeliveryStatus::Pending, 0, Some(retry_at)));
     let third = lease(retry_at.plus_seconds(30));
-    let claimed = store.claim_deliveries(retry_at, third, 10).await.unwrap();
+    let claimed = store.claim_deliveries(retry_at, third, ClaimLimit::total(10)).await.unwrap();
     assert_eq!(claimed[0].delivery.attempts, 2);
     assert!(store.finish_attempt(delivery_id, third.id, &attempt(3, Some(204)), AttemptResult::Delivered).await.unwrap());
     let listed =
@@ -448,13 +463,13 @@ pub async fn delivery_leases(store: Arc<dyn Store>) {
     let filter = DeliveryFilter { status: None, before: None, limit: 10 };
 
     let first = lease(T0.plus_seconds(30));
-    assert_eq!(store.claim_deliveries(T0, first, 10).await.unwrap().len(), 1);
+    assert_eq!(store.claim_deliveries(T0, first, ClaimLimit::total(10)).await.unwrap().len(), 1);
     let retried = store.retry_delivery(org.id, id, T0.plus_seconds(1)).await.unwrap();
     assert_eq!(retried.next_attempt_at, Some(first.until), "a retry leaves the claim in flight alone");
-    assert!(store.claim_deliveries(T0.plus_seconds(1), lease(T0.plus_seconds(60)), 10).await.unwrap().is_empty());
+    assert!(store.claim_deliveries(T0.plus_seconds(1), lease(T0.plus_seconds(60)), ClaimLimit::total(10)).await.unwrap().is_empty());
 
     let second = lease(first.until.plus_seconds(30));
-    assert_eq!(store.claim_deliveries(first.until, second, 10).await.unwrap().len(), 1, "the first lease ran out");
+    assert_eq!(store.claim_deliveries(first.until, second, ClaimLimit::total(10)).await.unwrap().len(), 1, "the first lease ran out");
     assert!(!store.finish_attempt(id, first.id, &attempt(1, Some(204)), AttemptResult::Delivered).await.unwrap(), "a stale claim");
     let retry_at = T0.plus_seconds(500);
     assert!(store.finish_attempt(id, second.id, &attempt(1, Some(503)), AttemptResult::RetryAt(retry_at)).await.unwrap());
@@ -466,11 +481,36 @@ pub async fn delivery_leases(store: Arc<dyn Store>) {
 
     // A claim whose lease ran out with no one taking over does not delay a manual retry.
     let third = lease(retry_at.plus_seconds(30));
-    assert_eq!(store.claim_deliveries(retry_at, third, 10).await.unwrap().len(), 1);
+    assert_eq!(store.claim_deliveries(retry_at, third, ClaimLimit::total(10)).await.unwrap().len(), 1);
     let now = third.until.plus_seconds(1);
     assert_eq!(store.retry_delivery(org.id, id, now).await.unwrap().next_attempt_at, Some(now));
     assert!(!store.finish_attempt(id, third.id, &attempt(2, Some(204)), AttemptResult::Delivered).await.unwrap(), "the retry ended it");
-    assert_eq!(store.claim_deliveries(now, lease(now.plus_seconds(30)), 10).await.unwrap().len(), 1);
+    assert_eq!(store.claim_deliveries(now, lease(now.plus_seconds(30)), ClaimLimit::total(10)).await.unwrap().len(), 1);
+}
+
+/// One org cannot take every claim: a claim takes at most `per_org` deliveries of an org,
+/// counting those of its deliveries another claim still holds, so another org's deliveries go
+/// out while a slow receiver holds the first org's.
+pub async fn deliveries_are_shared_between_orgs(store: Arc<dyn Store>) {
+    let busy = new_org(store.as_ref(), "busy@example.com").await;
+    let quiet = new_org(store.as_ref(), "quiet@example.com").await;
+    for _ in 0..5 {
+        store.enqueue_webhook(&outbox(busy.id, "webhook.test", Some("https://slow.example.com/x"))).await.unwrap();
+    }
+    let limit = ClaimLimit { total: 3, per_org: 2 };
+    let orgs = |claimed: &[crate::ClaimedDelivery]| claimed.iter().map(|c| c.delivery.org_id).collect::<Vec<_>>();
+    let first_claim = lease(T0.plus_seconds(60));
+    let first = store.claim_deliveries(T0, first_claim, limit).await.unwrap();
+    assert_eq!(orgs(&first), [busy.id, busy.id], "at most two of one org");
+    store.enqueue_webhook(&outbox(quiet.id, "webhook.test", Some("https://quick.example.com/x"))).await.unwrap();
+    let second = store.claim_deliveries(T0, lease(T0.plus_seconds(60)), limit).await.unwrap();
+    assert_eq!(orgs(&second), [quiet.id], "the busy org's claims in flight count against it");
+    assert!(store.finish_attempt(first[0].delivery.id, first_claim.id, &attempt(1, Some(204)), AttemptResult::Delivered).await.unwrap());
+    let third = store.claim_deliveries(T0, lease(T0.plus_seconds(60)), limit).await.unwrap();
+    assert_eq!(orgs(&third), [busy.id], "a finished attempt frees its org's share");
+    let later = T0.plus_seconds(61);
+    let all = store.claim_deliveries(later, lease(later.plus_seconds(60)), ClaimLimit::total(10)).await.unwrap();
+    assert_eq!(all.len(), 5, "every claim whose lease ran out is due again, and the one never claimed");
 }
 
 /// The export reads the chain oldest first, from a position.

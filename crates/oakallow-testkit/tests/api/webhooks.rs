@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use oakallow_domain::id::LeaseId;
-use oakallow_store::{AttemptResult, DeliveryAttempt, DeliveryLease};
+use oakallow_store::{AttemptResult, ClaimLimit, DeliveryAttempt, DeliveryLease};
 use oakallow_testkit::receiver::{Receiver, Reply};
 use oakallow_testkit::{Backend, TestApp, TestOptions};
 use reqwest::StatusCode;
@@ -300,14 +300,18 @@ async fn a_delivery_in_flight_is_not_claimed_again(backend: Backend) {
     // 61 s into an attempt that may take 120 s, another node looks for due deliveries.
     app.advance(61);
     let now = app.now();
-    let second = app.store.claim_deliveries(now, DeliveryLease { id: LeaseId::generate(), until: now.plus_seconds(60) }, 10).await.unwrap();
+    let second = app
+        .store
+        .claim_deliveries(now, DeliveryLease { id: LeaseId::generate(), until: now.plus_seconds(60) }, ClaimLimit::total(10))
+        .await
+        .unwrap();
     let ids: Vec<String> = second.iter().map(|c| c.delivery.id.to_string()).collect();
     assert!(ids.is_empty(), "a delivery in flight was claimed a second time: {ids:?}");
 
     app.advance(lease_seconds);
     let now = app.now();
     let takeover = DeliveryLease { id: LeaseId::generate(), until: now.plus_seconds(lease_seconds) };
-    let taken = app.store.claim_deliveries(now, takeover, 10).await.unwrap();
+    let taken = app.store.claim_deliveries(now, takeover, ClaimLimit::total(10)).await.unwrap();
     assert_eq!(taken.len(), 1, "an attempt past its lease is taken over");
     let theirs = DeliveryAttempt {
         attempt: 1,
@@ -398,4 +402,32 @@ async fn private_destinations_are_refused_unless_allowed() {
     let (status, _) =
         allowed.patch("/v1/org", &allowed.keys.management, &json!({"webhook_url": receiver.url.replace("127.0.0.1", "localhost")})).await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// A receiver that holds every request open does not hold back another org's webhooks:
+/// attempts run side by side, a freed slot is used at once, and one org takes at most its share
+/// of the slots.
+#[tokio::test]
+async fn a_slow_receiver_does_not_delay_another_orgs_webhooks() {
+    let mut options = TestOptions::new(Backend::Sqlite);
+    options.config.webhooks.concurrency = 4;
+    options.config.webhooks.concurrency_per_org = 2;
+    let app = TestApp::start_with(options).await;
+    let slow = Receiver::start().await;
+    connect_webhooks(&app, &slow).await;
+    let _hold = slow.hold();
+    for _ in 0..4 {
+        send_test_event(&app).await;
+    }
+    slow.wait_for(2, Duration::from_secs(10)).await;
+
+    let other = app.another_org("other@example.com").await;
+    let quick = Receiver::start().await;
+    let (status, body) = app.patch("/v1/org", &other.management, &json!({"webhook_url": quick.url})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.post("/v1/webhooks/test", &other.management, &json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let arrived = quick.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(arrived[0].json()["org_id"], other.org_id.as_str());
+    assert_eq!(slow.received().len(), 2, "the slow org holds no more than its share of the slots");
 }
