@@ -5,6 +5,7 @@
 mod approvals;
 mod audit;
 mod credits;
+mod deciders;
 mod invalid_input;
 mod management;
 mod resolution;
