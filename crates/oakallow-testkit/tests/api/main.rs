@@ -11,6 +11,7 @@ mod management;
 mod resolution;
 mod system;
 mod tiers;
+mod token_scope;
 mod tokens;
 mod webhooks;
 mod workflow;
