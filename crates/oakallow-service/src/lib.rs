@@ -18,6 +18,7 @@ pub mod manage;
 pub mod org;
 mod orgs_cache;
 pub mod page;
+pub mod pauses;
 pub mod policy_doc;
 mod redact;
 pub mod schema;
@@ -44,6 +45,7 @@ use crate::commit::Committer;
 use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::orgs_cache::{OrgCache, OrgRuntime};
+use crate::pauses::{Pause, PausePoint, Pauses};
 use crate::signing::SigningKeys;
 use crate::wakeups::Wakeups;
 use crate::webhooks::worker::Worker;
@@ -62,6 +64,7 @@ pub struct Service {
     wakeups: Wakeups,
     webhook_wake: Arc<Notify>,
     stop: watch::Sender<bool>,
+    pauses: Arc<Pauses>,
 }
 
 /// Background tasks owned by a [`Service`]: the group committer, the webhook worker and the
@@ -129,6 +132,7 @@ impl Service {
             wakeups: Wakeups::new(stopping.clone()),
             webhook_wake,
             stop,
+            pauses: Arc::default(),
         });
         let sweeper_task = tokio::spawn(sweep_approvals(Arc::downgrade(&service), stopping.clone()));
         let sync_task = sync::start(&service, stopping);
@@ -149,7 +153,13 @@ impl Service {
 
     /// The caller behind a presented API key, or 401.
     pub async fn authenticate(&self, presented: &str) -> ServiceResult<Caller> {
-        auth::authenticate(self.store.as_ref(), &self.keys, presented).await
+        auth::authenticate(self.store.as_ref(), &self.keys, &self.pauses, presented).await
+    }
+
+    /// For tests: holds the next task that reaches `point` until the answer is released or
+    /// dropped, so that a race can be provoked deterministically.
+    pub fn pause_at(&self, point: PausePoint) -> Pause {
+        self.pauses.arm(point)
     }
 
     /// Whether the service can reach its database.

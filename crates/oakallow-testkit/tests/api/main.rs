@@ -8,6 +8,7 @@ mod credits;
 mod deciders;
 mod invalid_input;
 mod management;
+mod races;
 mod resolution;
 mod system;
 mod tiers;
