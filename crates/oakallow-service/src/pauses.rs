@@ -13,6 +13,10 @@ use tokio::sync::watch;
 pub enum PausePoint {
     /// Authentication read a key from the database and is about to cache it.
     KeyLookedUp,
+    /// `PATCH /v1/org` checked the patch (its webhook destination too) and is about to apply it.
+    OrgPatchChecked,
+    /// This node is about to reload an org that changed elsewhere.
+    OrgReload,
 }
 
 /// One armed point: the first task to reach it waits until the pause ends.

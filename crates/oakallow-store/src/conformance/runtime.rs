@@ -80,8 +80,8 @@ pub async fn webhook_secrets(store: Arc<dyn Store>) {
     let mut org = new_org(store.as_ref(), "w@example.com").await;
     assert_eq!(store.webhook_secret(org.id).await.unwrap(), None);
     org.webhook_url = Some("https://hooks.example.com".into());
-    store.update_org(&org, Some("whsec_first"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
-    store.update_org(&org, Some("whsec_second"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    store.update_org(&org, org.updated_at, Some("whsec_first"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    store.update_org(&org, org.updated_at, Some("whsec_second"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.webhook_secret(org.id).await.unwrap().as_deref(), Some("whsec_first"));
     store.set_webhook_secret(org.id, "whsec_rotated", record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.webhook_secret(org.id).await.unwrap().as_deref(), Some("whsec_rotated"));
