@@ -146,10 +146,7 @@ impl OrgCache {
                     slot.current.store(Some(Arc::new(next)));
                     return Ok(answer);
                 }
-                Err(StoreError::VersionConflict) => {
-                    current = Arc::new(load(store, org, Some(&current)).await?);
-                    slot.current.store(Some(Arc::clone(&current)));
-                }
+                Err(StoreError::VersionConflict) => current = reload(store, &slot, org, &current).await?,
                 Err(error) => return Err(error.into()),
             }
         }
@@ -181,10 +178,7 @@ impl OrgCache {
                     slot.current.store(Some(Arc::new(runtime)));
                     return Ok(next);
                 }
-                Err(StoreError::VersionConflict) => {
-                    current = Arc::new(load(store, org, Some(&current)).await?);
-                    slot.current.store(Some(Arc::clone(&current)));
-                }
+                Err(StoreError::VersionConflict) => current = reload(store, &slot, org, &current).await?,
                 Err(error) => return Err(error.into()),
             }
         }
@@ -197,6 +191,13 @@ async fn current_or_load(store: &dyn Store, slot: &Slot, org: OrgId) -> ServiceR
         return Ok(runtime);
     }
     let runtime = Arc::new(load(store, org, None).await?);
+    slot.current.store(Some(Arc::clone(&runtime)));
+    Ok(runtime)
+}
+
+/// Reads the org again after a write found it changed, and publishes what was read.
+async fn reload(store: &dyn Store, slot: &Slot, org: OrgId, stale: &OrgRuntime) -> ServiceResult<Arc<OrgRuntime>> {
+    let runtime = Arc::new(load(store, org, Some(stale)).await?);
     slot.current.store(Some(Arc::clone(&runtime)));
     Ok(runtime)
 }
