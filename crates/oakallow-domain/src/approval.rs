@@ -1,9 +1,10 @@
 //! Approvals without storage: how long one waits, its states and references, and what a
-//! decision does (including the two-level rule that the second approver is another person).
+//! decision does (including the two-level rule that the second approver is another identity).
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::audit::ActorKind;
 use crate::clock::Timestamp;
 use crate::id::{ApprovalId, CheckId, OrgId};
 use crate::secret::{RandomnessUnavailable, random_bytes};
@@ -108,6 +109,17 @@ impl Verdict {
     }
 }
 
+/// Who made a decision, as oakallow verified it: the approver key now (`key`, `key_…`), a
+/// dashboard user later (`user`, `acc_…`). `decided_by` is only the name the decider gave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Decider {
+    /// `key` or `user`.
+    pub kind: ActorKind,
+    /// The key's or the account's id.
+    pub id: String,
+}
+
 /// One level's decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -116,8 +128,10 @@ pub struct LevelDecision {
     pub level: u8,
     /// The decision.
     pub decision: Verdict,
-    /// Who decided.
+    /// Who decided, as they named themselves (free text).
     pub decided_by: String,
+    /// Who decided, as verified; `null` only for a decision recorded before identities were.
+    pub decider: Option<Decider>,
     /// Their note.
     pub note: Option<String>,
     /// When.
@@ -180,8 +194,9 @@ pub enum DecideError {
     /// The approval is no longer pending (or expired at this time).
     #[error("the approval is {0}, not pending")]
     NotPending(&'static str),
-    /// The level-2 decision must come from someone other than the level-1 approver.
-    #[error("the second approval must come from a different person than the first")]
+    /// The level-2 decision must come from another identity than the level-1 decision (or
+    /// the level-1 decider is unknown, so that cannot be shown).
+    #[error("the second approval must come from a different approver than the first")]
     SamePerson,
 }
 
@@ -201,14 +216,19 @@ impl Approval {
         if self.status == ApprovalStatus::Pending && now >= self.expires_at { ApprovalStatus::Expired } else { self.status }
     }
 
-    /// Plans a decision at `now` by `by`; the caller applies it only if the approval is still
-    /// at this level and pending when it writes (see the store's conditional update).
-    pub fn decide(&self, now: Timestamp, verdict: Verdict, by: &str) -> Result<Outcome, DecideError> {
+    /// Plans a decision at `now` by `decider`; the caller applies it only if the approval is
+    /// still at this level and pending when it writes (see the store's conditional update).
+    ///
+    /// A later level must come from another verified identity than every earlier level; the
+    /// free-text `decided_by` plays no part (anyone holding an approver key can type any name).
+    pub fn decide(&self, now: Timestamp, verdict: Verdict, decider: &Decider) -> Result<Outcome, DecideError> {
         let status = self.status_at(now);
         if status != ApprovalStatus::Pending {
             return Err(DecideError::NotPending(status.as_str()));
         }
-        if self.level == 2 && self.decisions.iter().any(|d| d.level == 1 && d.decided_by == by) {
+        // An earlier decider who is not known cannot be shown to be someone else: refuse.
+        let mut earlier = self.decisions.iter().filter(|d| d.level < self.level);
+        if earlier.any(|d| d.decider.as_ref().is_none_or(|known| known == decider)) {
             return Err(DecideError::SamePerson);
         }
         Ok(match verdict {
@@ -277,8 +297,19 @@ mod approval_tests {
         }
     }
 
-    fn decision(level: u8, verdict: Verdict, by: &str) -> LevelDecision {
-        LevelDecision { level, decision: verdict, decided_by: by.into(), note: None, decided_at: Timestamp::from_micros(1) }
+    fn key(id: &str) -> Decider {
+        Decider { kind: ActorKind::Key, id: id.into() }
+    }
+
+    fn decision(level: u8, verdict: Verdict, by: &str, decider: &Decider) -> LevelDecision {
+        LevelDecision {
+            level,
+            decision: verdict,
+            decided_by: by.into(),
+            decider: Some(decider.clone()),
+            note: None,
+            decided_at: Timestamp::from_micros(1),
+        }
     }
 
     #[test]
@@ -294,21 +325,33 @@ mod approval_tests {
         let approval = pending(1);
         assert_eq!(approval.status_at(approval.expires_at.plus_seconds(-1)), ApprovalStatus::Pending);
         assert_eq!(approval.status_at(approval.expires_at), ApprovalStatus::Expired);
-        assert_eq!(approval.decide(approval.expires_at, Verdict::Approved, "a"), Err(DecideError::NotPending("expired")));
+        assert_eq!(approval.decide(approval.expires_at, Verdict::Approved, &key("a")), Err(DecideError::NotPending("expired")));
     }
 
     #[test]
-    fn two_levels_need_two_people() {
+    fn two_levels_need_two_identities() {
+        let (first, second) = (key("key_1"), key("key_2"));
         let mut approval = pending(2);
         let now = Timestamp::from_micros(1);
-        let outcome = approval.decide(now, Verdict::Approved, "alice").unwrap();
+        let outcome = approval.decide(now, Verdict::Approved, &first).unwrap();
         assert_eq!(outcome, Outcome::Escalated);
-        approval.apply(&outcome, decision(1, Verdict::Approved, "alice"));
+        approval.apply(&outcome, decision(1, Verdict::Approved, "alice", &first));
         assert_eq!((approval.level, approval.status), (2, ApprovalStatus::Pending));
-        assert_eq!(approval.decide(now, Verdict::Approved, "alice"), Err(DecideError::SamePerson));
-        let outcome = approval.decide(now, Verdict::Denied, "bob").unwrap();
-        approval.apply(&outcome, decision(2, Verdict::Denied, "bob"));
-        assert_eq!((approval.status, approval.decided_by.as_deref()), (ApprovalStatus::Denied, Some("bob")));
-        assert_eq!(approval.decide(now, Verdict::Approved, "carol"), Err(DecideError::NotPending("denied")));
+        assert_eq!(approval.decide(now, Verdict::Approved, &first), Err(DecideError::SamePerson), "another name, same key");
+        let as_user = Decider { kind: ActorKind::User, id: "key_1".into() };
+        assert!(approval.decide(now, Verdict::Approved, &as_user).is_ok(), "kind and id together are the identity");
+        let outcome = approval.decide(now, Verdict::Denied, &second).unwrap();
+        approval.apply(&outcome, decision(2, Verdict::Denied, "alice", &second));
+        assert_eq!((approval.status, approval.decided_by.as_deref()), (ApprovalStatus::Denied, Some("alice")));
+        assert_eq!(approval.decide(now, Verdict::Approved, &key("key_3")), Err(DecideError::NotPending("denied")));
+    }
+
+    #[test]
+    fn an_unknown_first_decider_cannot_be_told_apart() {
+        let mut approval = pending(2);
+        let mut first = decision(1, Verdict::Approved, "alice", &key("key_1"));
+        first.decider = None;
+        approval.apply(&Outcome::Escalated, first);
+        assert_eq!(approval.decide(Timestamp::from_micros(1), Verdict::Approved, &key("key_2")), Err(DecideError::SamePerson));
     }
 }

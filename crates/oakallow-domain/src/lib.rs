@@ -15,6 +15,7 @@ pub mod pii;
 pub mod policy;
 pub mod secret;
 pub mod token;
+pub mod token_scope;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -8,7 +8,9 @@ mod view;
 use std::time::Duration;
 
 use oakallow_domain::Timestamp;
-use oakallow_domain::approval::{Approval, ApprovalStatus, DecideError, LevelDecision, Outcome, Verdict, effective_timeout, new_reference};
+use oakallow_domain::approval::{
+    Approval, ApprovalStatus, DecideError, Decider, LevelDecision, Outcome, Verdict, effective_timeout, new_reference,
+};
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor};
 use oakallow_domain::canonical::{object_sha256, to_canonical_string};
 use oakallow_domain::id::{ApprovalId, CheckId};
@@ -383,7 +385,8 @@ impl Service {
         self.decide(caller.actor(), caller.org_id(), id, request.decision, decided_by, request.note).await
     }
 
-    /// Decides for `actor` (an approver key now; a dashboard user later).
+    /// Decides for `actor` (an approver key now; a dashboard user later), who is the decision's
+    /// verified identity; `by` is only the name they gave.
     async fn decide(
         &self,
         actor: Actor,
@@ -395,11 +398,15 @@ impl Service {
     ) -> ServiceResult<ApprovalView> {
         let approval = self.store.approval(org, id).await?.ok_or_else(approval_not_found)?;
         let now = self.clock.now();
-        let outcome = approval.decide(now, verdict, &by).map_err(|e| match e {
+        let decider = Decider { kind: actor.kind, id: actor.id.clone() };
+        let outcome = approval.decide(now, verdict, &decider).map_err(|e| match e {
             DecideError::NotPending(status) => ServiceError::ApprovalNotPending { status },
-            DecideError::SamePerson => ServiceError::Conflict { message: e.to_string(), details: json!({ "level": 2, "decided_by": by }) },
+            DecideError::SamePerson => {
+                ServiceError::Conflict { message: e.to_string(), details: json!({ "level": approval.level, "decider": decider }) }
+            }
         })?;
-        let decision = LevelDecision { level: approval.level, decision: verdict, decided_by: by, note, decided_at: now };
+        let decision =
+            LevelDecision { level: approval.level, decision: verdict, decided_by: by, decider: Some(decider), note, decided_at: now };
         let mut after = approval.clone();
         after.apply(&outcome, decision.clone());
         let (kind, event) = match outcome {
@@ -428,6 +435,7 @@ impl Service {
             data["decision"] = json!(decision.decision);
             data["level"] = json!(decision.level);
             data["decided_by"] = json!(decision.decided_by);
+            data["decider"] = json!(decision.decider);
             data["note"] = json!(decision.note);
             data["decided_at"] = json!(decision.decided_at);
         }

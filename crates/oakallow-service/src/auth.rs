@@ -12,6 +12,7 @@ use oakallow_domain::org::ApiKey;
 use oakallow_store::Store;
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::pauses::{PausePoint, Pauses};
 
 /// An authenticated key, of any tier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,40 +113,64 @@ tiered!(
     ApprovalReader
 );
 
-/// Keys seen recently, by digest. Entries are added on successful lookups and on creation, and
-/// replaced on revocation, so a revoked key is refused on the next request on this node.
+/// Keys seen recently, by digest. Entries are added on successful lookups and replaced or
+/// dropped on revocation, so a revoked key is refused on the next request on this node.
+///
+/// A lookup that was in flight while a key was revoked must not put the key back as valid: every
+/// revocation (here or announced by another node) moves the cache to a new generation, and a
+/// lookup's answer is cached only if the generation it started in is still the current one.
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    keys: RwLock<HashMap<[u8; 32], ApiKey>>,
+    keys: RwLock<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    by_digest: HashMap<[u8; 32], ApiKey>,
+    /// How many revocations this cache has seen.
+    generation: u64,
 }
 
 impl KeyCache {
     fn get(&self, digest: &[u8; 32]) -> Option<ApiKey> {
-        self.keys.read().ok()?.get(digest).cloned()
+        self.keys.read().ok()?.by_digest.get(digest).cloned()
     }
 
-    pub(crate) fn put(&self, digest: [u8; 32], key: ApiKey) {
-        if let Ok(mut keys) = self.keys.write() {
-            keys.insert(digest, key);
+    /// The current generation: take it before looking a key up, hand it to [`KeyCache::put`].
+    fn generation(&self) -> Option<u64> {
+        self.keys.read().ok().map(|keys| keys.generation)
+    }
+
+    /// Caches a key looked up in `generation`; answers false (and caches nothing) if a key was
+    /// revoked since, because the lookup may have read it before the revocation.
+    fn put(&self, digest: [u8; 32], key: ApiKey, generation: u64) -> bool {
+        let Ok(mut keys) = self.keys.write() else { return false };
+        if keys.generation != generation {
+            return false;
         }
+        keys.by_digest.insert(digest, key);
+        true
     }
 
     /// Forgets a key (revoked elsewhere): the next request reads it from the database.
     pub(crate) fn evict(&self, id: KeyId) {
         if let Ok(mut keys) = self.keys.write() {
-            keys.retain(|_, key| key.id != id);
+            keys.generation += 1;
+            keys.by_digest.retain(|_, key| key.id != id);
         }
     }
 
     /// The ids of the cached keys that are not known to be revoked.
     pub(crate) fn ids(&self) -> Vec<KeyId> {
-        self.keys.read().map(|keys| keys.values().filter(|k| k.revoked_at.is_none()).map(|k| k.id).collect()).unwrap_or_default()
+        let Ok(keys) = self.keys.read() else { return Vec::new() };
+        keys.by_digest.values().filter(|k| k.revoked_at.is_none()).map(|k| k.id).collect()
     }
 
     /// Marks a cached key revoked (by id; the raw key is not known at revocation).
     pub(crate) fn revoke(&self, key: &ApiKey) {
         if let Ok(mut keys) = self.keys.write() {
-            for cached in keys.values_mut().filter(|k| k.id == key.id) {
+            keys.generation += 1;
+            for cached in keys.by_digest.values_mut().filter(|k| k.id == key.id) {
                 cached.revoked_at = key.revoked_at;
             }
         }
@@ -158,19 +183,63 @@ impl KeyCache {
 /// Keys are found by the SHA-256 of the presented key, never by comparing raw keys: the timing
 /// of a lookup can only reveal something about a digest, which says nothing usable about any
 /// key (finding a key with a chosen digest prefix is a preimage search).
-pub(crate) async fn authenticate(store: &dyn Store, cache: &KeyCache, presented: &str) -> ServiceResult<Caller> {
+pub(crate) async fn authenticate(store: &dyn Store, cache: &KeyCache, pauses: &Pauses, presented: &str) -> ServiceResult<Caller> {
     let raw = RawKey::parse(presented).ok_or(ServiceError::Unauthenticated)?;
     let digest = raw.digest();
     let key = match cache.get(&digest) {
         Some(key) => key,
-        None => {
-            let key = store.key_by_digest(&digest).await?.ok_or(ServiceError::Unauthenticated)?;
-            cache.put(digest, key.clone());
-            key
-        }
+        None => look_up(store, cache, pauses, digest).await?,
     };
     if key.revoked_at.is_some() {
         return Err(ServiceError::Unauthenticated);
     }
     Ok(Caller { org_id: key.org_id, key_id: key.id, tier: key.tier, prefix: key.prefix })
+}
+
+/// Reads a key from the store and caches it. If a key was revoked during the read, the answer
+/// may predate that revocation: it is read again (that read starts after the revocation was
+/// committed, so it sees it) and answered without caching.
+async fn look_up(store: &dyn Store, cache: &KeyCache, pauses: &Pauses, digest: [u8; 32]) -> ServiceResult<ApiKey> {
+    let generation = cache.generation().ok_or(ServiceError::Internal)?;
+    let key = store.key_by_digest(&digest).await?.ok_or(ServiceError::Unauthenticated)?;
+    pauses.pass(PausePoint::KeyLookedUp).await;
+    if cache.put(digest, key.clone(), generation) {
+        return Ok(key);
+    }
+    store.key_by_digest(&digest).await?.ok_or(ServiceError::Unauthenticated)
+}
+
+#[cfg(test)]
+mod tests {
+    use oakallow_domain::Timestamp;
+    use oakallow_domain::id::OrgId;
+
+    use super::*;
+
+    fn key() -> ApiKey {
+        ApiKey {
+            id: KeyId::generate(),
+            org_id: OrgId::generate(),
+            name: "agent".into(),
+            tier: KeyTier::Standard,
+            prefix: "oak_live_abc".into(),
+            created_at: Timestamp::from_micros(0),
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_lookup_that_overlapped_a_revocation_is_not_cached() {
+        let cache = KeyCache::default();
+        let (digest, looked_up) = ([1; 32], key());
+        let before = cache.generation().unwrap();
+        cache.revoke(&ApiKey { revoked_at: Some(Timestamp::from_micros(1)), ..looked_up.clone() });
+        assert!(!cache.put(digest, looked_up.clone(), before), "revoked on this node meanwhile");
+        let before = cache.generation().unwrap();
+        cache.evict(KeyId::generate());
+        assert!(!cache.put(digest, looked_up.clone(), before), "revoked on another node meanwhile");
+        assert_eq!(cache.get(&digest), None);
+        assert!(cache.put(digest, looked_up.clone(), cache.generation().unwrap()));
+        assert_eq!(cache.get(&digest), Some(looked_up));
+    }
 }

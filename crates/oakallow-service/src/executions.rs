@@ -1,12 +1,14 @@
 //! `POST /v1/executions`: the agent reports what happened when it ran a tool. With a token, the
-//! token must verify for this tool (and params, if given), it is consumed if nothing consumed it
-//! yet, and it allows exactly one execution; without one, the execution is logged as not
-//! authorized.
+//! token must cover this very call (tool, tenant, resource and method exactly, and params if
+//! given), it is consumed if nothing consumed it yet, and it allows exactly one execution;
+//! without one, the execution is logged as not authorized.
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
+use oakallow_domain::canonical::object_sha256;
 use oakallow_domain::id::ExecutionId;
 use oakallow_domain::policy::check_text;
+use oakallow_domain::token_scope::CallScope;
 use oakallow_store::{ExecutionRecord, RuntimeWrite};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -158,7 +160,17 @@ impl Service {
             reason: reason.as_str().to_owned(),
             message: format!("the token does not authorize this execution ({})", reason.as_str()),
         };
-        let claims = match self.check_token(caller.org_id(), text, Some(&request.tool), request.params.as_ref(), now).await? {
+        let params_sha256 = request.params.as_ref().map(|params| object_sha256(Some(params)));
+        // The logged call is exactly what the token covers: a tenant, resource or method left
+        // out here means the call had none, so the token must have none either.
+        let call = CallScope {
+            tool: Some(&request.tool),
+            tenant: Some(request.tenant.as_deref()),
+            resource: Some(request.resource.as_deref()),
+            method: Some(request.method.as_deref()),
+            params_sha256: params_sha256.as_deref(),
+        };
+        let claims = match self.check_token(caller.org_id(), text, &call, now).await? {
             Ok(claims) => claims,
             Err((Rejection::Expired, Some(claims))) => {
                 let consumed_in_time = self.store.token(caller.org_id(), &claims.jti).await?.is_some_and(|t| t.consumed_at.is_some());

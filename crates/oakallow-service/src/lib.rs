@@ -18,6 +18,7 @@ pub mod manage;
 pub mod org;
 mod orgs_cache;
 pub mod page;
+pub mod pauses;
 pub mod policy_doc;
 mod redact;
 pub mod schema;
@@ -44,6 +45,7 @@ use crate::commit::Committer;
 use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::orgs_cache::{OrgCache, OrgRuntime};
+use crate::pauses::{Pause, PausePoint, Pauses};
 use crate::signing::SigningKeys;
 use crate::wakeups::Wakeups;
 use crate::webhooks::worker::Worker;
@@ -64,6 +66,7 @@ pub struct Service {
     webhook_wake: Arc<Notify>,
     webhook_passes: watch::Receiver<WebhookPasses>,
     stop: watch::Sender<bool>,
+    pauses: Arc<Pauses>,
 }
 
 /// Background tasks owned by a [`Service`]: the group committer and, on a server, the webhook
@@ -152,6 +155,7 @@ impl Service {
             webhook_wake,
             webhook_passes,
             stop,
+            pauses: Arc::default(),
         });
         (service, ServiceTasks { tasks: vec![("group committer", committer_task)] }, worker)
     }
@@ -171,7 +175,13 @@ impl Service {
 
     /// The caller behind a presented API key, or 401.
     pub async fn authenticate(&self, presented: &str) -> ServiceResult<Caller> {
-        auth::authenticate(self.store.as_ref(), &self.keys, presented).await
+        auth::authenticate(self.store.as_ref(), &self.keys, &self.pauses, presented).await
+    }
+
+    /// For tests: holds the next task that reaches `point` until the answer is released or
+    /// dropped, so that a race can be provoked deterministically.
+    pub fn pause_at(&self, point: PausePoint) -> Pause {
+        self.pauses.arm(point)
     }
 
     /// Whether the service can reach its database.

@@ -1,5 +1,6 @@
 //! The caller's org (`GET/PATCH /v1/org`) and its account's orgs (`GET/POST /v1/orgs`).
 
+use oakallow_domain::Timestamp;
 use oakallow_domain::keys::KeyTier;
 use oakallow_domain::org::{Org, TokenSigning, WEBHOOK_EVENTS};
 use oakallow_domain::policy::check_name;
@@ -74,35 +75,65 @@ fn check_events(events: &[String]) -> ServiceResult<()> {
     }
 }
 
-/// Applies the patch fields present in `fields` (so that `null` clears and absence keeps).
-fn apply_patch(org: &mut Org, fields: &Map<String, Value>, patch: OrgPatch) -> ServiceResult<()> {
-    if fields.contains_key("name") {
-        let name = patch.name.ok_or_else(|| ServiceError::invalid("name cannot be cleared"))?;
-        check_name("name", &name)?;
-        org.name = name;
-    }
-    if fields.contains_key("approval_timeout_seconds") {
-        org.approval_timeout_seconds = patch.approval_timeout_seconds;
-    }
-    if fields.contains_key("webhook_url") {
+/// A checked `PATCH /v1/org`: for each field the request named, its new value (`None` inside
+/// clears an optional field or resets a defaulted one).
+#[derive(Debug, Clone, Default)]
+struct OrgEdit {
+    name: Option<String>,
+    approval_timeout_seconds: Option<Option<u32>>,
+    webhook_url: Option<Option<String>>,
+    webhook_events: Option<Option<Vec<String>>>,
+    token_signing: Option<TokenSigning>,
+    redact_pii: Option<bool>,
+}
+
+impl OrgEdit {
+    /// Checks the fields present in `fields` (so that `null` clears and absence keeps).
+    fn parse(fields: &Map<String, Value>) -> ServiceResult<Self> {
+        let patch: OrgPatch =
+            serde_json::from_value(Value::Object(fields.clone())).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))?;
+        let given = |field: &str| fields.contains_key(field);
+        let mut edit = Self::default();
+        if given("name") {
+            let name = patch.name.ok_or_else(|| ServiceError::invalid("name cannot be cleared"))?;
+            check_name("name", &name)?;
+            edit.name = Some(name);
+        }
         if let Some(url) = &patch.webhook_url {
             check_url(url)?;
         }
-        org.webhook_url = patch.webhook_url;
-    }
-    if fields.contains_key("webhook_events") {
         if let Some(events) = &patch.webhook_events {
             check_events(events)?;
         }
-        org.webhook_events = patch.webhook_events;
+        edit.approval_timeout_seconds = given("approval_timeout_seconds").then_some(patch.approval_timeout_seconds);
+        edit.webhook_url = given("webhook_url").then_some(patch.webhook_url);
+        edit.webhook_events = given("webhook_events").then_some(patch.webhook_events);
+        edit.token_signing = given("token_signing").then(|| patch.token_signing.unwrap_or_default());
+        edit.redact_pii = given("redact_pii").then(|| patch.redact_pii.unwrap_or(true));
+        Ok(edit)
     }
-    if fields.contains_key("token_signing") {
-        org.token_signing = patch.token_signing.unwrap_or_default();
+
+    /// `org` with this edit applied at `now`. `updated_at` always moves forward, even when the
+    /// clock did not, so that every applied edit is a new version of the settings.
+    fn apply(&self, org: &Org, now: Timestamp) -> Org {
+        let mut next = org.clone();
+        if let Some(name) = &self.name {
+            next.name.clone_from(name);
+        }
+        if let Some(timeout) = self.approval_timeout_seconds {
+            next.approval_timeout_seconds = timeout;
+        }
+        if let Some(url) = &self.webhook_url {
+            next.webhook_url.clone_from(url);
+        }
+        if let Some(events) = &self.webhook_events {
+            next.webhook_events.clone_from(events);
+        }
+        next.token_signing = self.token_signing.unwrap_or(org.token_signing);
+        next.redact_pii = self.redact_pii.unwrap_or(org.redact_pii);
+        next.updated_at = now.max(Timestamp::from_micros(org.updated_at.micros().saturating_add(1)));
+        next
     }
-    if fields.contains_key("redact_pii") {
-        org.redact_pii = patch.redact_pii.unwrap_or(true);
-    }
-    Ok(())
 }
 
 impl Service {
@@ -111,28 +142,24 @@ impl Service {
         Ok(self.org_runtime(caller.org_id()).await?.org.clone())
     }
 
-    /// Changes the caller's org settings.
+    /// Changes the caller's org settings. The patch is checked first (its webhook destination
+    /// resolved), then applied to the settings as they are when it is written: a field another
+    /// patch changed meanwhile, on this node or another, is kept.
     pub async fn update_org(&self, caller: &Management, fields: Map<String, Value>) -> ServiceResult<Org> {
-        let patch: OrgPatch =
-            serde_json::from_value(Value::Object(fields.clone())).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))?;
-        let mut org = self.org_runtime(caller.org_id()).await?.org.clone();
-        apply_patch(&mut org, &fields, patch)?;
-        org.updated_at = self.clock.now();
-        if let Some(url) = &org.webhook_url
-            && fields.contains_key("webhook_url")
-        {
+        let edit = OrgEdit::parse(&fields)?;
+        if let Some(Some(url)) = &edit.webhook_url {
             guard::check_destination(url, self.config.webhooks.allow_private_targets)
                 .await
                 .map_err(|reason| ServiceError::InvalidRequest { message: reason, details: json!({ "field": "webhook_url" }) })?;
         }
-        let first_secret = match &org.webhook_url {
-            Some(_) => Some(new_secret().map_err(|_| ServiceError::Unavailable)?),
-            None => None,
-        };
+        self.pauses.pass(crate::pauses::PausePoint::OrgPatchChecked).await;
+        // Used only if the org ends up with a webhook URL and has no secret yet.
+        let first_secret = new_secret().map_err(|_| ServiceError::Unavailable)?;
         let changed: Vec<&String> = fields.keys().collect();
-        let record = self.config_changed(caller, json!({ "action": "updated", "kind": "org", "id": org.id, "fields": changed }));
-        self.orgs.update_org(self.store.as_ref(), org.clone(), first_secret.as_deref(), record).await?;
-        Ok(org)
+        let org = caller.org_id();
+        let record = self.config_changed(caller, json!({ "action": "updated", "kind": "org", "id": org, "fields": changed }));
+        let now = self.clock.now();
+        self.orgs.update_org(self.store.as_ref(), org, |current| edit.apply(current, now), &first_secret, record).await
     }
 
     /// The orgs of the account that owns the caller's org.

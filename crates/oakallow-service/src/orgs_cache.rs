@@ -146,32 +146,43 @@ impl OrgCache {
                     slot.current.store(Some(Arc::new(next)));
                     return Ok(answer);
                 }
-                Err(StoreError::VersionConflict) => {
-                    current = Arc::new(load(store, org, Some(&current)).await?);
-                    slot.current.store(Some(Arc::clone(&current)));
-                }
+                Err(StoreError::VersionConflict) => current = reload(store, &slot, org, &current).await?,
                 Err(error) => return Err(error.into()),
             }
         }
         Err(StoreError::VersionConflict.into())
     }
 
-    /// Saves new org settings (with the org's first webhook secret, if one is given and it has
-    /// none) and publishes them.
+    /// Applies `edit` to the org's settings as they are in the store and publishes the result.
+    /// The write is conditional on the settings `edit` saw; when another node (or a write
+    /// behind this cache's back) changed them first, they are read again and `edit` re-applied,
+    /// so no change is ever reverted by a stale copy. The org gets `first_secret` as its webhook
+    /// secret if it ends up with a webhook URL and has no secret yet.
     pub(crate) async fn update_org(
         &self,
         store: &dyn Store,
-        org: Org,
-        first_secret: Option<&str>,
+        org: OrgId,
+        edit: impl Fn(&Org) -> Org,
+        first_secret: &str,
         activity: ActivityRecord,
-    ) -> ServiceResult<()> {
-        let slot = self.slot(org.id)?;
+    ) -> ServiceResult<Org> {
+        let slot = self.slot(org)?;
         let _edit = slot.edit.lock().await;
-        let current = current_or_load(store, &slot, org.id).await?;
-        store.update_org(&org, first_secret, activity).await?;
-        let next = OrgRuntime::build(org, current.policy.clone(), Some(&current));
-        slot.current.store(Some(Arc::new(next)));
-        Ok(())
+        let mut current = current_or_load(store, &slot, org).await?;
+        for _ in 0..EDIT_ATTEMPTS {
+            let next = edit(&current.org);
+            let secret = next.webhook_url.is_some().then_some(first_secret);
+            match store.update_org(&next, current.org.updated_at, secret, activity.clone()).await {
+                Ok(()) => {
+                    let runtime = OrgRuntime::build(next.clone(), current.policy.clone(), Some(&current));
+                    slot.current.store(Some(Arc::new(runtime)));
+                    return Ok(next);
+                }
+                Err(StoreError::VersionConflict) => current = reload(store, &slot, org, &current).await?,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(StoreError::VersionConflict.into())
     }
 }
 
@@ -180,6 +191,13 @@ async fn current_or_load(store: &dyn Store, slot: &Slot, org: OrgId) -> ServiceR
         return Ok(runtime);
     }
     let runtime = Arc::new(load(store, org, None).await?);
+    slot.current.store(Some(Arc::clone(&runtime)));
+    Ok(runtime)
+}
+
+/// Reads the org again after a write found it changed, and publishes what was read.
+async fn reload(store: &dyn Store, slot: &Slot, org: OrgId, stale: &OrgRuntime) -> ServiceResult<Arc<OrgRuntime>> {
+    let runtime = Arc::new(load(store, org, Some(stale)).await?);
     slot.current.store(Some(Arc::clone(&runtime)));
     Ok(runtime)
 }

@@ -78,6 +78,7 @@ impl Service {
     }
 
     async fn refresh_org(&self, org: oakallow_domain::id::OrgId) {
+        self.pauses.pass(crate::pauses::PausePoint::OrgReload).await;
         if let Err(error) = self.orgs.refresh(self.store.as_ref(), org).await {
             tracing::warn!(%error, %org, "cannot reload an org changed elsewhere");
         }

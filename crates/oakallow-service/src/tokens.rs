@@ -11,6 +11,7 @@ use oakallow_domain::id::{ApprovalId, CheckId, OrgId};
 use oakallow_domain::org::TokenSigning;
 use oakallow_domain::permission::Permission;
 use oakallow_domain::token::{self, Algorithm, Claims, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, new_jti};
+use oakallow_domain::token_scope::{CallScope, ScopeMismatch};
 use oakallow_store::{MintedToken, RuntimeWrite, TokenRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -59,6 +60,15 @@ pub struct VerifyRequest {
     /// The tool about to run; must match the token's.
     #[serde(default)]
     pub tool: Option<String>,
+    /// The tenant (external id) the call is for; must match the token's (which must have one).
+    #[serde(default)]
+    pub tenant: Option<String>,
+    /// The resource the call acts on; must match the token's (which must have one).
+    #[serde(default)]
+    pub resource: Option<String>,
+    /// The call's method; must match the token's (which must have one).
+    #[serde(default)]
+    pub method: Option<String>,
     /// The params about to be used; must hash to the token's.
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -82,10 +92,28 @@ pub enum Rejection {
     Used,
     /// Issued for another tool.
     ToolMismatch,
+    /// Issued for another tenant, or with a tenant where the call has none (or the reverse).
+    TenantMismatch,
+    /// Issued for another resource, or with a resource on one side only.
+    ResourceMismatch,
+    /// Issued for another method, or with a method on one side only.
+    MethodMismatch,
     /// Issued for other params.
     ParamsMismatch,
     /// Issued to another org.
     WrongOrg,
+}
+
+impl From<ScopeMismatch> for Rejection {
+    fn from(mismatch: ScopeMismatch) -> Self {
+        match mismatch {
+            ScopeMismatch::Tool => Self::ToolMismatch,
+            ScopeMismatch::Tenant => Self::TenantMismatch,
+            ScopeMismatch::Resource => Self::ResourceMismatch,
+            ScopeMismatch::Method => Self::MethodMismatch,
+            ScopeMismatch::Params => Self::ParamsMismatch,
+        }
+    }
 }
 
 impl Rejection {
@@ -97,6 +125,9 @@ impl Rejection {
             Self::Expired => "expired",
             Self::Used => "used",
             Self::ToolMismatch => "tool_mismatch",
+            Self::TenantMismatch => "tenant_mismatch",
+            Self::ResourceMismatch => "resource_mismatch",
+            Self::MethodMismatch => "method_mismatch",
             Self::ParamsMismatch => "params_mismatch",
             Self::WrongOrg => "wrong_org",
         }
@@ -276,13 +307,13 @@ impl Service {
         Ok(MintedTokenView { token: text, claims, expires_at })
     }
 
-    /// Checks a token for `org` without consuming it: everything but single use.
+    /// Checks a token for `org` and the call it is about to cover, without consuming it:
+    /// everything but single use.
     pub(crate) async fn check_token(
         &self,
         org: OrgId,
         text: &str,
-        tool: Option<&str>,
-        params: Option<&Map<String, Value>>,
+        call: &CallScope<'_>,
         now: Timestamp,
     ) -> ServiceResult<Result<Claims, (Rejection, Option<Claims>)>> {
         let Some(parsed) = token::parse(text) else { return Ok(Err((Rejection::Malformed, None))) };
@@ -296,14 +327,9 @@ impl Service {
         let claims = parsed.claims;
         // Expiry is judged last, so that an expired token is known to match in every other way
         // (an execution may still be logged with a token accepted before it expired).
-        let rejection = if tool.is_some_and(|tool| tool != claims.tool) {
-            Some(Rejection::ToolMismatch)
-        } else if params.is_some_and(|p| object_sha256(Some(p)) != claims.params_sha256) {
-            Some(Rejection::ParamsMismatch)
-        } else if now.unix_seconds() >= claims.exp {
-            Some(Rejection::Expired)
-        } else {
-            None
+        let rejection = match claims.scope_mismatch(call) {
+            Some(mismatch) => Some(Rejection::from(mismatch)),
+            None => (now.unix_seconds() >= claims.exp).then_some(Rejection::Expired),
         };
         Ok(match rejection {
             Some(reason) => Err((reason, Some(claims))),
@@ -316,7 +342,15 @@ impl Service {
         let now = self.clock.now();
         let org = caller.org_id();
         let consume = request.consume.unwrap_or(true);
-        let checked = self.check_token(org, &request.token, request.tool.as_deref(), request.params.as_ref(), now).await?;
+        let params_sha256 = request.params.as_ref().map(|params| object_sha256(Some(params)));
+        let call = CallScope {
+            tool: request.tool.as_deref(),
+            tenant: request.tenant.as_deref().map(Some),
+            resource: request.resource.as_deref().map(Some),
+            method: request.method.as_deref().map(Some),
+            params_sha256: params_sha256.as_deref(),
+        };
+        let checked = self.check_token(org, &request.token, &call, now).await?;
         let entry = |kind, claims: Option<&Claims>, result: &str| {
             let mut record = ActivityRecord::new(org, now, kind, caller.actor());
             if let Some(claims) = claims {

@@ -90,11 +90,13 @@ pub(crate) async fn orgs_of_account(pool: &PgPool, account: AccountId) -> StoreR
     found.iter().map(rows::org).collect::<Result<_, _>>().map_err(map_error)
 }
 
-/// Saves the org's settings, and gives it `first_webhook_secret` unless it has a secret.
+/// Saves the org's settings if they are still at `expected_updated_at`, and gives it
+/// `first_webhook_secret` unless it has a secret.
 pub(crate) async fn update_org(
     pool: &PgPool,
     channel: &Channel,
     org: &Org,
+    expected_updated_at: Timestamp,
     first_webhook_secret: Option<&str>,
     activity: &ActivityRecord,
 ) -> StoreResult<()> {
@@ -102,7 +104,7 @@ pub(crate) async fn update_org(
     let changed = sqlx::query(
         "UPDATE orgs SET name = $2, approval_timeout_seconds = $3, webhook_url = $4, webhook_events = $5, token_signing = $6,
            redact_pii = $7, updated_at = $8, webhook_secret = coalesce(webhook_secret, $9)
-         WHERE id = $1",
+         WHERE id = $1 AND updated_at = $10",
     )
     .bind(org.id.to_string())
     .bind(&org.name)
@@ -113,11 +115,14 @@ pub(crate) async fn update_org(
     .bind(org.redact_pii)
     .bind(org.updated_at.micros())
     .bind(first_webhook_secret)
+    .bind(expected_updated_at.micros())
     .execute(&mut *tx)
     .await
     .map_err(map_error)?;
     if changed.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        let exists =
+            sqlx::query("SELECT 1 FROM orgs WHERE id = $1").bind(org.id.to_string()).fetch_optional(&mut *tx).await.map_err(map_error)?;
+        return Err(if exists.is_some() { StoreError::VersionConflict } else { StoreError::NotFound });
     }
     channel.announce(&mut tx, &Change::Org(org.id)).await?;
     chain::append(&mut tx, [activity]).await?;

@@ -133,7 +133,7 @@ async fn insert_approval(conn: &mut PgConnection, a: &Approval) -> StoreResult<(
 }
 
 async fn insert_decision(conn: &mut PgConnection, approval: ApprovalId, d: &LevelDecision) -> StoreResult<()> {
-    let sql = format!("INSERT INTO approval_decisions ({DECISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
+    let sql = format!("INSERT INTO approval_decisions ({DECISION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
     sqlx::query(AssertSqlSafe(sql))
         .bind(approval.to_string())
         .bind(i32::from(d.level))
@@ -141,6 +141,8 @@ async fn insert_decision(conn: &mut PgConnection, approval: ApprovalId, d: &Leve
         .bind(&d.decided_by)
         .bind(&d.note)
         .bind(d.decided_at.micros())
+        .bind(d.decider.as_ref().map(|who| who.kind.as_str()))
+        .bind(d.decider.as_ref().map(|who| who.id.as_str()))
         .execute(conn)
         .await
         .map_err(map_error)?;

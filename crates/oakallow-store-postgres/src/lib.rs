@@ -123,8 +123,14 @@ impl Store for PostgresStore {
         accounts::orgs_of_account(&self.pool, account_id).await
     }
 
-    async fn update_org(&self, org: &Org, first_webhook_secret: Option<&str>, activity: ActivityRecord) -> StoreResult<()> {
-        accounts::update_org(&self.pool, &self.channel, org, first_webhook_secret, &activity).await
+    async fn update_org(
+        &self,
+        org: &Org,
+        expected_updated_at: Timestamp,
+        first_webhook_secret: Option<&str>,
+        activity: ActivityRecord,
+    ) -> StoreResult<()> {
+        accounts::update_org(&self.pool, &self.channel, org, expected_updated_at, first_webhook_secret, &activity).await
     }
 
     async fn webhook_secret(&self, org_id: OrgId) -> StoreResult<Option<String>> {

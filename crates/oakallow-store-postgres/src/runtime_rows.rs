@@ -2,14 +2,15 @@
 //! approvals, deliveries), and the column lists the queries select, in the order the readers
 //! expect. The shared column decoders are in `rows`.
 
-use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision, Verdict};
+use oakallow_domain::approval::{Approval, ApprovalStatus, Decider, LevelDecision, Verdict};
+use oakallow_domain::audit::ActorKind;
 use oakallow_domain::id::ApprovalId;
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{Delivery, DeliveryAttempt, DeliveryStatus, StoredSigningKey, TokenRecord};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
-use crate::rows::{RowResult, invalid, json_opt, named, parsed, parsed_opt, time, time_opt};
+use crate::rows::{RowResult, invalid, json_opt, named, named_opt, parsed, parsed_opt, time, time_opt};
 
 /// A small non-negative INTEGER column (levels, attempt counts).
 fn small<T: TryFrom<i32>>(row: &PgRow, idx: usize) -> RowResult<T> {
@@ -93,7 +94,7 @@ pub(crate) fn approval(row: &PgRow) -> RowResult<Approval> {
     })
 }
 
-pub(crate) const DECISION_COLUMNS: &str = "approval_id, level, decision, decided_by, note, decided_at";
+pub(crate) const DECISION_COLUMNS: &str = "approval_id, level, decision, decided_by, note, decided_at, decider_kind, decider_id";
 
 /// A level decision and the approval it belongs to.
 pub(crate) fn decision(row: &PgRow) -> RowResult<(ApprovalId, LevelDecision)> {
@@ -103,8 +104,19 @@ pub(crate) fn decision(row: &PgRow) -> RowResult<(ApprovalId, LevelDecision)> {
         decided_by: row.try_get(3)?,
         note: row.try_get(4)?,
         decided_at: time(row, 5)?,
+        decider: decider(row, 6)?,
     };
     Ok((parsed(row, 0)?, decision))
+}
+
+/// The verified decider in columns `idx` (kind) and `idx + 1` (id): both set, or both null for
+/// a decision recorded before deciders were.
+fn decider(row: &PgRow, idx: usize) -> RowResult<Option<Decider>> {
+    match (named_opt(row, idx, ActorKind::parse)?, row.try_get::<Option<String>, _>(idx + 1)?) {
+        (Some(kind), Some(id)) => Ok(Some(Decider { kind, id })),
+        (None, None) => Ok(None),
+        _ => Err(invalid(idx, "decider")),
+    }
 }
 
 /// Columns of `webhook_deliveries AS d JOIN webhook_events AS e`.

@@ -145,7 +145,7 @@ async fn another_node_hears_every_change() {
 
     let mut renamed = nodes.org.clone();
     renamed.name = "renamed".into();
-    nodes.writer.update_org(&renamed, None, record(nodes.org.id, ActivityType::ConfigChanged)).await.unwrap();
+    nodes.writer.update_org(&renamed, nodes.org.updated_at, None, record(nodes.org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(nodes.next(PROMPTLY).await, Change::Org(nodes.org.id));
 
     nodes.writer.revoke_key(nodes.org.id, nodes.key, T0, record(nodes.org.id, ActivityType::KeyRevoked)).await.unwrap();
@@ -174,7 +174,7 @@ async fn another_node_hears_every_change() {
     let stale = nodes.writer.commit_policy(nodes.org.id, 0, &[], vec![]).await;
     assert_eq!(stale, Err(StoreError::VersionConflict));
     let ghost = Org::new(nodes.org.account_id, "ghost".into(), T0);
-    assert_eq!(nodes.writer.update_org(&ghost, None, record(ghost.id, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
+    assert_eq!(nodes.writer.update_org(&ghost, T0, None, record(ghost.id, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
     let quiet = tokio::time::timeout(Duration::from_millis(300), nodes.heard.recv()).await;
     assert!(quiet.is_err(), "failed changes are not announced");
 }

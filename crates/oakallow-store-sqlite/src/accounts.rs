@@ -87,10 +87,12 @@ pub(crate) fn orgs_of_account(conn: &Connection, account: AccountId) -> StoreRes
     orgs.collect::<Result<_, _>>().map_err(map_error)
 }
 
-/// Saves an org's settings; with `first_webhook_secret`, sets the webhook secret unless it has one.
+/// Saves an org's settings if they are still at `expected_updated_at`; with
+/// `first_webhook_secret`, sets the webhook secret unless it has one.
 pub(crate) fn update_org(
     conn: &mut Connection,
     org: &Org,
+    expected_updated_at: Timestamp,
     first_webhook_secret: Option<&str>,
     activity: &ActivityRecord,
 ) -> StoreResult<()> {
@@ -98,7 +100,7 @@ pub(crate) fn update_org(
     let changed = tx
         .execute(
             "UPDATE orgs SET name = ?2, approval_timeout_seconds = ?3, webhook_url = ?4, webhook_events = ?5, token_signing = ?6,
-               redact_pii = ?7, updated_at = ?8, webhook_secret = coalesce(webhook_secret, ?9) WHERE id = ?1",
+               redact_pii = ?7, updated_at = ?8, webhook_secret = coalesce(webhook_secret, ?9) WHERE id = ?1 AND updated_at = ?10",
             params![
                 org.id.to_string(),
                 org.name,
@@ -108,12 +110,14 @@ pub(crate) fn update_org(
                 org.token_signing.as_str(),
                 org.redact_pii,
                 org.updated_at.micros(),
-                first_webhook_secret
+                first_webhook_secret,
+                expected_updated_at.micros()
             ],
         )
         .map_err(map_error)?;
     if changed == 0 {
-        return Err(StoreError::NotFound);
+        let exists = tx.query_row("SELECT 1 FROM orgs WHERE id = ?1", [org.id.to_string()], |_| Ok(())).optional().map_err(map_error)?;
+        return Err(if exists.is_some() { StoreError::VersionConflict } else { StoreError::NotFound });
     }
     append(&tx, std::slice::from_ref(activity))?;
     tx.commit().map_err(map_error)

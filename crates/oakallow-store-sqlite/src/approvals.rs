@@ -123,9 +123,10 @@ fn insert(tx: &Transaction<'_>, a: &Approval) -> StoreResult<()> {
 }
 
 fn insert_decision(tx: &Transaction<'_>, approval: ApprovalId, d: &LevelDecision) -> StoreResult<()> {
-    tx.prepare_cached(&format!("INSERT INTO approval_decisions ({DECISION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"))
+    let (kind, id) = (d.decider.as_ref().map(|who| who.kind.as_str()), d.decider.as_ref().map(|who| &who.id));
+    tx.prepare_cached(&format!("INSERT INTO approval_decisions ({DECISION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))
         .map_err(map_error)?
-        .execute(params![approval.to_string(), d.level, d.decision.as_str(), d.decided_by, d.note, d.decided_at.micros()])
+        .execute(params![approval.to_string(), d.level, d.decision.as_str(), d.decided_by, d.note, d.decided_at.micros(), kind, id])
         .map_err(map_error)?;
     Ok(())
 }

@@ -96,9 +96,15 @@ impl Store for SqliteStore {
         self.readers.run(move |conn| accounts::orgs_of_account(conn, account_id)).await
     }
 
-    async fn update_org(&self, org: &Org, first_webhook_secret: Option<&str>, activity: ActivityRecord) -> StoreResult<()> {
+    async fn update_org(
+        &self,
+        org: &Org,
+        expected_updated_at: Timestamp,
+        first_webhook_secret: Option<&str>,
+        activity: ActivityRecord,
+    ) -> StoreResult<()> {
         let (org, secret) = (org.clone(), first_webhook_secret.map(str::to_owned));
-        self.writer.run(move |conn| accounts::update_org(conn, &org, secret.as_deref(), &activity)).await
+        self.writer.run(move |conn| accounts::update_org(conn, &org, expected_updated_at, secret.as_deref(), &activity)).await
     }
 
     async fn webhook_secret(&self, org_id: OrgId) -> StoreResult<Option<String>> {

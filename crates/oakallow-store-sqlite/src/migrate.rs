@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_runtime.sql")),
     (3, include_str!("../migrations/0003_billing.sql")),
+    (4, include_str!("../migrations/0004_deciders.sql")),
     (5, include_str!("../migrations/0005_delivery_leases.sql")),
 ];
 

@@ -1,13 +1,14 @@
 //! Reading the runtime workflow's records out of SQLite rows: signing keys, tokens, approvals
 //! and their decisions, webhook deliveries and their attempts.
 
-use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision, Verdict};
+use oakallow_domain::approval::{Approval, ApprovalStatus, Decider, LevelDecision, Verdict};
+use oakallow_domain::audit::ActorKind;
 use oakallow_domain::id::{ApprovalId, DeliveryId};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{Delivery, DeliveryAttempt, DeliveryStatus, StoredSigningKey, TokenRecord};
 use rusqlite::Row;
 
-use crate::rows::{invalid, json_opt, named, parsed, parsed_opt, time, time_opt, to_json};
+use crate::rows::{invalid, json_opt, named, named_opt, parsed, parsed_opt, time, time_opt, to_json};
 
 /// An integer column that must fit `T` (levels, counts, status codes, durations).
 pub(crate) fn int<T: TryFrom<i64>>(row: &Row<'_>, idx: usize) -> rusqlite::Result<T> {
@@ -95,7 +96,7 @@ pub(crate) fn approval(row: &Row<'_>) -> rusqlite::Result<Approval> {
     })
 }
 
-pub(crate) const DECISION_COLUMNS: &str = "approval_id, level, decision, decided_by, note, decided_at";
+pub(crate) const DECISION_COLUMNS: &str = "approval_id, level, decision, decided_by, note, decided_at, decider_kind, decider_id";
 
 pub(crate) fn decision(row: &Row<'_>) -> rusqlite::Result<(ApprovalId, LevelDecision)> {
     let decision = LevelDecision {
@@ -104,8 +105,19 @@ pub(crate) fn decision(row: &Row<'_>) -> rusqlite::Result<(ApprovalId, LevelDeci
         decided_by: row.get(3)?,
         note: row.get(4)?,
         decided_at: time(row, 5)?,
+        decider: decider(row, 6)?,
     };
     Ok((parsed(row, 0)?, decision))
+}
+
+/// The verified decider in columns `idx` (kind) and `idx + 1` (id): both set, or both null for
+/// a decision recorded before deciders were.
+fn decider(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Decider>> {
+    match (named_opt(row, idx, ActorKind::parse)?, row.get::<_, Option<String>>(idx + 1)?) {
+        (Some(kind), Some(id)) => Ok(Some(Decider { kind, id })),
+        (None, None) => Ok(None),
+        _ => Err(invalid(idx, "decider")),
+    }
 }
 
 /// Delivery columns, read from [`DELIVERY_FROM`] (the event type comes from the event).

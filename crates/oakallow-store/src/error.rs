@@ -6,8 +6,8 @@ pub enum StoreError {
     /// A uniqueness rule would be broken (the message names what, never a secret).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The org's policy changed since it was read; re-read and retry.
-    #[error("the policy changed concurrently")]
+    /// The org's policy or settings changed since they were read; re-read and retry.
+    #[error("the org changed concurrently")]
     VersionConflict,
     /// The object to change does not exist (in this org).
     #[error("not found")]

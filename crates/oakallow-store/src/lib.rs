@@ -56,9 +56,18 @@ pub trait Store: Send + Sync + 'static {
     /// The orgs an account owns, oldest first.
     async fn orgs_of_account(&self, account_id: AccountId) -> StoreResult<Vec<Org>>;
 
-    /// Saves an org's settings; [`StoreError::NotFound`] if it does not exist. With
+    /// Saves an org's settings, but only if they are still the version the change was planned
+    /// from (stored `updated_at` equal to `expected_updated_at`): otherwise
+    /// [`StoreError::VersionConflict`] and nothing is written, so a change is never applied to
+    /// settings it did not see. [`StoreError::NotFound`] if the org does not exist. With
     /// `first_webhook_secret`, the org gets that webhook secret unless it already has one.
-    async fn update_org(&self, org: &Org, first_webhook_secret: Option<&str>, activity: ActivityRecord) -> StoreResult<()>;
+    async fn update_org(
+        &self,
+        org: &Org,
+        expected_updated_at: Timestamp,
+        first_webhook_secret: Option<&str>,
+        activity: ActivityRecord,
+    ) -> StoreResult<()>;
 
     /// The org's webhook secret.
     async fn webhook_secret(&self, org_id: OrgId) -> StoreResult<Option<String>>;

@@ -239,6 +239,13 @@ impl TestApp {
         (database, clock, options, keys)
     }
 
+    /// Another node on this app's database (meant for PostgreSQL, where any number of nodes
+    /// share one database), with `config` as its service settings, this app's clock and keys.
+    pub async fn another_node(&self, config: ServiceConfig) -> Self {
+        let options = TestOptions { config, ..self.options.clone() };
+        Self::serve(Arc::clone(&self.database), self.clock.clone(), options, Some(self.keys.clone())).await
+    }
+
     /// Bootstraps another account with its own org and keys on the same server.
     pub async fn another_org(&self, email: &str) -> OrgKeys {
         self.service.bootstrap(email, "Other org").await.unwrap().into()

@@ -243,6 +243,6 @@ pub async fn versions_and_revocations(store: Arc<dyn Store>) {
     let mut renamed = org.clone();
     renamed.name = "renamed".into();
     renamed.updated_at = T0.plus_seconds(9);
-    store.update_org(&renamed, None, record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    store.update_org(&renamed, org.updated_at, None, record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.org_versions(&[org.id]).await.unwrap()[0].updated_at, renamed.updated_at);
 }

@@ -132,7 +132,9 @@ pub async fn accounts_and_orgs(store: Arc<dyn Store>) {
     org.approval_timeout_seconds = Some(120);
     org.redact_pii = false;
     org.token_signing = oakallow_domain::org::TokenSigning::Ed25519;
-    store.update_org(&org, None, record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    let read_at = org.updated_at;
+    org.updated_at = T0.plus_seconds(1);
+    store.update_org(&org, read_at, None, record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.org(org.id).await.unwrap(), Some(org.clone()));
 
     let second = Org::new(account.id, "second".into(), T0);
@@ -141,7 +143,18 @@ pub async fn accounts_and_orgs(store: Arc<dyn Store>) {
     assert_eq!(ids, vec![org.id, second.id]);
     assert_eq!(store.org(OrgId::generate()).await.unwrap(), None);
     let ghost = Org::new(account.id, "ghost".into(), T0);
-    assert_eq!(store.update_org(&ghost, None, record(ghost.id, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
+    assert_eq!(store.update_org(&ghost, T0, None, record(ghost.id, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
+
+    // A change planned from settings that changed since is not applied, and leaves no trace.
+    let all = ActivityFilter { limit: 50, ..Default::default() };
+    let before = store.list_activity(org.id, &all).await.unwrap().len();
+    let stale = Org { name: "stale".into(), updated_at: T0.plus_seconds(2), ..org.clone() };
+    assert_eq!(
+        store.update_org(&stale, read_at, None, record(org.id, ActivityType::ConfigChanged)).await,
+        Err(StoreError::VersionConflict)
+    );
+    assert_eq!(store.org(org.id).await.unwrap(), Some(org.clone()));
+    assert_eq!(store.list_activity(org.id, &all).await.unwrap().len(), before);
 }
 
 /// Nothing of one org is visible or changeable through another org's id.

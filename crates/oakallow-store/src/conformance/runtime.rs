@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use oakallow_domain::Timestamp;
-use oakallow_domain::approval::{Approval, ApprovalStatus, LevelDecision, Verdict, new_reference};
-use oakallow_domain::audit::ActivityType;
+use oakallow_domain::approval::{Approval, ApprovalStatus, Decider, LevelDecision, Verdict, new_reference};
+use oakallow_domain::audit::{ActivityType, ActorKind};
 use oakallow_domain::id::{ApprovalId, DeliveryId, EventId, ExecutionId, LeaseId, OrgId};
 use oakallow_domain::token::Algorithm;
 use serde_json::json;
@@ -80,8 +80,8 @@ pub async fn webhook_secrets(store: Arc<dyn Store>) {
     let mut org = new_org(store.as_ref(), "w@example.com").await;
     assert_eq!(store.webhook_secret(org.id).await.unwrap(), None);
     org.webhook_url = Some("https://hooks.example.com".into());
-    store.update_org(&org, Some("whsec_first"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
-    store.update_org(&org, Some("whsec_second"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    store.update_org(&org, org.updated_at, Some("whsec_first"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
+    store.update_org(&org, org.updated_at, Some("whsec_second"), record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.webhook_secret(org.id).await.unwrap().as_deref(), Some("whsec_first"));
     store.set_webhook_secret(org.id, "whsec_rotated", record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.webhook_secret(org.id).await.unwrap().as_deref(), Some("whsec_rotated"));
@@ -277,7 +277,14 @@ fn transition(
 }
 
 fn decided(level: u8, verdict: Verdict, by: &str, at: Timestamp) -> LevelDecision {
-    LevelDecision { level, decision: verdict, decided_by: by.into(), note: Some(format!("{by} says {}", verdict.as_str())), decided_at: at }
+    LevelDecision {
+        level,
+        decision: verdict,
+        decided_by: by.into(),
+        decider: Some(Decider { kind: ActorKind::Key, id: format!("key_{by}") }),
+        note: Some(format!("{by} says {}", verdict.as_str())),
+        decided_at: at,
+    }
 }
 
 /// Decisions apply only to a pending approval at the expected level before its deadline;
@@ -298,7 +305,9 @@ pub async fn approval_transitions(store: Arc<dyn Store>) {
     assert_eq!(store.approval(org.id, two_level.id).await.unwrap(), Some(escalated.clone()));
 
     let mut denied = escalated.clone();
-    let level2 = decided(2, Verdict::Denied, "bob", now);
+    // A dashboard user's decision keeps its kind.
+    let level2 =
+        LevelDecision { decider: Some(Decider { kind: ActorKind::User, id: "acc_bob".into() }), ..decided(2, Verdict::Denied, "bob", now) };
     denied.status = ApprovalStatus::Denied;
     denied.decided_at = Some(now);
     denied.decided_by = Some("bob".into());

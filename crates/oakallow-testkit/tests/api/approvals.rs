@@ -1,6 +1,6 @@
 //! Approvals under a manual clock: timeouts and their overrides and clamps, expiry at the
 //! deadline on every read, no decision or token afterwards, `approval.expired` sent once,
-//! two-level approvals, cancellation, and `Idempotency-Key`.
+//! two-level approvals (by two approver identities), cancellation, and `Idempotency-Key`.
 
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ fn seconds_between(approval: &Value) -> i64 {
     (at("expires_at").micros() - at("created_at").micros()) / 1_000_000
 }
 
-async fn ask(app: &TestApp, body: Value) -> Value {
+pub(crate) async fn ask(app: &TestApp, body: Value) -> Value {
     let (status, approval) = app.post("/v1/approvals", &app.keys.standard, &body).await;
     assert_eq!(status, StatusCode::CREATED, "{approval}");
     approval
@@ -120,50 +120,64 @@ async fn the_background_sweeper_announces_each_expiry_once() {
     assert_eq!(receiver.events("approval.created").len(), 3);
 }
 
+/// A new approver key of the app's org: its raw text and id.
+pub(crate) async fn another_approver(app: &TestApp) -> (String, String) {
+    let (status, created) = app.post("/v1/keys", &app.keys.management, &json!({"name": "second approver", "tier": "approver"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    (created["key"].as_str().unwrap().to_owned(), created["id"].as_str().unwrap().to_owned())
+}
+
+/// The id of a key of the app's org, found by its display prefix.
+pub(crate) async fn key_id(app: &TestApp, raw: &str) -> String {
+    let (status, keys) = app.get("/v1/keys?limit=500", &app.keys.management).await;
+    assert_eq!(status, StatusCode::OK, "{keys}");
+    let key = keys["data"].as_array().unwrap().iter().find(|k| k["prefix"].as_str() == Some(&raw[..12])).unwrap();
+    key["id"].as_str().unwrap().to_owned()
+}
+
+/// Decides approval `id` with `key`, as `by`.
+pub(crate) async fn decide_with(app: &TestApp, key: &str, id: &str, decision: &str, by: &str) -> (StatusCode, Value) {
+    let body = json!({"decision": decision, "decided_by": by, "note": format!("{by}: {decision}")});
+    app.post(&format!("/v1/approvals/{id}/decide"), key, &body).await
+}
+
 #[tokio::test]
 async fn two_levels_need_two_different_people() {
     let app = TestApp::start_with(still_time()).await;
     let receiver = Receiver::start().await;
     connect_webhooks(&app, &receiver).await;
     app.create("/v1/tools", json!({"name": "wire", "requires_second_approval": true})).await;
-    let decide = |id: String, decision: &'static str, by: &'static str| {
-        let app = &app;
-        async move {
-            app.post(
-                &format!("/v1/approvals/{id}/decide"),
-                &app.keys.approver,
-                &json!({"decision": decision, "decided_by": by, "note": format!("{by}: {decision}")}),
-            )
-            .await
-        }
-    };
+    let (second_key, second_id) = another_approver(&app).await;
+    let first_id = key_id(&app, &app.keys.approver).await;
+    let alice = &app.keys.approver;
 
     let approval = ask(&app, json!({"tool": "wire", "reason": "payroll"})).await;
     assert_eq!((approval["level"].as_u64(), approval["required_levels"].as_u64()), (Some(1), Some(2)));
     let id = approval["id"].as_str().unwrap().to_owned();
-    let (_, first) = decide(id.clone(), "approved", "alice").await;
+    let (_, first) = decide_with(&app, alice, &id, "approved", "alice").await;
     assert_eq!((first["status"].as_str(), first["level"].as_u64()), (Some("pending"), Some(2)), "{first}");
-    let (status, same) = decide(id.clone(), "approved", "alice").await;
+    let (status, same) = decide_with(&app, alice, &id, "approved", "alice").await;
     assert_eq!((status, same["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "the same person cannot approve twice");
     let (_, minted) = app.post("/v1/tokens", &app.keys.standard, &json!({"approval_id": id})).await;
     assert_eq!(minted["error"]["details"]["reason"], "not_approved", "one level is not enough");
-    let (_, denied) = decide(id.clone(), "denied", "bob").await;
+    let (_, denied) = decide_with(&app, &second_key, &id, "denied", "bob").await;
     assert_eq!(
         (denied["status"].as_str(), denied["decided_by"].as_str(), denied["note"].as_str()),
         (Some("denied"), Some("bob"), Some("bob: denied"))
     );
-    assert_eq!(denied["decisions"].as_array().unwrap().len(), 2);
+    let deciders: Vec<&Value> = denied["decisions"].as_array().unwrap().iter().map(|d| &d["decider"]).collect();
+    assert_eq!(deciders, [&json!({"kind": "key", "id": first_id}), &json!({"kind": "key", "id": second_id})], "{denied}");
 
     let second = ask(&app, json!({"tool": "wire", "reason": "payroll"})).await;
-    let second_id = second["id"].as_str().unwrap().to_owned();
-    decide(second_id.clone(), "approved", "alice").await;
-    let (_, approved) = decide(second_id.clone(), "approved", "bob").await;
+    let second_approval = second["id"].as_str().unwrap().to_owned();
+    decide_with(&app, alice, &second_approval, "approved", "alice").await;
+    let (_, approved) = decide_with(&app, &second_key, &second_approval, "approved", "bob").await;
     assert_eq!(approved["status"], "approved");
-    let (status, _) = app.post("/v1/tokens", &app.keys.standard, &json!({"approval_id": second_id})).await;
+    let (status, _) = app.post("/v1/tokens", &app.keys.standard, &json!({"approval_id": second_approval})).await;
     assert_eq!(status, StatusCode::CREATED);
 
     let third = ask(&app, json!({"tool": "wire", "reason": "payroll"})).await;
-    let (_, denied_first) = decide(third["id"].as_str().unwrap().to_owned(), "denied", "carol").await;
+    let (_, denied_first) = decide_with(&app, alice, third["id"].as_str().unwrap(), "denied", "carol").await;
     assert_eq!((denied_first["status"].as_str(), denied_first["level"].as_u64()), (Some("denied"), Some(1)), "level 1 may deny");
 
     receiver.wait_for(8, Duration::from_secs(10)).await;
@@ -171,6 +185,7 @@ async fn two_levels_need_two_different_people() {
     assert_eq!(receiver.events("approval.decided").len(), 3);
     let escalated = receiver.events("approval.escalated")[0].json();
     assert_eq!((escalated["data"]["decided_by"].as_str(), escalated["data"]["approval"]["level"].as_u64()), (Some("alice"), Some(2)));
+    assert_eq!(escalated["data"]["decider"], json!({"kind": "key", "id": first_id}), "the webhook names the verified decider");
 }
 
 #[tokio::test]

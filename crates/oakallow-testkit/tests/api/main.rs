@@ -5,12 +5,15 @@
 mod approvals;
 mod audit;
 mod credits;
+mod deciders;
 mod export;
 mod invalid_input;
 mod management;
+mod races;
 mod resolution;
 mod system;
 mod tiers;
+mod token_scope;
 mod tokens;
 mod webhooks;
 mod workflow;

@@ -388,7 +388,7 @@ async fn private_destinations_are_refused_unless_allowed() {
         oakallow_domain::audit::ActivityType::ConfigChanged,
         oakallow_domain::audit::Actor { kind: oakallow_domain::audit::ActorKind::System, id: "test".into(), label: "test".into() },
     );
-    app.store.update_org(&stored, Some("whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3Q="), record).await.unwrap();
+    app.store.update_org(&stored, stored.updated_at, Some("whsec_dGVzdHRlc3R0ZXN0dGVzdHRlc3R0ZXN0dGVzdHRlc3Q="), record).await.unwrap();
     let app = app.restart().await;
     send_test_event(&app).await;
     app.webhook_pass().await;
