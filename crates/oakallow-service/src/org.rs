@@ -7,11 +7,11 @@ use oakallow_domain::webhook::new_secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::Service;
 use crate::auth::Management;
 use crate::error::{ServiceError, ServiceResult};
 use crate::keys::{CreatedKey, key_created, mint_key};
 use crate::webhooks::guard;
+use crate::{Service, redact};
 
 /// Longest webhook URL, in bytes.
 const MAX_URL_LEN: usize = 2048;
@@ -35,7 +35,7 @@ pub struct OrgPatch {
     /// `hmac-sha256` or `ed25519`.
     #[serde(default)]
     pub token_signing: Option<TokenSigning>,
-    /// Redact personal data in stored params, reasons and webhooks.
+    /// Redact personal data in everything written by API calls, before it is stored or sent.
     #[serde(default)]
     pub redact_pii: Option<bool>,
 }
@@ -102,6 +102,10 @@ fn apply_patch(org: &mut Org, fields: &Map<String, Value>, patch: OrgPatch) -> S
     if fields.contains_key("redact_pii") {
         org.redact_pii = patch.redact_pii.unwrap_or(true);
     }
+    if fields.contains_key("name") {
+        // Under the settings as patched: turning redaction off and renaming at once keeps the name.
+        org.name = redact::text(org, &org.name);
+    }
     Ok(())
 }
 
@@ -146,7 +150,8 @@ impl Service {
         check_name("name", &request.name)?;
         let account = self.org_runtime(caller.org_id()).await?.org.account_id;
         let now = self.clock.now();
-        let org = Org::new(account, request.name, now);
+        let mut org = Org::new(account, request.name, now);
+        org.name = redact::text(&org, &org.name);
         let (new, raw) = mint_key(org.id, "management".into(), KeyTier::Management, now)?;
         let activity = vec![key_created(caller.actor(), &new.key)];
         self.store.create_org(&org, std::slice::from_ref(&new), activity).await?;

@@ -50,13 +50,14 @@ pub(crate) fn enqueue(conn: &mut Connection, outbox: &Outbox) -> StoreResult<()>
 }
 
 /// Leases up to `limit` due pending deliveries until `lease_until` and answers them as stored
-/// after the claim, with their event's body and their org's current secret.
+/// after the claim, with their event's body and their org's current secret and redaction setting.
 pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease_until: Timestamp, limit: u32) -> StoreResult<Vec<ClaimedDelivery>> {
     let tx = conn.transaction().map_err(map_error)?;
     let mut claimed = {
         let mut due = tx
             .prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret FROM {DELIVERY_FROM} LEFT JOIN orgs o ON o.id = d.org_id
+                "SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret, coalesce(o.redact_pii, 1)
+                 FROM {DELIVERY_FROM} LEFT JOIN orgs o ON o.id = d.org_id
                  WHERE d.status = 'pending' AND d.next_attempt_at <= ?1 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
             ))
             .map_err(map_error)?;
@@ -66,6 +67,7 @@ pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease_until: Timestam
                     delivery: runtime_rows::delivery(row)?,
                     payload: row.get(DELIVERY_WIDTH)?,
                     secret: row.get(DELIVERY_WIDTH + 1)?,
+                    redact_pii: row.get(DELIVERY_WIDTH + 2)?,
                 })
             })
             .map_err(map_error)?;

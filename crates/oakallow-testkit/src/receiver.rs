@@ -1,5 +1,6 @@
 //! A webhook receiver for tests: an HTTP server on `127.0.0.1:0` that records every request it
-//! gets, and can be told to refuse the next ones (an outage) or to stop answering entirely.
+//! gets, and can be told to refuse the next ones (an outage), to answer with a body, or to stop
+//! answering entirely.
 
 #![expect(clippy::unwrap_used, reason = "test support")]
 
@@ -42,6 +43,7 @@ impl Received {
 struct Inner {
     received: Mutex<Vec<Received>>,
     refuse_next: AtomicU32,
+    answer: Mutex<Bytes>,
     arrived: Notify,
 }
 
@@ -53,12 +55,17 @@ pub struct Receiver {
     _server: tokio::task::JoinHandle<()>,
 }
 
-async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> (StatusCode, Bytes) {
     let refuse = inner.refuse_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
-    let status = if refuse { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::NO_CONTENT };
+    let answer = inner.answer.lock().unwrap().clone();
+    let status = match (refuse, answer.is_empty()) {
+        (true, _) => StatusCode::SERVICE_UNAVAILABLE,
+        (false, true) => StatusCode::NO_CONTENT,
+        (false, false) => StatusCode::OK,
+    };
     inner.received.lock().unwrap().push(Received { headers, body, answered: status.as_u16() });
     inner.arrived.notify_waiters();
-    status
+    (status, if status == StatusCode::NO_CONTENT { Bytes::new() } else { answer })
 }
 
 impl Receiver {
@@ -77,6 +84,12 @@ impl Receiver {
     /// Answers 503 to the next `n` requests.
     pub fn refuse_next(&self, n: u32) {
         self.inner.refuse_next.store(n, Ordering::SeqCst);
+    }
+
+    /// Answers every later request with `body` (200, or 503 while refusing) instead of an
+    /// empty 204.
+    pub fn answer_with(&self, body: impl Into<Bytes>) {
+        *self.inner.answer.lock().unwrap() = body.into();
     }
 
     /// Every request so far.

@@ -14,9 +14,12 @@ use tokio::sync::{Notify, watch};
 
 use super::guard::{GuardedResolver, literal_refusal};
 use crate::config::WebhookConfig;
+use crate::redact;
 
 /// Longest response excerpt kept per attempt, in bytes.
 const EXCERPT_BYTES: usize = 512;
+/// How much of an answer is redacted before the excerpt is cut from it, in bytes.
+const REDACTED_PREFIX_BYTES: usize = 16 * 1024;
 /// How long a claimed delivery stays with this worker, in seconds (more than one timeout).
 const LEASE_SECONDS: i64 = 60;
 
@@ -137,9 +140,18 @@ impl Worker {
             .map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
         let body = response.bytes().await.unwrap_or_default();
-        let excerpt = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES)]).into_owned();
-        Ok((status, excerpt))
+        Ok((status, excerpt(&body, claimed.redact_pii)))
     }
+}
+
+/// The start of a receiver's answer as an attempt keeps it: redacted first when the org
+/// redacts (so that the cut cannot leave half an address), then cut to [`EXCERPT_BYTES`] at a
+/// character boundary.
+fn excerpt(body: &[u8], redacts: bool) -> String {
+    let start = &body[..body.len().min(REDACTED_PREFIX_BYTES)];
+    let text = redact::text_if(redacts, &String::from_utf8_lossy(start));
+    let end = (0..=text.len().min(EXCERPT_BYTES)).rev().find(|&at| text.is_char_boundary(at)).unwrap_or(0);
+    text[..end].to_owned()
 }
 
 /// A transport error in words, without the URL (which may carry tokens in its query).
@@ -160,4 +172,17 @@ fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     if detail.is_empty() { kind.to_owned() } else { format!("{kind}: {detail}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_excerpt_is_redacted_before_it_is_cut() {
+        let answer = format!("{}jane.doe@example.com", " ".repeat(EXCERPT_BYTES - 10));
+        assert_eq!(excerpt(answer.as_bytes(), true), format!("{}[REDACTED:", " ".repeat(EXCERPT_BYTES - 10)));
+        assert_eq!(excerpt(answer.as_bytes(), false), answer[..EXCERPT_BYTES]);
+        assert_eq!(excerpt("é".repeat(EXCERPT_BYTES).as_bytes(), false), "é".repeat(EXCERPT_BYTES / 2));
+    }
 }

@@ -7,6 +7,7 @@ mod audit;
 mod credits;
 mod invalid_input;
 mod management;
+mod pii;
 mod resolution;
 mod system;
 mod tiers;
