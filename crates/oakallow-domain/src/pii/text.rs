@@ -17,7 +17,8 @@ fn regex(pattern: &str) -> Regex {
 // ASCII word boundaries (secrets are ASCII) let the fast regex engines run on any text.
 static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
     regex(concat!(
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+        // A key cut off before its END line is a secret to the end of the text.
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|\z)",
         r"|(?-u:\b)oak_(?:live|tok)_[A-Za-z0-9_.\-]+",
         r"|(?-u:\b)whsec_[A-Za-z0-9+/=]+",
         r"|(?-u:\b)(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{10,}",
@@ -32,12 +33,28 @@ static SECRETS: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
-/// `password=…`, `api_key: …` and the like inside free text: the value is the secret.
-static ASSIGNED_SECRETS: LazyLock<Regex> =
-    LazyLock::new(|| regex(r#"(?i)(?-u:\b)((?:api[_\-]?key|secret|token|password|passwd|pwd)["']?\s*[:=]\s*["']?)([^\s"',;]{6,})"#));
+/// `password=…`, `api_key: …`, `client_secret=…` and the like inside free text: the value is the
+/// secret.
+static ASSIGNED_SECRETS: LazyLock<Regex> = LazyLock::new(|| {
+    regex(concat!(
+        r#"(?i)(?-u:\b)((?:[a-z0-9]+[_\-])*"#,
+        r#"(?:api[_\-]?key|access[_\-]?key|private[_\-]?key|secret|token|password|passwd|passphrase|pwd|credentials?)"#,
+        r#"["']?\s*[:=]\s*["']?)([^\s"',;]{6,})"#,
+    ))
+});
+
+/// A number right after a word that names it (`SSN 078051120`, `phone: 4155550100`), which its
+/// digits alone would not give away.
+static LABELLED_NUMBERS: LazyLock<Regex> = LazyLock::new(|| {
+    regex(concat!(
+        r"(?i)(?-u:\b)((ssn|social[\s_\-]?security(?:[\s_\-]?(?:number|no))?)",
+        r"|(?:phone(?:[\s_\-]?(?:number|no))?|tel|telephone|mobile|cell(?:phone)?|fax))",
+        r"(?-u:\b)([^\w\n]{0,4})(\+?[0-9]{7,15})(?-u:\b)",
+    ))
+});
 
 /// Addresses in any script (`\w` is Unicode-aware): `jäne@exämple.de` is found whole.
-static EMAILS: LazyLock<Regex> = LazyLock::new(|| regex(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.[^\W\d_]{2,}"));
+static EMAILS: LazyLock<Regex> = LazyLock::new(|| regex(r"[\w.%+\-]+@[\w\-]+(?:\.[\w\-]+)*\.(?:xn--[\w\-]{2,}|[^\W\d_]{2,})"));
 
 static PHONES: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:(?:\+|\b)\(?\d[\d\s().\-]{6,}\d\b)"));
 
@@ -45,6 +62,8 @@ static PHONES: LazyLock<Regex> = LazyLock::new(|| regex(r"(?-u:(?:\+|\b)\(?\d[\d
 const MIN_CARD_OR_SSN_DIGITS: usize = 9;
 /// Fewest digits of a phone number.
 const MIN_PHONE_DIGITS: usize = 8;
+/// Fewest digits of a number after a word that names it (a local phone number).
+const MIN_LABELLED_DIGITS: usize = 7;
 /// Texts at least this long are always scanned (a few secrets are letters and digits only).
 const ALWAYS_SCANNED: usize = 16;
 
@@ -81,6 +100,22 @@ fn replace_assigned_secrets(text: Cow<'_, str>) -> Cow<'_, str> {
     Cow::Owned(replaced.into_owned())
 }
 
+fn replace_labelled_numbers(text: Cow<'_, str>) -> Cow<'_, str> {
+    if !LABELLED_NUMBERS.is_match(&text) {
+        return text;
+    }
+    let replaced = LABELLED_NUMBERS.replace_all(&text, |caps: &Captures<'_>| {
+        let digits = caps[4].bytes().filter(u8::is_ascii_digit).count();
+        let kind = match caps.get(2) {
+            Some(_) if digits == 9 => PiiKind::Ssn,
+            Some(_) => return caps[0].to_owned(),
+            None => PiiKind::Phone,
+        };
+        format!("{}{}{}", &caps[1], &caps[3], kind.marker())
+    });
+    Cow::Owned(replaced.into_owned())
+}
+
 fn replace_cards_and_ssns(text: Cow<'_, str>) -> Cow<'_, str> {
     let finds = digits::finds(&text);
     if finds.is_empty() {
@@ -97,10 +132,29 @@ fn replace_cards_and_ssns(text: Cow<'_, str>) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Most passes over one text; each pass that changes it turns more of it into markers, so this
+/// is never reached in practice.
+const MAX_PASSES: usize = 8;
+
 /// `text` with every sensitive find replaced by its kind's marker. Redacting a redacted text
-/// changes nothing. A pattern runs only when the text has what its finds need (an `@`, a `:` or
-/// `=`, enough digits).
+/// changes nothing: a marker can make a neighbour recognisable (`[REDACTED:card]sk_live_…` now
+/// starts a word), so a changed text is redacted again until a pass changes nothing.
 pub fn redact_text(text: &str) -> Cow<'_, str> {
+    let mut redacted = redact_once(text);
+    for _ in 1..MAX_PASSES {
+        let Cow::Owned(current) = &redacted else { break };
+        let next = redact_once(current).into_owned();
+        if next == *current {
+            break;
+        }
+        redacted = Cow::Owned(next);
+    }
+    redacted
+}
+
+/// One pass of every pattern. A pattern runs only when the text has what its finds need (an `@`,
+/// a `:` or `=`, enough digits).
+fn redact_once(text: &str) -> Cow<'_, str> {
     if !may_hold_pii(text) {
         return Cow::Borrowed(text);
     }
@@ -109,6 +163,7 @@ pub fn redact_text(text: &str) -> Cow<'_, str> {
     let text = if text.contains([':', '=']) { replace_assigned_secrets(text) } else { text };
     let text = if text.contains('@') { replace(text, &EMAILS, PiiKind::Email, |_| true) } else { text };
     let text = if digits >= MIN_CARD_OR_SSN_DIGITS { replace_cards_and_ssns(text) } else { text };
+    let text = if digits >= MIN_LABELLED_DIGITS { replace_labelled_numbers(text) } else { text };
     if digits >= MIN_PHONE_DIGITS { replace(text, &PHONES, PiiKind::Phone, is_phone) } else { text }
 }
 
@@ -137,6 +192,13 @@ mod tests {
             ("Authorization: Bearer abcdefghijklmnop1234", "Authorization: [REDACTED:secret]"),
             ("aws AKIAABCDEFGHIJKLMNOP", "aws [REDACTED:secret]"),
             ("password=hunter2hunter2", "password=[REDACTED:secret]"),
+            ("client_secret=abc123xyz and DB_PASSWORD: 'hunter22'", "client_secret=[REDACTED:secret] and DB_PASSWORD: '[REDACTED:secret]'"),
+            ("a tokenizer=whatever stays", "a tokenizer=whatever stays"),
+            ("SSN 078051120, phone: 4155550100, tel 5550100", "SSN [REDACTED:ssn], phone: [REDACTED:phone], tel [REDACTED:phone]"),
+            ("Social Security Number: 078051120", "Social Security Number: [REDACTED:ssn]"),
+            ("ssn 12345678 and hotel 1234567 stay", "ssn 12345678 and hotel 1234567 stay"),
+            ("write to jane@example.xn--p1ai", "write to [REDACTED:email]"),
+            ("-----BEGIN PRIVATE KEY-----\nMIIE cut off", "[REDACTED:secret]"),
             ("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", "[REDACTED:secret]"),
             ("plain words and 42 apples", "plain words and 42 apples"),
         ];
@@ -153,7 +215,24 @@ mod tests {
     }
 
     /// Fragments that make finds, near misses and their neighbours likely.
-    const FRAGMENTS: [&str; 11] = ["4111", "1111", " ", "-", ".", "078", "05", "+1", "token: ", "jane@example.com", "[REDACTED:card]"];
+    const FRAGMENTS: [&str; 16] = [
+        "4111",
+        "1111",
+        " ",
+        "-",
+        ".",
+        "078",
+        "05",
+        "+1",
+        "token: ",
+        "SSN ",
+        "phone ",
+        "db_password=",
+        "jane@example.com",
+        "[REDACTED:card]",
+        "-----BEGIN PRIVATE KEY-----",
+        "sk_live_abcdefghijkl",
+    ];
 
     proptest::proptest! {
         #[test]

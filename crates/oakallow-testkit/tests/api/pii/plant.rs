@@ -130,6 +130,12 @@ impl Plant {
         self.record(place, format!("078{separator}{group:02}{separator}{serial:04}"))
     }
 
+    /// A US social security number without separators (only recognisable by a label before it).
+    pub fn ssn_digits(&mut self, place: &str) -> String {
+        let i = self.index();
+        self.record(place, format!("078{:02}{:04}", 10 + i % 89, self.tag * 1000 + i))
+    }
+
     /// A US social security number as a JSON number (only recognisable by its key).
     pub fn ssn_number(&mut self, place: &str) -> Value {
         let i = self.index();
@@ -199,13 +205,15 @@ impl Plant {
     /// Free text mixing every kind.
     pub fn prose(&mut self, place: &str) -> String {
         format!(
-            "Customer {} (phone {}, SSN {}) paid with {} / {}; {}",
+            "Customer {} (phone {}, SSN {}, SSN {}) paid with {} / {}; {}; db_password={}",
             self.email(place),
             self.phone(place),
             self.ssn(place),
+            self.ssn_digits(place),
             self.card(place, CardStyle::Spaces),
             self.card(place, CardStyle::Glued),
-            self.secret(place)
+            self.secret(place),
+            self.opaque(place)
         )
     }
 
