@@ -80,7 +80,7 @@ pub struct Org {
     pub webhook_events: Option<Vec<String>>,
     /// Token signing algorithm.
     pub token_signing: TokenSigning,
-    /// Redact personal data in stored params, reasons and webhooks.
+    /// Redact personal data in everything written by API calls, before it is stored or sent.
     pub redact_pii: bool,
     /// Creation time.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]

@@ -13,8 +13,9 @@ use oakallow_domain::approval::{
 };
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor};
 use oakallow_domain::canonical::{object_sha256, to_canonical_string};
-use oakallow_domain::id::{ApprovalId, CheckId};
+use oakallow_domain::id::{ApprovalId, CheckId, OrgId};
 use oakallow_domain::permission::Permission;
+use oakallow_domain::pii::digest;
 use oakallow_domain::policy::{CheckInput, check_text};
 use oakallow_store::{ApprovalFilter, ApprovalTransition, CreateOutcome, IdempotencyClaim, NewApproval, StoreError};
 use serde::Deserialize;
@@ -125,6 +126,17 @@ fn check_request(request: &ApprovalRequest) -> ServiceResult<()> {
     Ok(())
 }
 
+/// The claim an `Idempotency-Key` makes. The key and the request are kept as digests only: the
+/// key may be made of personal data, and the request holds params, reason and context unredacted.
+fn idempotency_claim(org: OrgId, key: &str, request: &ApprovalRequest, now: Timestamp) -> ServiceResult<IdempotencyClaim> {
+    let body = to_canonical_string(&serde_json::to_value(request).map_err(|_| ServiceError::Internal)?);
+    Ok(IdempotencyClaim {
+        key: digest(&format!("idempotency-key:{org}"), key),
+        fingerprint: digest(&format!("idempotency-request:{org}"), &body),
+        expires_at: now.plus_seconds(IDEMPOTENCY_SECONDS),
+    })
+}
+
 fn system_actor() -> Actor {
     Actor { kind: oakallow_domain::audit::ActorKind::System, id: "approval-sweeper".into(), label: "approval sweeper".into() }
 }
@@ -148,15 +160,11 @@ impl Service {
             None => None,
         };
         let now = self.clock.now();
-        let fingerprint = to_canonical_string(&serde_json::to_value(&request).map_err(|_| ServiceError::Internal)?);
+        let idempotency = idempotency_key.map(|key| idempotency_claim(caller.org_id(), &key, &request, now)).transpose()?;
         for _ in 0..3 {
             let approval = self.plan_approval(&runtime, &request, check_id, now)?;
             let new = NewApproval {
-                idempotency: idempotency_key.as_ref().map(|key| IdempotencyClaim {
-                    key: key.clone(),
-                    fingerprint: fingerprint.clone(),
-                    expires_at: now.plus_seconds(IDEMPOTENCY_SECONDS),
-                }),
+                idempotency: idempotency.clone(),
                 activity: billable(self.approval_activity(caller.actor(), &approval, ActivityType::ApprovalCreated, now, &runtime)),
                 outbox: vec![events::outbox(
                     &runtime.org,
@@ -241,7 +249,7 @@ impl Service {
             params_sha256: object_sha256(request.params.as_ref()),
             reason: redact::text(org, &request.reason),
             context: redact::object(org, request.context.as_ref()),
-            reference_id: request.reference_id.clone(),
+            reference_id: redact::optional_text(org, request.reference_id.as_deref()),
             check_id,
             created_at: now,
             expires_at: now.plus_seconds(i64::from(timeout)),
@@ -382,7 +390,12 @@ impl Service {
             return Err(ServiceError::invalid(format!("decided_by must be 1 to {MAX_KEY_LEN} bytes without control characters")));
         }
         check_text("note", request.note.as_deref())?;
-        self.decide(caller.actor(), caller.org_id(), id, request.decision, decided_by, request.note).await
+        // Kept and announced redacted. A level-2 decider is then compared with the level-1 one
+        // as redacted too: two names that redact alike count as the same person (refused), never
+        // a same person as two.
+        let runtime = self.org_runtime(caller.org_id()).await?;
+        let (decided_by, note) = (redact::text(&runtime.org, &decided_by), redact::optional_text(&runtime.org, request.note.as_deref()));
+        self.decide(caller.actor(), caller.org_id(), id, request.decision, decided_by, note).await
     }
 
     /// Decides for `actor` (an approver key now; a dashboard user later), who is the decision's

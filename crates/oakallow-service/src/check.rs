@@ -227,7 +227,7 @@ impl Service {
         activity.params = redact::object(&runtime.org, Some(&request.params));
         activity.result = Some(if errors.is_empty() { "valid" } else { "invalid" }.to_owned());
         if !errors.is_empty() {
-            activity.details = Some(json!({ "errors": errors }));
+            activity.details = Some(json!({ "errors": redact::param_errors(&runtime.org, &errors) }));
         }
         self.committer.commit(RuntimeWrite::Activity(billable(activity)), self.charge(&runtime.org)).await?;
         Ok(ValidateResponse { valid: errors.is_empty(), errors })
@@ -241,7 +241,7 @@ fn check_details(org: &Org, request: &CheckRequest, tool_registered: bool, tenan
         details["context"] = context;
     }
     if let Some(reference) = &request.reference_id {
-        details["reference_id"] = Value::String(reference.clone());
+        details["reference_id"] = Value::String(redact::text(org, reference));
     }
     details
 }

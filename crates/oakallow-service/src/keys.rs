@@ -11,10 +11,10 @@ use oakallow_store::NewKey;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::Service;
 use crate::auth::Management;
 use crate::error::{ServiceError, ServiceResult};
 use crate::page::{Page, PageRequest};
+use crate::{Service, redact};
 
 /// Body of `POST /v1/keys`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -79,7 +79,9 @@ impl Service {
         if request.tier == KeyTier::Management {
             return Err(ServiceError::invalid("management keys are created by the operator CLI or in the dashboard"));
         }
-        let (new, raw) = mint_key(caller.org_id(), request.name, request.tier, self.clock.now())?;
+        let runtime = self.org_runtime(caller.org_id()).await?;
+        let name = redact::text(&runtime.org, &request.name);
+        let (new, raw) = mint_key(caller.org_id(), name, request.tier, self.clock.now())?;
         self.store.create_key(&new, key_created(caller.actor(), &new.key)).await?;
         Ok(CreatedKey::new(new.key, &raw))
     }

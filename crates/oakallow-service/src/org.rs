@@ -8,11 +8,11 @@ use oakallow_domain::webhook::new_secret;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::Service;
 use crate::auth::Management;
 use crate::error::{ServiceError, ServiceResult};
 use crate::keys::{CreatedKey, key_created, mint_key};
 use crate::webhooks::guard;
+use crate::{Service, redact};
 
 /// Longest webhook URL, in bytes.
 const MAX_URL_LEN: usize = 2048;
@@ -36,7 +36,7 @@ pub struct OrgPatch {
     /// `hmac-sha256` or `ed25519`.
     #[serde(default)]
     pub token_signing: Option<TokenSigning>,
-    /// Redact personal data in stored params, reasons and webhooks.
+    /// Redact personal data in everything written by API calls, before it is stored or sent.
     #[serde(default)]
     pub redact_pii: Option<bool>,
 }
@@ -117,9 +117,6 @@ impl OrgEdit {
     /// clock did not, so that every applied edit is a new version of the settings.
     fn apply(&self, org: &Org, now: Timestamp) -> Org {
         let mut next = org.clone();
-        if let Some(name) = &self.name {
-            next.name.clone_from(name);
-        }
         if let Some(timeout) = self.approval_timeout_seconds {
             next.approval_timeout_seconds = timeout;
         }
@@ -131,6 +128,10 @@ impl OrgEdit {
         }
         next.token_signing = self.token_signing.unwrap_or(org.token_signing);
         next.redact_pii = self.redact_pii.unwrap_or(org.redact_pii);
+        if let Some(name) = &self.name {
+            // Under the settings as patched: turning redaction off and renaming at once keeps the name.
+            next.name = redact::text(&next, name);
+        }
         next.updated_at = now.max(Timestamp::from_micros(org.updated_at.micros().saturating_add(1)));
         next
     }
@@ -173,7 +174,8 @@ impl Service {
         check_name("name", &request.name)?;
         let account = self.org_runtime(caller.org_id()).await?.org.account_id;
         let now = self.clock.now();
-        let org = Org::new(account, request.name, now);
+        let mut org = Org::new(account, request.name, now);
+        org.name = redact::text(&org, &org.name);
         let (new, raw) = mint_key(org.id, "management".into(), KeyTier::Management, now)?;
         let activity = vec![key_created(caller.actor(), &new.key)];
         self.store.create_org(&org, std::slice::from_ref(&new), activity).await?;

@@ -9,7 +9,7 @@ use crate::auth::{Management, Reader};
 use crate::error::ServiceResult;
 use crate::manage::check_tool_schema;
 use crate::orgs_cache::PolicyPlan;
-use crate::{Service, audit_details};
+use crate::{Service, audit_details, redact};
 
 /// Answer of `PUT /v1/policy`.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -35,12 +35,12 @@ impl Service {
         let now = self.clock.now();
         if dry_run {
             let runtime = self.org_runtime(caller.org_id()).await?;
-            let plan = plan_document(&runtime.policy, document, now)?;
+            let plan = plan_document(&runtime.policy, redact::spec(&runtime.org, document), now)?;
             return Ok(PolicyApplied { applied: false, diff: plan.diff });
         }
         self.orgs
             .edit_policy(self.store.as_ref(), caller.org_id(), |runtime| {
-                let plan = plan_document(&runtime.policy, document.clone(), now)?;
+                let plan = plan_document(&runtime.policy, redact::spec(&runtime.org, document.clone()), now)?;
                 let summary =
                     json!({ "created": plan.diff.created.len(), "updated": plan.diff.updated.len(), "deleted": plan.diff.deleted.len() });
                 let details = audit_details("applied", "policy", None, &plan.diff, json!({ "summary": summary }));

@@ -63,7 +63,7 @@ pub(crate) async fn enqueue(pool: &PgPool, channel: &Channel, outbox: &Outbox) -
     tx.commit().await.map_err(map_error)
 }
 
-/// Moves up to `limit` due pending deliveries under `lease` and returns them as they now are, each with its event's body and its org's current secret. Rows another node is claiming
+/// Moves up to `limit` due pending deliveries under `lease` and returns them as they now are, each with its event's body and its org's current secret and redaction setting. Rows another node is claiming
 /// at the same moment are skipped, not waited for; a row claimed and committed meanwhile is
 /// re-checked against the condition and, no longer due, left out.
 pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
@@ -87,7 +87,7 @@ pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, l
                AND status = 'pending' AND next_attempt_at <= $1
              FOR UPDATE SKIP LOCKED)
            RETURNING *)
-         SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret
+         SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret, coalesce(o.redact_pii, TRUE)
          FROM claimed AS d
          JOIN webhook_events AS e ON e.id = d.event_id
          LEFT JOIN orgs AS o ON o.id = d.org_id
@@ -108,7 +108,8 @@ pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, l
     for (row, delivery) in found.iter().zip(deliveries) {
         let payload = row.try_get(DELIVERY_COLUMN_COUNT).map_err(map_error)?;
         let secret = row.try_get(DELIVERY_COLUMN_COUNT + 1).map_err(map_error)?;
-        claimed.push(ClaimedDelivery { delivery, payload, secret });
+        let redact_pii = row.try_get(DELIVERY_COLUMN_COUNT + 2).map_err(map_error)?;
+        claimed.push(ClaimedDelivery { delivery, payload, secret, redact_pii });
     }
     tx.commit().await.map_err(map_error)?;
     Ok(claimed)

@@ -52,7 +52,7 @@ pub(crate) fn enqueue(conn: &mut Connection, outbox: &Outbox) -> StoreResult<()>
 }
 
 /// Leases up to `limit` due pending deliveries under `lease` and answers them as stored after
-/// the claim, with their event's body and their org's current secret.
+/// the claim, with their event's body and their org's current secret and redaction setting.
 pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
     let tx = conn.transaction().map_err(map_error)?;
     let mut claimed = {
@@ -67,7 +67,7 @@ pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease: DeliveryLease,
                    SELECT w.id, row_number() OVER (PARTITION BY w.org_id ORDER BY w.next_attempt_at, w.id) + coalesce(b.n, 0) AS rank
                    FROM webhook_deliveries w LEFT JOIN busy b ON b.org_id = w.org_id
                    WHERE w.status = 'pending' AND w.next_attempt_at <= ?1)
-                 SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret
+                 SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret, coalesce(o.redact_pii, 1)
                  FROM {DELIVERY_FROM} JOIN ranked r ON r.id = d.id LEFT JOIN orgs o ON o.id = d.org_id
                  WHERE r.rank <= ?3 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
             ))
@@ -78,6 +78,7 @@ pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease: DeliveryLease,
                     delivery: runtime_rows::delivery(row)?,
                     payload: row.get(DELIVERY_WIDTH)?,
                     secret: row.get(DELIVERY_WIDTH + 1)?,
+                    redact_pii: row.get(DELIVERY_WIDTH + 2)?,
                 })
             })
             .map_err(map_error)?;

@@ -219,6 +219,8 @@ pub struct ClaimedDelivery {
     pub payload: String,
     /// The org's current webhook secret.
     pub secret: Option<String>,
+    /// The org redacts personal data (from the receiver's answer too); true when unknown.
+    pub redact_pii: bool,
 }
 
 /// A worker's claim on the deliveries it is about to attempt.
@@ -262,9 +264,9 @@ pub enum AttemptResult {
 /// An `Idempotency-Key` claim for a new approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyClaim {
-    /// The header's value.
+    /// The header's value, as a digest (it may be made of personal data).
     pub key: String,
-    /// What the request asked for; a reuse with another fingerprint is refused.
+    /// A digest of what the request asked for; a reuse with another fingerprint is refused.
     pub fingerprint: String,
     /// End of the key's 24 hours.
     pub expires_at: Timestamp,

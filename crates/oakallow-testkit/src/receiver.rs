@@ -172,6 +172,11 @@ impl Receiver {
         *self.inner.reply.lock().unwrap() = reply;
     }
 
+    /// Answers every later request it does not refuse with 200 and `body`.
+    pub fn answer_with(&self, body: impl Into<Bytes>) {
+        self.reply_with(Reply::Body(200, body.into()));
+    }
+
     /// Waits until a streamed [`Reply::Huge`] body has ended, and says how (panics after
     /// `timeout`).
     pub async fn wait_for_stream_end(&self, timeout: Duration) -> StreamEnd {

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::views::{CategoryView, MethodView, ResourceView, RuleView, TenantView, ToolView};
+use crate::redact::Redact;
 use crate::schema;
 
 /// A kind of policy object managed through `/v1/<collection>`.
@@ -16,7 +17,7 @@ pub trait ManagedKind: Send + Sync + 'static {
     /// Its id type.
     type Id: Copy + Ord + FromStr + ToString + Send + Sync + 'static;
     /// What people write.
-    type Spec: Serialize + DeserializeOwned + Clone + Send + 'static;
+    type Spec: Serialize + DeserializeOwned + Clone + Send + Redact + 'static;
     /// What the API answers.
     type View: Serialize + Send + 'static;
     /// The kind.

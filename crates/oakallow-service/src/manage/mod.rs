@@ -18,7 +18,7 @@ use crate::auth::{Management, Reader};
 use crate::error::{ServiceError, ServiceResult};
 use crate::orgs_cache::{OrgRuntime, PolicyPlan};
 use crate::page::{Page, PageRequest};
-use crate::{Service, audit_details};
+use crate::{Service, audit_details, redact};
 
 fn parse_id<K: ManagedKind>(text: &str) -> ServiceResult<K::Id> {
     text.parse().map_err(|_| ServiceError::NotFound { what: K::KIND.as_str() })
@@ -61,7 +61,8 @@ impl Service {
 
     /// Creates an object.
     pub async fn create_object<K: ManagedKind>(&self, caller: &Management, spec: K::Spec) -> ServiceResult<K::View> {
-        self.edit_object::<K>(caller, "created", move |edit, _| Ok(K::put(edit, None, spec.clone())?)).await
+        self.edit_object::<K>(caller, "created", move |edit, runtime| Ok(K::put(edit, None, redact::spec(&runtime.org, spec.clone()))?))
+            .await
     }
 
     /// Changes some fields of an object (`null` clears a field).
@@ -70,7 +71,7 @@ impl Service {
         self.edit_object::<K>(caller, "updated", move |edit, runtime| {
             let current = K::spec(&runtime.policy, id).ok_or(ServiceError::NotFound { what: K::KIND.as_str() })?;
             let spec = merge_patch(&current, patch.clone())?;
-            Ok(K::put(edit, Some(id), spec)?)
+            Ok(K::put(edit, Some(id), redact::spec(&runtime.org, spec))?)
         })
         .await
     }

@@ -59,13 +59,17 @@ pub(crate) async fn send(
     tokio::time::timeout(config.timeout, exchange).await.unwrap_or_else(|_| Err("timed out".to_owned()))
 }
 
-/// The first [`EXCERPT_BYTES`] of an answer's body. Reading stops there and the connection is
+/// How much of an answer's body is read, in bytes: the excerpt kept is shorter, but it is cut
+/// after redaction, which needs the text around the cut (an address must not lose its start).
+const HEAD_BYTES: usize = 16 * EXCERPT_BYTES;
+
+/// The first [`HEAD_BYTES`] of an answer's body. Reading stops there and the connection is
 /// dropped, so a huge or endless body holds neither memory nor the worker.
 async fn read_head(mut response: reqwest::Response) -> Vec<u8> {
     let mut head = Vec::with_capacity(EXCERPT_BYTES);
-    while head.len() < EXCERPT_BYTES {
+    while head.len() < HEAD_BYTES {
         match response.chunk().await {
-            Ok(Some(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(EXCERPT_BYTES - head.len())]),
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(HEAD_BYTES - head.len())]),
             // The end of the body, or a failure part way: the excerpt is what arrived.
             Ok(None) | Err(_) => break,
         }

@@ -21,6 +21,7 @@ use tokio::task::JoinSet;
 
 use super::send::{client, send};
 use crate::config::WebhookConfig;
+use crate::redact;
 
 /// What an attempt records instead of the receiver's text when the store refuses that text.
 const UNSTORABLE: &str = "the response or error of this attempt could not be stored";
@@ -176,7 +177,7 @@ impl Attempter {
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // The receiver's text is stored the same way on every backend (no NUL, bounded).
         let (status_code, response_excerpt, error) = match outcome {
-            Ok((status, head)) => (Some(status), Some(response_excerpt(&head)), None),
+            Ok((status, head)) => (Some(status), Some(excerpt(&head, claimed.redact_pii)), None),
             Err(error) => (None, None, Some(storable_text(&error, ERROR_BYTES))),
         };
         let delivered = status_code.is_some_and(|s| (200..300).contains(&s));
@@ -217,8 +218,20 @@ impl Attempter {
     }
 }
 
+/// The response excerpt an attempt keeps of an answer that began with `head`: redacted first
+/// when the org redacts (so that the cut cannot leave half an address behind), then cut and made
+/// storable as every backend keeps it.
+fn excerpt(head: &[u8], redacts: bool) -> String {
+    if !redacts {
+        return response_excerpt(head);
+    }
+    response_excerpt(redact::text_if(true, &String::from_utf8_lossy(head)).as_bytes())
+}
+
 #[cfg(test)]
 mod tests {
+    use oakallow_domain::webhook::EXCERPT_BYTES;
+
     use super::*;
 
     #[test]
@@ -238,5 +251,13 @@ mod tests {
         passes.begin();
         passes.claimed();
         assert_eq!(passes.state(), WebhookPasses { started: 3, finished: 2 }, "still claiming");
+    }
+
+    #[test]
+    fn an_excerpt_is_redacted_before_it_is_cut() {
+        let answer = format!("{}jane.doe@example.com", " ".repeat(EXCERPT_BYTES - 10));
+        assert_eq!(excerpt(answer.as_bytes(), true), format!("{}[REDACTED:", " ".repeat(EXCERPT_BYTES - 10)));
+        assert_eq!(excerpt(answer.as_bytes(), false), answer[..EXCERPT_BYTES]);
+        assert_eq!(excerpt("é".repeat(EXCERPT_BYTES).as_bytes(), false), "é".repeat(EXCERPT_BYTES / 2));
     }
 }

@@ -9,6 +9,7 @@ mod deciders;
 mod export;
 mod invalid_input;
 mod management;
+mod pii;
 mod races;
 mod resolution;
 mod system;

@@ -83,7 +83,8 @@ async fn the_whole_loop(app: TestApp) {
     let decided_hook = receiver.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(decided_hook[1].header("x-oakallow-event"), "approval.decided");
     let body = decided_hook[1].json();
-    assert_eq!((body["data"]["decision"].as_str(), body["data"]["decided_by"].as_str()), (Some("approved"), Some("alice@example.com")));
+    // The org redacts personal data (the default), the decider's address too.
+    assert_eq!((body["data"]["decision"].as_str(), body["data"]["decided_by"].as_str()), (Some("approved"), Some("[REDACTED:email]")));
     assert_eq!(body["data"]["note"], "ok to pay");
 
     let (status, minted) = app.post("/v1/tokens", &app.keys.standard, &json!({"approval_id": id})).await;
