@@ -162,6 +162,11 @@ impl Service {
         }
     }
 
+    /// Runtime writes waiting for the group committer, not yet in a transaction.
+    pub fn queued_writes(&self) -> usize {
+        self.committer.queued()
+    }
+
     /// The org's in-memory state.
     async fn org_runtime(&self, org: OrgId) -> ServiceResult<Arc<OrgRuntime>> {
         self.orgs.get(self.store.as_ref(), org).await

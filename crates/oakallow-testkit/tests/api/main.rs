@@ -4,6 +4,7 @@
 
 mod approvals;
 mod audit;
+mod batches;
 mod credits;
 mod invalid_input;
 mod management;
