@@ -35,6 +35,26 @@ pub struct Config {
     pub billing: BillingConfig,
     /// Change propagation.
     pub sync: SyncConfig,
+    /// Connections.
+    pub server: ServerConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Seconds for a request's header to arrive.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may idle.
+    pub idle_timeout_seconds: u64,
+    /// Seconds for a request's body to arrive.
+    pub body_read_timeout_seconds: u64,
+    /// Seconds a response may wait for a client that does not read it.
+    pub response_write_timeout_seconds: u64,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Seconds for requests in flight at shutdown.
+    pub shutdown_timeout_seconds: u64,
 }
 
 /// `[billing]`.
@@ -84,6 +104,22 @@ impl Config {
         service.billing_enabled = self.billing.enabled;
         service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));
         service
+    }
+}
+
+impl Config {
+    /// The HTTP server's connection limits (before fitting them to the open files limit).
+    pub fn connection_limits(&self) -> oakallow_server::ConnectionLimits {
+        let seconds = |value: u64| std::time::Duration::from_secs(value.max(1));
+        let server = &self.server;
+        oakallow_server::ConnectionLimits {
+            header_read_timeout: seconds(server.header_read_timeout_seconds),
+            idle_timeout: seconds(server.idle_timeout_seconds),
+            body_read_timeout: seconds(server.body_read_timeout_seconds),
+            response_write_timeout: seconds(server.response_write_timeout_seconds),
+            max_connections: server.max_connections.max(1),
+            shutdown_timeout: std::time::Duration::from_secs(server.shutdown_timeout_seconds),
+        }
     }
 }
 
@@ -255,6 +291,15 @@ mod tests {
         let config = Config::load(None, env(&[("OAKALLOW_BILLING__ENABLED", "false")]), vec![]).unwrap();
         assert!(!config.service().billing_enabled);
         assert_eq!(config.service().webhooks.retry_schedule_seconds, vec![5, 30, 120, 600, 1800, 3600, 7200, 14400]);
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_server_section() {
+        let limits = Config::load(None, env(&[]), vec![]).unwrap().connection_limits();
+        assert_eq!(limits, oakallow_server::ConnectionLimits::default(), "the built-in defaults match the server's");
+        let env = env(&[("OAKALLOW_SERVER__MAX_CONNECTIONS", "10"), ("OAKALLOW_SERVER__HEADER_READ_TIMEOUT_SECONDS", "3")]);
+        let limits = Config::load(None, env, vec![]).unwrap().connection_limits();
+        assert_eq!((limits.max_connections, limits.header_read_timeout.as_secs()), (10, 3));
     }
 
     #[test]

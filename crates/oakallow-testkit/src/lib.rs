@@ -12,6 +12,7 @@ pub mod receiver;
 use std::sync::Arc;
 
 use oakallow_domain::{Clock, ManualClock, SystemClock, Timestamp};
+use oakallow_server::ConnectionLimits;
 use oakallow_service::bootstrap::Bootstrapped;
 use oakallow_service::config::ServiceConfig;
 use oakallow_service::{Service, ServiceTasks};
@@ -127,6 +128,8 @@ pub struct TestOptions {
     pub config: ServiceConfig,
     /// Hooks into the store (see [`HookedStore`]), when the test pulls them.
     pub hooks: Option<Arc<StoreHooks>>,
+    /// Connection limits of the HTTP server.
+    pub connections: ConnectionLimits,
 }
 
 impl TestOptions {
@@ -138,7 +141,7 @@ impl TestOptions {
         config.webhooks.poll_interval = std::time::Duration::from_millis(20);
         config.webhooks.timeout = std::time::Duration::from_secs(2);
         config.sweep_interval = std::time::Duration::from_millis(50);
-        Self { backend, manual_clock: false, config, hooks: None }
+        Self { backend, manual_clock: false, config, hooks: None, connections: ConnectionLimits::default() }
     }
 
     /// With the store behind `hooks`.
@@ -199,8 +202,9 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
         let served = Arc::clone(&service);
+        let limits = options.connections.clone();
         let served = tokio::spawn(async move {
-            let _ = oakallow_server::serve(listener, served, async move {
+            oakallow_server::serve(listener, served, limits, async move {
                 let _ = stop.await;
             })
             .await;

@@ -5,6 +5,7 @@
 mod approvals;
 mod audit;
 mod batches;
+mod connections;
 mod credits;
 mod invalid_input;
 mod management;
