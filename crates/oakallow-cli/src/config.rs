@@ -37,6 +37,38 @@ pub struct Config {
     pub sync: SyncConfig,
     /// Connections.
     pub server: ServerConfig,
+    /// Rate limits.
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// `[rate_limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Sustained requests per second of one key (0: off).
+    pub per_key_per_second: u32,
+    /// Requests one key may make at once.
+    pub per_key_burst: u32,
+    /// Sustained requests per second of one org's keys together (0: off).
+    pub per_org_per_second: u32,
+    /// Requests one org may make at once.
+    pub per_org_burst: u32,
+    /// Database lookups per second of keys the node has not cached (0: off).
+    pub key_lookups_per_second: u32,
+    /// Long-polls one key may hold open at once (0: no limit).
+    pub long_polls_per_key: u32,
+}
+
+impl RateLimitsConfig {
+    fn service(&self) -> oakallow_service::rate_limits::RateLimitConfig {
+        use oakallow_service::rate_limits::Rate;
+        oakallow_service::rate_limits::RateLimitConfig {
+            per_key: Rate { per_second: self.per_key_per_second, burst: self.per_key_burst },
+            per_org: Rate { per_second: self.per_org_per_second, burst: self.per_org_burst },
+            key_lookups: Rate { per_second: self.key_lookups_per_second, burst: self.key_lookups_per_second },
+            long_polls_per_key: self.long_polls_per_key,
+        }
+    }
 }
 
 /// `[server]`.
@@ -103,6 +135,7 @@ impl Config {
         service.sweep_interval = std::time::Duration::from_millis(self.approvals.sweep_interval_ms.max(10));
         service.billing_enabled = self.billing.enabled;
         service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));
+        service.rate_limits = self.rate_limits.service();
         service
     }
 }
@@ -300,6 +333,14 @@ mod tests {
         let env = env(&[("OAKALLOW_SERVER__MAX_CONNECTIONS", "10"), ("OAKALLOW_SERVER__HEADER_READ_TIMEOUT_SECONDS", "3")]);
         let limits = Config::load(None, env, vec![]).unwrap().connection_limits();
         assert_eq!((limits.max_connections, limits.header_read_timeout.as_secs()), (10, 3));
+    }
+
+    #[test]
+    fn rate_limits_come_from_their_section() {
+        let config = Config::load(None, env(&[]), vec![]).unwrap();
+        assert_eq!(config.service().rate_limits, oakallow_service::rate_limits::RateLimitConfig::default(), "one set of defaults");
+        let config = Config::load(None, env(&[("OAKALLOW_RATE_LIMITS__PER_KEY_PER_SECOND", "0")]), vec![]).unwrap();
+        assert_eq!(config.service().rate_limits.per_key.per_second, 0);
     }
 
     #[test]

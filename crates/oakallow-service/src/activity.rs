@@ -114,9 +114,11 @@ impl Service {
         self.store.activity(caller.org_id(), id).await?.ok_or(ServiceError::NotFound { what: "activity entry" })
     }
 
-    /// Recomputes the org's hash chain.
+    /// Recomputes the org's hash chain (at most one walk per org at a time on this node; see
+    /// [`crate::chain_walks`]).
     pub async fn verify_activity(&self, caller: &Reader) -> ServiceResult<ChainVerification> {
-        let check = self.store.verify_chain(caller.org_id()).await?;
+        let (store, org) = (Arc::clone(&self.store), caller.org_id());
+        let check = self.walks.verify(org, async move { Ok(store.verify_chain(org).await?) }).await?;
         Ok(ChainVerification {
             valid: check.first_broken.is_none(),
             entries: check.entries,

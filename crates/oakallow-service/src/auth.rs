@@ -2,7 +2,7 @@
 //! A caller can only be made here, from a key that exists and is not revoked, so a handler can
 //! never run a use case for the wrong tier or a made-up org.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
 use oakallow_domain::audit::{Actor, ActorKind};
@@ -112,14 +112,35 @@ tiered!(
     ApprovalReader
 );
 
+/// Digests of presented keys that no key has, remembered at most this many at a time.
+const UNKNOWN_DIGESTS: usize = 10_000;
+
 /// Keys seen recently, by digest. Entries are added on successful lookups and on creation, and
 /// replaced on revocation, so a revoked key is refused on the next request on this node.
+///
+/// Digests that matched no key are remembered too (a bounded set), so that a client repeating a
+/// made-up key costs no database query. That can never hide a real key: a key's digest is only
+/// known once the key exists, and nobody can present a key before it is created.
 #[derive(Default)]
 pub(crate) struct KeyCache {
     keys: RwLock<HashMap<[u8; 32], ApiKey>>,
+    unknown: RwLock<HashSet<[u8; 32]>>,
 }
 
 impl KeyCache {
+    fn is_unknown(&self, digest: &[u8; 32]) -> bool {
+        self.unknown.read().is_ok_and(|unknown| unknown.contains(digest))
+    }
+
+    fn put_unknown(&self, digest: [u8; 32]) {
+        if let Ok(mut unknown) = self.unknown.write() {
+            if unknown.len() >= UNKNOWN_DIGESTS {
+                unknown.clear();
+            }
+            unknown.insert(digest);
+        }
+    }
+
     fn get(&self, digest: &[u8; 32]) -> Option<ApiKey> {
         self.keys.read().ok()?.get(digest).cloned()
     }
@@ -153,18 +174,29 @@ impl KeyCache {
 }
 
 /// Turns the presented key text into a caller. Malformed, unknown and revoked keys all answer
-/// the same 401.
+/// the same 401. A key this node has not cached costs a database lookup, which `lookups` rate
+/// limits (429) before it is made.
 ///
 /// Keys are found by the SHA-256 of the presented key, never by comparing raw keys: the timing
 /// of a lookup can only reveal something about a digest, which says nothing usable about any
 /// key (finding a key with a chosen digest prefix is a preimage search).
-pub(crate) async fn authenticate(store: &dyn Store, cache: &KeyCache, presented: &str) -> ServiceResult<Caller> {
+pub(crate) async fn authenticate(
+    store: &dyn Store,
+    cache: &KeyCache,
+    lookups: impl FnOnce() -> ServiceResult<()>,
+    presented: &str,
+) -> ServiceResult<Caller> {
     let raw = RawKey::parse(presented).ok_or(ServiceError::Unauthenticated)?;
     let digest = raw.digest();
     let key = match cache.get(&digest) {
         Some(key) => key,
+        None if cache.is_unknown(&digest) => return Err(ServiceError::Unauthenticated),
         None => {
-            let key = store.key_by_digest(&digest).await?.ok_or(ServiceError::Unauthenticated)?;
+            lookups()?;
+            let Some(key) = store.key_by_digest(&digest).await? else {
+                cache.put_unknown(digest);
+                return Err(ServiceError::Unauthenticated);
+            };
             cache.put(digest, key.clone());
             key
         }

@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod bootstrap;
+mod chain_walks;
 pub mod check;
 pub mod commit;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod org;
 mod orgs_cache;
 pub mod page;
 pub mod policy_doc;
+pub mod rate_limits;
 mod redact;
 pub mod schema;
 mod signing;
@@ -40,10 +42,12 @@ use tokio::task::JoinHandle;
 use tokio::sync::{Notify, watch};
 
 use crate::auth::{Caller, KeyCache};
+use crate::chain_walks::ChainWalks;
 use crate::commit::Committer;
 use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::orgs_cache::{OrgCache, OrgRuntime};
+use crate::rate_limits::RateLimits;
 use crate::signing::SigningKeys;
 use crate::wakeups::Wakeups;
 use crate::webhooks::worker::Worker;
@@ -59,6 +63,8 @@ pub struct Service {
     keys: KeyCache,
     signing: SigningKeys,
     committer: Committer,
+    limits: RateLimits,
+    walks: ChainWalks,
     wakeups: Wakeups,
     webhook_wake: Arc<Notify>,
     stop: watch::Sender<bool>,
@@ -118,14 +124,17 @@ impl Service {
             stopping: stopping.clone(),
         };
         let worker_task = tokio::spawn(worker.run());
+        let limits = RateLimits::new(config.rate_limits.clone());
         let service = Arc::new(Self {
             store,
             clock,
             config,
+            limits,
             orgs: OrgCache::default(),
             keys: KeyCache::default(),
             signing: SigningKeys::default(),
             committer,
+            walks: ChainWalks::default(),
             wakeups: Wakeups::new(stopping.clone()),
             webhook_wake,
             stop,
@@ -147,9 +156,13 @@ impl Service {
         self.stop.send_replace(true);
     }
 
-    /// The caller behind a presented API key, or 401.
+    /// The caller behind a presented API key, or 401; 429 if the key (or its org) has made too
+    /// many requests, checked before the request does anything else.
     pub async fn authenticate(&self, presented: &str) -> ServiceResult<Caller> {
-        auth::authenticate(self.store.as_ref(), &self.keys, presented).await
+        let lookups = || self.limits.admit_lookup(self.clock.now());
+        let caller = auth::authenticate(self.store.as_ref(), &self.keys, lookups, presented).await?;
+        self.limits.admit_request(caller.key_id(), caller.org_id(), self.clock.now())?;
+        Ok(caller)
     }
 
     /// Whether the service can reach its database.

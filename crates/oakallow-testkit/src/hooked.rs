@@ -1,9 +1,12 @@
 //! A [`Store`] that delegates every call to a real one, with hooks a test can pull to provoke
 //! what a real database does only by bad luck: [`StoreHooks::hold_next_commit`] parks the next
-//! group commit until the test releases it (so that requests queue up into one batch), and
+//! group commit until the test releases it (so that requests queue up into one batch),
 //! [`StoreHooks::refuse_batches_with`] makes the store refuse any runtime batch containing a
-//! chosen write, as a database refuses a transaction over one bad row (nothing is written).
+//! chosen write, as a database refuses a transaction over one bad row (nothing is written), and
+//! [`StoreHooks::hold_next_walk`] parks the next chain verification ([`StoreHooks::walks`]
+//! counts them).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -36,9 +39,23 @@ pub struct SeenBatch {
 /// The hooks of a [`HookedStore`], shared with the test.
 #[derive(Default)]
 pub struct StoreHooks {
-    hold: Mutex<Option<(oneshot::Sender<()>, oneshot::Receiver<()>)>>,
+    hold_commit: Mutex<Option<Hold>>,
+    hold_walk: Mutex<Option<Hold>>,
     refusal: Mutex<Option<Refusal>>,
     batches: Mutex<Vec<SeenBatch>>,
+    walks: AtomicUsize,
+}
+
+/// The store's side of a [`Held`] call: tells it has arrived, waits to be released.
+type Hold = (oneshot::Sender<()>, oneshot::Receiver<()>);
+
+/// Parks the call if `hold` is set, until released.
+async fn wait_if_held(hold: &Mutex<Option<Hold>>) {
+    let hold = hold.lock().unwrap().take();
+    if let Some((entered, release)) = hold {
+        let _ = entered.send(());
+        let _ = release.await;
+    }
 }
 
 impl std::fmt::Debug for StoreHooks {
@@ -47,19 +64,19 @@ impl std::fmt::Debug for StoreHooks {
     }
 }
 
-/// A group commit parked by [`StoreHooks::hold_next_commit`].
-pub struct HeldCommit {
+/// A store call parked by [`StoreHooks::hold_next_commit`] or [`StoreHooks::hold_next_walk`].
+pub struct Held {
     entered: oneshot::Receiver<()>,
     release: oneshot::Sender<()>,
 }
 
-impl HeldCommit {
-    /// Waits until the committer is parked in the held commit.
+impl Held {
+    /// Waits until the call has arrived and is parked.
     pub async fn entered(&mut self) {
-        (&mut self.entered).await.expect("the hooked store dropped a held commit");
+        (&mut self.entered).await.expect("the hooked store dropped a held call");
     }
 
-    /// Lets the held commit go on to the real store.
+    /// Lets the held call go on to the real store.
     pub fn release(self) {
         let _ = self.release.send(());
     }
@@ -72,11 +89,25 @@ impl StoreHooks {
     }
 
     /// Parks the next `commit_runtime` call until the returned handle is released.
-    pub fn hold_next_commit(&self) -> HeldCommit {
+    pub fn hold_next_commit(&self) -> Held {
+        Self::hold(&self.hold_commit)
+    }
+
+    /// Parks the next `verify_chain` call until the returned handle is released.
+    pub fn hold_next_walk(&self) -> Held {
+        Self::hold(&self.hold_walk)
+    }
+
+    fn hold(slot: &Mutex<Option<Hold>>) -> Held {
         let (entered_tx, entered) = oneshot::channel();
         let (release, release_rx) = oneshot::channel();
-        *self.hold.lock().unwrap() = Some((entered_tx, release_rx));
-        HeldCommit { entered, release }
+        *slot.lock().unwrap() = Some((entered_tx, release_rx));
+        Held { entered, release }
+    }
+
+    /// How many chain verifications reached the store.
+    pub fn walks(&self) -> usize {
+        self.walks.load(Ordering::SeqCst)
     }
 
     /// From now on, refuses (with a backend error, writing nothing) every runtime batch that
@@ -91,11 +122,7 @@ impl StoreHooks {
     }
 
     async fn before_commit(&self, batch: &[BatchItem]) -> StoreResult<()> {
-        let hold = self.hold.lock().unwrap().take();
-        if let Some((entered, release)) = hold {
-            let _ = entered.send(());
-            let _ = release.await;
-        }
+        wait_if_held(&self.hold_commit).await;
         let refused = self.refusal.lock().unwrap().as_ref().is_some_and(|poisoned| batch.iter().any(poisoned));
         self.batches.lock().unwrap().push(SeenBatch { writes: batch.len(), refused });
         if refused {
@@ -216,6 +243,8 @@ impl Store for HookedStore {
     }
 
     async fn verify_chain(&self, org_id: OrgId) -> StoreResult<ChainCheck> {
+        self.hooks.walks.fetch_add(1, Ordering::SeqCst);
+        wait_if_held(&self.hooks.hold_walk).await;
         self.inner.verify_chain(org_id).await
     }
 

@@ -23,7 +23,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-pub use hooked::{HeldCommit, HookedStore, SeenBatch, StoreHooks};
+pub use hooked::{Held, HookedStore, SeenBatch, StoreHooks};
 pub use postgres::{NO_POSTGRES, new_schema_url, postgres_store, postgres_url};
 
 /// One org's ids and keys.
@@ -342,9 +342,9 @@ impl TestApp {
 
 /// Polls `condition` until it holds; panics (naming `what`) if it does not within `within`.
 /// For state that has no event to wait on (a queue length, a count).
-pub async fn wait_until(what: &str, within: std::time::Duration, mut condition: impl FnMut() -> bool) {
+pub async fn wait_until(what: &str, within: std::time::Duration, mut condition: impl AsyncFnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + within;
-    while !condition() {
+    while !condition().await {
         assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }

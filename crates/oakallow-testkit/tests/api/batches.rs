@@ -26,7 +26,7 @@ async fn one_refused_write_fails_alone(backend: Backend) {
         held.entered().await;
         let tools = (0..QUEUED).map(|n| if n == QUEUED / 2 { "poisoned".to_owned() } else { format!("tool-{n}") });
         let release = async {
-            wait_until("every check is queued", Duration::from_secs(10), || app.service.queued_writes() == QUEUED).await;
+            wait_until("every check is queued", Duration::from_secs(10), async || app.service.queued_writes() == QUEUED).await;
             held.release();
         };
         tokio::join!(join_all(tools.map(check)), release).0

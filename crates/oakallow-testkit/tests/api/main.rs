@@ -9,6 +9,7 @@ mod connections;
 mod credits;
 mod invalid_input;
 mod management;
+mod rate_limits;
 mod resolution;
 mod system;
 mod tiers;
