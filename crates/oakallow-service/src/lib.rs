@@ -23,6 +23,7 @@ pub mod policy_doc;
 pub mod rate_limits;
 mod redact;
 pub mod schema;
+mod shared_runs;
 mod signing;
 mod sync;
 pub mod tokens;
@@ -48,6 +49,7 @@ use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::orgs_cache::{OrgCache, OrgRuntime};
 use crate::rate_limits::RateLimits;
+use crate::shared_runs::SharedRuns;
 use crate::signing::SigningKeys;
 use crate::wakeups::Wakeups;
 use crate::webhooks::worker::Worker;
@@ -65,6 +67,7 @@ pub struct Service {
     committer: Committer,
     limits: RateLimits,
     walks: ChainWalks,
+    database_probe: SharedRuns<bool>,
     wakeups: Wakeups,
     webhook_wake: Arc<Notify>,
     stop: watch::Sender<bool>,
@@ -135,6 +138,7 @@ impl Service {
             signing: SigningKeys::default(),
             committer,
             walks: ChainWalks::default(),
+            database_probe: SharedRuns::default(),
             wakeups: Wakeups::new(stopping.clone()),
             webhook_wake,
             stop,
@@ -165,9 +169,13 @@ impl Service {
         Ok(caller)
     }
 
-    /// Whether the service can reach its database.
+    /// Whether the service can reach its database. The database is probed at most once at a
+    /// time and once a second however many ask (`/v1/health` needs no key, so a flood of it
+    /// must not take database connections from the requests that do).
     pub async fn health(&self) -> Health {
-        let ok = self.store.ping().await.is_ok();
+        let store = Arc::clone(&self.store);
+        let probe = self.database_probe.run(HEALTH_PROBE_REUSE, async move { Ok(store.ping().await.is_ok()) });
+        let ok = probe.await.unwrap_or(false);
         Health {
             status: if ok { "ok" } else { "degraded" },
             version: env!("CARGO_PKG_VERSION"),
@@ -185,6 +193,9 @@ impl Service {
         self.orgs.get(self.store.as_ref(), org).await
     }
 }
+
+/// How long one database probe answers `/v1/health`.
+const HEALTH_PROBE_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The `details` of a `config.changed` entry.
 pub(crate) fn audit_details(action: &str, kind: &str, id: Option<&str>, diff: &PolicyDiff, extra: Value) -> Value {

@@ -3,8 +3,8 @@
 //! group commit until the test releases it (so that requests queue up into one batch),
 //! [`StoreHooks::refuse_batches_with`] makes the store refuse any runtime batch containing a
 //! chosen write, as a database refuses a transaction over one bad row (nothing is written), and
-//! [`StoreHooks::hold_next_walk`] parks the next chain verification ([`StoreHooks::walks`]
-//! counts them).
+//! [`StoreHooks::hold_next_walk`] and [`StoreHooks::hold_next_ping`] park the next chain
+//! verification or database probe ([`StoreHooks::walks`] and [`StoreHooks::pings`] count them).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,6 +44,8 @@ pub struct StoreHooks {
     refusal: Mutex<Option<Refusal>>,
     batches: Mutex<Vec<SeenBatch>>,
     walks: AtomicUsize,
+    hold_ping: Mutex<Option<Hold>>,
+    pings: AtomicUsize,
 }
 
 /// The store's side of a [`Held`] call: tells it has arrived, waits to be released.
@@ -105,6 +107,16 @@ impl StoreHooks {
         Held { entered, release }
     }
 
+    /// Parks the next `ping` call until the returned handle is released.
+    pub fn hold_next_ping(&self) -> Held {
+        Self::hold(&self.hold_ping)
+    }
+
+    /// How many database probes reached the store.
+    pub fn pings(&self) -> usize {
+        self.pings.load(Ordering::SeqCst)
+    }
+
     /// How many chain verifications reached the store.
     pub fn walks(&self) -> usize {
         self.walks.load(Ordering::SeqCst)
@@ -152,6 +164,8 @@ impl Store for HookedStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        self.hooks.pings.fetch_add(1, Ordering::SeqCst);
+        wait_if_held(&self.hooks.hold_ping).await;
         self.inner.ping().await
     }
 

@@ -1,6 +1,7 @@
 //! Rate limits: a key that floods is answered 429 with `Retry-After` (and nothing is done or
 //! billed) while another org's calls keep succeeding; a key may hold only so many long-polls;
-//! verifications of one org share one walk of its chain instead of each walking it.
+//! verifications of one org share one walk of its chain instead of each walking it, and health
+//! checks (which need no key) share one database probe.
 
 use std::time::Duration;
 
@@ -127,4 +128,25 @@ async fn made_up_keys_cost_a_lookup_each_only_within_the_lookup_budget() {
     assert_eq!(app.check_with(&app.keys.approver).await, StatusCode::TOO_MANY_REQUESTS, "a key not seen yet waits for the budget");
     app.advance(1);
     assert_eq!(app.check_with(&app.keys.approver).await, StatusCode::FORBIDDEN, "and is looked up once it refills");
+}
+
+#[tokio::test]
+async fn a_flood_of_health_checks_probes_the_database_once_at_a_time() {
+    let hooks = StoreHooks::new();
+    let app = TestApp::start_with(TestOptions::new(Backend::Sqlite).hooked(&hooks)).await;
+    let mut held = hooks.hold_next_ping();
+    let first = app.service.health();
+    let later = async {
+        held.entered().await;
+        let later = join_all((0..20).map(|_| app.service.health()));
+        let release = async {
+            tokio::task::yield_now().await;
+            held.release();
+        };
+        tokio::join!(later, release).0
+    };
+    let (first, later) = tokio::join!(first, later);
+    assert_eq!(first.status, "ok");
+    assert!(later.iter().all(|health| health.status == "ok"));
+    assert!(hooks.pings() <= 2, "21 health checks, {} database probes", hooks.pings());
 }
