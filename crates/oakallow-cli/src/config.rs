@@ -57,6 +57,8 @@ pub struct RateLimitsConfig {
     pub key_lookups_per_second: u32,
     /// Long-polls one key may hold open at once (0: no limit).
     pub long_polls_per_key: u32,
+    /// Activity exports one org may run at once (0: no limit).
+    pub exports_per_org: u32,
 }
 
 impl RateLimitsConfig {
@@ -67,6 +69,7 @@ impl RateLimitsConfig {
             per_org: Rate { per_second: self.per_org_per_second, burst: self.per_org_burst },
             key_lookups: Rate { per_second: self.key_lookups_per_second, burst: self.key_lookups_per_second },
             long_polls_per_key: self.long_polls_per_key,
+            exports_per_org: self.exports_per_org,
         }
     }
 }

@@ -257,7 +257,8 @@ fn export_stream(
 }
 
 impl Service {
-    /// The org's activity as a stream of JSON lines or CSV, oldest first.
+    /// The org's activity as a stream of JSON lines or CSV, oldest first. An org runs at most
+    /// `rate_limits.exports_per_org` exports at once (429 beyond).
     pub fn export_activity(
         &self,
         caller: &Reader,
@@ -276,6 +277,11 @@ impl Service {
             limit: EXPORT_PAGE,
             ..ActivityFilter::default()
         };
-        Ok((format, export_stream(Arc::clone(&self.store), caller.org_id(), filter, format)))
+        // The stream holds the org's export place until it ends or is dropped.
+        let permit = self.limits.export(caller.org_id())?;
+        let lines = export_stream(Arc::clone(&self.store), caller.org_id(), filter, format).inspect(move |_| {
+            let _ = &permit;
+        });
+        Ok((format, lines.boxed()))
     }
 }

@@ -1,8 +1,9 @@
 //! Rate limits (PRODUCT.md §14: 429 `rate_limited` with `Retry-After`), so that no key or org
 //! can take the server from the others. Every authenticated request spends from its key's and
 //! its org's buckets before any work is done; lookups of keys this node has not cached yet (one
-//! database query each, the cost of a flood of made-up keys) spend from one bucket per node; and
-//! each key may hold only so many long-polls open at once. Limits are per node.
+//! database query each, the cost of a flood of made-up keys) spend from one bucket per node;
+//! each key may hold only so many long-polls open at once, and each org only so many exports
+//! of its activity (each one reads the whole trail). Limits are per node.
 //!
 //! The buckets are the generic cell rate algorithm: each holds only the theoretical arrival
 //! time of its next request, which moves one interval (1 / rate) forward per admitted request;
@@ -10,6 +11,7 @@
 //! service's clock, so tests can stand it still.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use oakallow_domain::Timestamp;
@@ -55,6 +57,8 @@ pub struct RateLimitConfig {
     pub key_lookups: Rate,
     /// Long-polls one key may hold open at once; 0: no limit.
     pub long_polls_per_key: u32,
+    /// Activity exports one org may run at once; 0: no limit.
+    pub exports_per_org: u32,
 }
 
 impl Default for RateLimitConfig {
@@ -64,6 +68,7 @@ impl Default for RateLimitConfig {
             per_org: Rate { per_second: 2000, burst: 4000 },
             key_lookups: Rate { per_second: 1000, burst: 1000 },
             long_polls_per_key: 128,
+            exports_per_org: 2,
         }
     }
 }
@@ -71,7 +76,7 @@ impl Default for RateLimitConfig {
 impl RateLimitConfig {
     /// No limits at all (benchmarks).
     pub fn off() -> Self {
-        Self { per_key: Rate::OFF, per_org: Rate::OFF, key_lookups: Rate::OFF, long_polls_per_key: 0 }
+        Self { per_key: Rate::OFF, per_org: Rate::OFF, key_lookups: Rate::OFF, long_polls_per_key: 0, exports_per_org: 0 }
     }
 }
 
@@ -87,7 +92,49 @@ struct Buckets {
 pub(crate) struct RateLimits {
     config: RateLimitConfig,
     buckets: Mutex<Buckets>,
-    long_polls: Arc<Mutex<HashMap<KeyId, u32>>>,
+    long_polls: Holders<KeyId>,
+    exports: Holders<OrgId>,
+}
+
+/// How many of something (long-polls, exports) each key or org holds at once.
+struct Holders<K> {
+    limit: u32,
+    held: Arc<Mutex<HashMap<K, u32>>>,
+}
+
+impl<K: Hash + Eq + Copy> Holders<K> {
+    fn new(limit: u32) -> Self {
+        Self { limit, held: Arc::default() }
+    }
+
+    /// One more for `id`, given back when the permit is dropped; 429 at the limit.
+    fn take(&self, id: K) -> ServiceResult<Permit<K>> {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = held.entry(id).or_insert(0);
+        if self.limit > 0 && *count >= self.limit {
+            return Err(ServiceError::RateLimited { retry_after_seconds: 1 });
+        }
+        *count += 1;
+        Ok(Permit { id, held: Arc::clone(&self.held) })
+    }
+}
+
+/// One long-poll's or export's place; given back when dropped.
+pub(crate) struct Permit<K: Hash + Eq + Copy> {
+    id: K,
+    held: Arc<Mutex<HashMap<K, u32>>>,
+}
+
+impl<K: Hash + Eq + Copy> Drop for Permit<K> {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = held.get_mut(&self.id) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.id);
+            }
+        }
+    }
 }
 
 /// What a full bucket asks a caller to wait, in microseconds.
@@ -113,7 +160,8 @@ impl Wait {
 
 impl RateLimits {
     pub(crate) fn new(config: RateLimitConfig) -> Self {
-        Self { config, buckets: Mutex::new(Buckets::default()), long_polls: Arc::default() }
+        let (long_polls, exports) = (Holders::new(config.long_polls_per_key), Holders::new(config.exports_per_org));
+        Self { config, buckets: Mutex::new(Buckets::default()), long_polls, exports }
     }
 
     fn buckets(&self) -> MutexGuard<'_, Buckets> {
@@ -145,33 +193,14 @@ impl RateLimits {
 
     /// A place for one more long-poll of `key`, held until the permit is dropped; 429 if the
     /// key holds as many as it may.
-    pub(crate) fn long_poll(&self, key: KeyId) -> ServiceResult<LongPollPermit> {
-        let mut waiting = self.long_polls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let held = waiting.entry(key).or_insert(0);
-        let limit = self.config.long_polls_per_key;
-        if limit > 0 && *held >= limit {
-            return Err(ServiceError::RateLimited { retry_after_seconds: 1 });
-        }
-        *held += 1;
-        Ok(LongPollPermit { key, long_polls: Arc::clone(&self.long_polls) })
+    pub(crate) fn long_poll(&self, key: KeyId) -> ServiceResult<Permit<KeyId>> {
+        self.long_polls.take(key)
     }
-}
 
-/// One long-poll's place; given back when dropped.
-pub(crate) struct LongPollPermit {
-    key: KeyId,
-    long_polls: Arc<Mutex<HashMap<KeyId, u32>>>,
-}
-
-impl Drop for LongPollPermit {
-    fn drop(&mut self) {
-        let mut waiting = self.long_polls.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(held) = waiting.get_mut(&self.key) {
-            *held -= 1;
-            if *held == 0 {
-                waiting.remove(&self.key);
-            }
-        }
+    /// A place for one more export of `org`'s activity, held until the permit is dropped; 429
+    /// if the org runs as many as it may.
+    pub(crate) fn export(&self, org: OrgId) -> ServiceResult<Permit<OrgId>> {
+        self.exports.take(org)
     }
 }
 

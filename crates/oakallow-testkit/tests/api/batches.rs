@@ -43,6 +43,9 @@ async fn one_refused_write_fails_alone(backend: Backend) {
     }
     let refused = hooks.batches().into_iter().filter(|b| b.refused).map(|b| b.writes).max();
     assert_eq!(refused, Some(QUEUED), "the poisoned write was refused in a batch with every other queued write");
+    // The held batch, the refused one, then two halves per level down to the poisoned write.
+    let transactions = hooks.batches().len();
+    assert!(transactions <= 2 + 2 * QUEUED.ilog2() as usize, "isolating one write took {transactions} transactions");
 
     let (status, verified) = app.get("/v1/activity/verify", &app.keys.management).await;
     assert_eq!(status, StatusCode::OK);

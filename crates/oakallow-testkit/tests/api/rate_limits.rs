@@ -1,7 +1,7 @@
 //! Rate limits: a key that floods is answered 429 with `Retry-After` (and nothing is done or
 //! billed) while another org's calls keep succeeding; a key may hold only so many long-polls;
-//! verifications of one org share one walk of its chain instead of each walking it, and health
-//! checks (which need no key) share one database probe.
+//! verifications of one org share one walk of its chain instead of each walking it, an org runs
+//! only so many exports at once, and health checks (which need no key) share one database probe.
 
 use std::time::Duration;
 
@@ -149,4 +149,22 @@ async fn a_flood_of_health_checks_probes_the_database_once_at_a_time() {
     assert_eq!(first.status, "ok");
     assert!(later.iter().all(|health| health.status == "ok"));
     assert!(hooks.pings() <= 2, "21 health checks, {} database probes", hooks.pings());
+}
+
+#[tokio::test]
+async fn an_org_runs_only_so_many_exports_at_once() {
+    let app = TestApp::sqlite().await;
+    let reader = app.service.authenticate(&app.keys.management).await.unwrap().reader().unwrap();
+    let query = oakallow_service::activity::ExportQuery::default();
+    let running = [app.service.export_activity(&reader, &query).unwrap(), app.service.export_activity(&reader, &query).unwrap()];
+    let third = app.service.export_activity(&reader, &query).map(|_| ());
+    assert_eq!(third, Err(oakallow_service::ServiceError::RateLimited { retry_after_seconds: 1 }), "two exports are running");
+    let other = app.another_org("other@example.com").await;
+    let other_reader = app.service.authenticate(&other.management).await.unwrap().reader().unwrap();
+    assert!(app.service.export_activity(&other_reader, &query).is_ok(), "another org has its own");
+    drop(running);
+    for _ in 0..3 {
+        let (status, _) = app.get("/v1/activity/export", &app.keys.management).await;
+        assert_eq!(status, StatusCode::OK, "an export that ended gave its place back");
+    }
 }
