@@ -2,9 +2,10 @@
 //! server. A request's header must arrive within `header_read_timeout` and its body within
 //! `body_read_timeout`; a kept-alive connection may idle for `idle_timeout`; a response the
 //! client stops reading is dropped after `response_write_timeout`. At most `max_connections`
-//! are open: a new connection beyond that replaces the one without a request in flight that has
-//! waited longest, or, if every connection has a request in flight, is answered 503 and closed,
-//! so the process never runs out of file descriptors. On shutdown, connections without a
+//! are open: a new connection beyond that replaces the one that has waited on its client
+//! longest (for a header, a body, the next request, or to read a response), or, if the server
+//! is working on every connection, is answered 503 and closed, so the process never runs out of
+//! file descriptors. On shutdown, connections without a
 //! request in flight are closed at once, the others finish their request, and whatever is left
 //! after `shutdown_timeout` is dropped.
 

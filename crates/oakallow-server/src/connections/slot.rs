@@ -1,8 +1,11 @@
 //! Where each open connection stands, and the table of them. A connection is waiting for a
 //! request's header (from the moment it opens, or from the first byte of a later request),
-//! idle between requests, or busy with a request in flight. Waiting and idle connections owe
-//! the server nothing: they are bounded in time by [`Slot::expiry`], and when the table is full
-//! the one that has waited longest makes room for a new connection.
+//! idle between requests, or busy with a request in flight. A connection is *waiting on its
+//! client* when it is reading a header, idle, or busy but stuck on the client (a request body
+//! that has not arrived, a response the client does not read). Such connections are bounded in
+//! time ([`Slot::expiry`], and the request body's own deadline), and when the table is full the
+//! one that has waited on its client longest makes room for a new connection; connections on
+//! which the server itself is working are never evicted.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,6 +37,26 @@ struct State {
     since: Instant,
     /// While busy: since when a response has been waiting for the client to read it.
     write_blocked_since: Option<Instant>,
+    /// While busy: since when the request's body has been waited for.
+    body_awaited_since: Option<Instant>,
+}
+
+impl State {
+    fn new(phase: Phase) -> Self {
+        Self { phase, since: Instant::now(), write_blocked_since: None, body_awaited_since: None }
+    }
+
+    /// Since when the connection has been waiting on its client, if it is.
+    fn waiting_on_client_since(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::ReadingHead | Phase::Idle => Some(self.since),
+            Phase::Busy(_) => match (self.write_blocked_since, self.body_awaited_since) {
+                (Some(write), Some(body)) => Some(write.min(body)),
+                (write, body) => write.or(body),
+            },
+            Phase::Evicted => None,
+        }
+    }
 }
 
 /// Why a connection is closed before the client closes it.
@@ -59,8 +82,7 @@ pub(crate) struct Slot {
 
 impl Slot {
     fn new(id: u64) -> Self {
-        let state = State { phase: Phase::ReadingHead, since: Instant::now(), write_blocked_since: None };
-        Self { id, state: Mutex::new(state), changed: Notify::new() }
+        Self { id, state: Mutex::new(State::new(Phase::ReadingHead)), changed: Notify::new() }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -72,7 +94,7 @@ impl Slot {
     fn enter(&self, phase: Phase) {
         let mut state = self.state();
         if state.phase != Phase::Evicted {
-            *state = State { phase, since: Instant::now(), write_blocked_since: None };
+            *state = State::new(phase);
         }
         drop(state);
         self.changed.notify_one();
@@ -122,6 +144,16 @@ impl Slot {
         }
     }
 
+    /// The request's body is being waited for (`true`) or has arrived.
+    pub(crate) fn body_awaited(&self, awaited: bool) {
+        let mut state = self.state();
+        match (awaited, state.body_awaited_since) {
+            (true, None) => state.body_awaited_since = Some(Instant::now()),
+            (false, Some(_)) => state.body_awaited_since = None,
+            _ => {}
+        }
+    }
+
     /// Whether a request is in flight.
     pub(crate) fn busy(&self) -> bool {
         matches!(self.state().phase, Phase::Busy(_))
@@ -153,16 +185,15 @@ impl Slot {
         }
     }
 
-    /// When the connection last changed phase, if it has no request in flight.
+    /// Since when the connection has been waiting on its client, if it is.
     fn waiting_since(&self) -> Option<Instant> {
-        let state = self.state();
-        matches!(state.phase, Phase::ReadingHead | Phase::Idle).then_some(state.since)
+        self.state().waiting_on_client_since()
     }
 
-    /// Closes the connection if it still has no request in flight.
+    /// Closes the connection if it is still waiting on its client.
     fn evict(&self) -> bool {
         let mut state = self.state();
-        if !matches!(state.phase, Phase::ReadingHead | Phase::Idle) {
+        if state.waiting_on_client_since().is_none() {
             return false;
         }
         state.phase = Phase::Evicted;
@@ -201,9 +232,9 @@ impl Table {
         self.slots().1.len()
     }
 
-    /// A place for a new connection. When `max` are open, the connection without a request in
-    /// flight that has waited longest is evicted to make room; when every one has a request in
-    /// flight, the new connection is refused (`None`).
+    /// A place for a new connection. When `max` are open, the connection that has waited on its
+    /// client longest is evicted to make room; when the server is working on every one, the new
+    /// connection is refused (`None`).
     pub(crate) fn admit(self: &Arc<Self>, max: usize) -> Option<Admitted> {
         let mut slots = self.slots();
         let (next_id, open) = &mut *slots;
@@ -275,7 +306,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_table_evicts_the_longest_waiting_connection_and_refuses_when_all_are_busy() {
+    async fn a_full_table_evicts_the_connection_waiting_on_its_client_longest_and_refuses_when_none_is() {
         let table = Arc::new(Table::default());
         let first = table.admit(2).expect("room");
         let second = table.admit(2).expect("room");
@@ -285,8 +316,12 @@ mod tests {
         assert_eq!(table.len(), 2);
         third.slot.request_started();
         assert!(table.admit(2).is_none(), "every connection is busy");
-        third.slot.request_finished();
-        assert!(table.admit(2).is_some(), "an idle connection makes room");
-        drop((first, second, third));
+        third.slot.body_awaited(true);
+        let fourth = table.admit(2).expect("a request waiting for its body makes room");
+        assert_eq!(third.slot.expiry(&ConnectionLimits::default()).await, Expiry::Evicted);
+        fourth.slot.request_started();
+        fourth.slot.write_blocked(true);
+        assert!(table.admit(2).is_some(), "so does a response the client does not read");
+        drop((first, second, third, fourth));
     }
 }

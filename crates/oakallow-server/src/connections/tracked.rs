@@ -92,7 +92,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
         self.slot.request_started();
         let in_flight = InFlight(Arc::clone(&self.slot));
         let deadline = Instant::now() + self.body_read_timeout;
-        let request = request.map(|body| Body::new(RequestBody { inner: body, deadline, timer: None }));
+        let slot = Arc::clone(&self.slot);
+        let request = request.map(|body| Body::new(RequestBody { inner: body, slot, deadline, timer: None }));
         let router = self.router.clone();
         Box::pin(async move {
             let response = router.oneshot(request).await?;
@@ -134,9 +135,11 @@ impl HttpBody for ResponseBody {
     }
 }
 
-/// A request body that fails once its deadline passes before it has all arrived.
+/// A request body that fails once its deadline passes before it has all arrived, and tells
+/// its connection's slot while it is waited for.
 struct RequestBody {
     inner: Incoming,
+    slot: Arc<Slot>,
     deadline: Instant,
     /// Started the first time the body is waited for, so complete bodies cost no timer.
     timer: Option<Pin<Box<Sleep>>>,
@@ -148,8 +151,10 @@ impl HttpBody for RequestBody {
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::BoxError>>> {
         if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            self.slot.body_awaited(false);
             return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
         }
+        self.slot.body_awaited(true);
         let deadline = self.deadline;
         let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         ready!(timer.as_mut().poll(cx));
