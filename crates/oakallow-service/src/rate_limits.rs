@@ -80,11 +80,15 @@ impl RateLimitConfig {
     }
 }
 
+/// A map on the hot path of every request; its keys are ids the server made, so a fast hash
+/// (seeded per process) is safe.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Next arrival times, in microseconds.
 #[derive(Default)]
 struct Buckets {
-    keys: HashMap<KeyId, i64>,
-    orgs: HashMap<OrgId, i64>,
+    keys: FastMap<KeyId, i64>,
+    orgs: FastMap<OrgId, i64>,
     lookups: i64,
 }
 
@@ -172,15 +176,17 @@ impl RateLimits {
     /// Spends one request of `key` and of its `org`, or answers 429 (spending nothing).
     pub(crate) fn admit_request(&self, key: KeyId, org: OrgId, now: Timestamp) -> ServiceResult<()> {
         let now = now.micros();
-        let mut buckets = self.buckets();
-        let key_next = admit(self.config.per_key, buckets.keys.get(&key).copied().unwrap_or(now), now).map_err(Wait::refusal)?;
-        let org_next = admit(self.config.per_org, buckets.orgs.get(&org).copied().unwrap_or(now), now).map_err(Wait::refusal)?;
+        let mut guard = self.buckets();
+        let buckets = &mut *guard;
         if buckets.keys.len() > PRUNE_ABOVE || buckets.orgs.len() > PRUNE_ABOVE {
             buckets.keys.retain(|_, next| *next > now);
             buckets.orgs.retain(|_, next| *next > now);
         }
-        buckets.keys.insert(key, key_next);
-        buckets.orgs.insert(org, org_next);
+        let key_bucket = buckets.keys.entry(key).or_insert(now);
+        let org_bucket = buckets.orgs.entry(org).or_insert(now);
+        let key_next = admit(self.config.per_key, *key_bucket, now).map_err(Wait::refusal)?;
+        *org_bucket = admit(self.config.per_org, *org_bucket, now).map_err(Wait::refusal)?;
+        *key_bucket = key_next;
         Ok(())
     }
 
