@@ -96,7 +96,9 @@ async fn serve(config: Config) -> Result<()> {
     let listener = TcpListener::bind(&config.listen).await.with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, backend, "oakallow is listening on http://{address}");
-    oakallow_server::serve(listener, service, shutdown_signal()).await.context("serving")?;
+    let mut limits = config.connection_limits();
+    limits.max_connections = crate::descriptors::connection_cap(limits.max_connections, config.database.max_connections);
+    oakallow_server::serve(listener, service, limits, shutdown_signal()).await;
     tracing::info!("no more requests; finishing background work");
     tasks.finished().await;
     tracing::info!("oakallow stopped");

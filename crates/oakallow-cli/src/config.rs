@@ -35,6 +35,61 @@ pub struct Config {
     pub billing: BillingConfig,
     /// Change propagation.
     pub sync: SyncConfig,
+    /// Connections.
+    pub server: ServerConfig,
+    /// Rate limits.
+    pub rate_limits: RateLimitsConfig,
+}
+
+/// `[rate_limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    /// Sustained requests per second of one key (0: off).
+    pub per_key_per_second: u32,
+    /// Requests one key may make at once.
+    pub per_key_burst: u32,
+    /// Sustained requests per second of one org's keys together (0: off).
+    pub per_org_per_second: u32,
+    /// Requests one org may make at once.
+    pub per_org_burst: u32,
+    /// Database lookups per second of keys the node has not cached (0: off).
+    pub key_lookups_per_second: u32,
+    /// Long-polls one key may hold open at once (0: no limit).
+    pub long_polls_per_key: u32,
+    /// Activity exports one org may run at once (0: no limit).
+    pub exports_per_org: u32,
+}
+
+impl RateLimitsConfig {
+    fn service(&self) -> oakallow_service::rate_limits::RateLimitConfig {
+        use oakallow_service::rate_limits::Rate;
+        oakallow_service::rate_limits::RateLimitConfig {
+            per_key: Rate { per_second: self.per_key_per_second, burst: self.per_key_burst },
+            per_org: Rate { per_second: self.per_org_per_second, burst: self.per_org_burst },
+            key_lookups: Rate { per_second: self.key_lookups_per_second, burst: self.key_lookups_per_second },
+            long_polls_per_key: self.long_polls_per_key,
+            exports_per_org: self.exports_per_org,
+        }
+    }
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Seconds for a request's header to arrive.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a kept-alive connection may idle.
+    pub idle_timeout_seconds: u64,
+    /// Seconds for a request's body to arrive.
+    pub body_read_timeout_seconds: u64,
+    /// Seconds a response may wait for a client that does not read it.
+    pub response_write_timeout_seconds: u64,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Seconds for requests in flight at shutdown.
+    pub shutdown_timeout_seconds: u64,
 }
 
 /// `[billing]`.
@@ -106,7 +161,24 @@ impl Config {
         service.sweep_interval = std::time::Duration::from_millis(self.approvals.sweep_interval_ms.max(10));
         service.billing_enabled = self.billing.enabled;
         service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));
+        service.rate_limits = self.rate_limits.service();
         service
+    }
+}
+
+impl Config {
+    /// The HTTP server's connection limits (before fitting them to the open files limit).
+    pub fn connection_limits(&self) -> oakallow_server::ConnectionLimits {
+        let seconds = |value: u64| std::time::Duration::from_secs(value.max(1));
+        let server = &self.server;
+        oakallow_server::ConnectionLimits {
+            header_read_timeout: seconds(server.header_read_timeout_seconds),
+            idle_timeout: seconds(server.idle_timeout_seconds),
+            body_read_timeout: seconds(server.body_read_timeout_seconds),
+            response_write_timeout: seconds(server.response_write_timeout_seconds),
+            max_connections: server.max_connections.max(1),
+            shutdown_timeout: std::time::Duration::from_secs(server.shutdown_timeout_seconds),
+        }
     }
 }
 
@@ -290,6 +362,23 @@ mod tests {
         let config = Config::load(None, env(&[("OAKALLOW_BILLING__ENABLED", "false")]), vec![]).unwrap();
         assert!(!config.service().billing_enabled);
         assert_eq!(config.service().webhooks.retry_schedule_seconds, vec![5, 30, 120, 600, 1800, 3600, 7200, 14400]);
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_server_section() {
+        let limits = Config::load(None, env(&[]), vec![]).unwrap().connection_limits();
+        assert_eq!(limits, oakallow_server::ConnectionLimits::default(), "the built-in defaults match the server's");
+        let env = env(&[("OAKALLOW_SERVER__MAX_CONNECTIONS", "10"), ("OAKALLOW_SERVER__HEADER_READ_TIMEOUT_SECONDS", "3")]);
+        let limits = Config::load(None, env, vec![]).unwrap().connection_limits();
+        assert_eq!((limits.max_connections, limits.header_read_timeout.as_secs()), (10, 3));
+    }
+
+    #[test]
+    fn rate_limits_come_from_their_section() {
+        let config = Config::load(None, env(&[]), vec![]).unwrap();
+        assert_eq!(config.service().rate_limits, oakallow_service::rate_limits::RateLimitConfig::default(), "one set of defaults");
+        let config = Config::load(None, env(&[("OAKALLOW_RATE_LIMITS__PER_KEY_PER_SECOND", "0")]), vec![]).unwrap();
+        assert_eq!(config.service().rate_limits.per_key.per_second, 0);
     }
 
     #[test]

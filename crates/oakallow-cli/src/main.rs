@@ -3,6 +3,7 @@
 
 mod commands;
 mod config;
+mod descriptors;
 
 use std::path::PathBuf;
 

@@ -2,7 +2,8 @@
 //! PRODUCT.md section 14, for every failure, including ones raised by the framework.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oakallow_service::ServiceError;
 use serde::Serialize;
@@ -34,12 +35,14 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Value,
+    /// Seconds for the `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error with empty details.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), details: json!({}) }
+        Self { status, code, message: message.into(), details: json!({}), retry_after: None }
     }
 
     /// 400 `invalid_request`.
@@ -81,10 +84,15 @@ impl From<ServiceError> for ApiError {
             ServiceError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ServiceError::InvalidParams { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ServiceError::InsufficientCredits => StatusCode::PAYMENT_REQUIRED,
+            ServiceError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        Self { status, code: error.code(), message: error.to_string(), details: error.details() }
+        let retry_after = match error {
+            ServiceError::RateLimited { retry_after_seconds } => Some(retry_after_seconds),
+            _ => None,
+        };
+        Self { status, code: error.code(), message: error.to_string(), details: error.details(), retry_after }
     }
 }
 
@@ -97,7 +105,11 @@ impl IntoResponse for ApiError {
             tracing::debug!(status = self.status.as_u16(), code = self.code, "request refused");
         }
         let body = ErrorBody { error: ErrorDetail { code: self.code.to_owned(), message: self.message, details: self.details } };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

@@ -1,6 +1,7 @@
 //! oakallow's HTTP API: routes, tier extractors, the error envelope and the OpenAPI document,
 //! all built from the same handler definitions so the document cannot drift from the routes.
 
+mod connections;
 pub mod error;
 pub mod extract;
 pub mod routes;
@@ -22,6 +23,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use crate::connections::ConnectionLimits;
 use crate::error::ApiError;
 use crate::extract::MAX_BODY_BYTES;
 use crate::routes::{activity, approvals, billing, keys, manage, org, policy, runtime, system, tokens, webhooks};
@@ -133,17 +135,10 @@ pub fn app(service: Arc<Service>) -> Router {
         .with_state(AppState { service })
 }
 
-/// Serves the API on `listener` until `shutdown` completes, then stops the service's
-/// background work, answers waiting long-polls, and finishes the requests in flight.
-pub async fn serve(
-    listener: TcpListener,
-    service: Arc<Service>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let stopping = Arc::clone(&service);
-    let shutdown = async move {
-        shutdown.await;
-        stopping.stop();
-    };
-    axum::serve(listener, app(service)).with_graceful_shutdown(shutdown).await
+/// Serves the API on `listener`, within `limits`, until `shutdown` completes; then stops the
+/// service's background work, answers waiting long-polls, and finishes the requests in flight
+/// (dropping whatever is left after `limits.shutdown_timeout`).
+pub async fn serve(listener: TcpListener, service: Arc<Service>, limits: ConnectionLimits, shutdown: impl Future<Output = ()> + Send) {
+    let router = app(Arc::clone(&service));
+    connections::run(listener, router, limits, shutdown, || service.stop()).await;
 }

@@ -114,9 +114,11 @@ impl Service {
         self.store.activity(caller.org_id(), id).await?.ok_or(ServiceError::NotFound { what: "activity entry" })
     }
 
-    /// Recomputes the org's hash chain.
+    /// Recomputes the org's hash chain (at most one walk per org at a time on this node; see
+    /// [`crate::chain_walks`]).
     pub async fn verify_activity(&self, caller: &Reader) -> ServiceResult<ChainVerification> {
-        let check = self.store.verify_chain(caller.org_id()).await?;
+        let (store, org) = (Arc::clone(&self.store), caller.org_id());
+        let check = self.walks.verify(org, async move { Ok(store.verify_chain(org).await?) }).await?;
         Ok(ChainVerification {
             valid: check.first_broken.is_none(),
             entries: check.entries,
@@ -259,7 +261,8 @@ fn export_stream(
 }
 
 impl Service {
-    /// The org's activity as a stream of JSON lines or CSV, oldest first.
+    /// The org's activity as a stream of JSON lines or CSV, oldest first. An org runs at most
+    /// `rate_limits.exports_per_org` exports at once (429 beyond).
     pub fn export_activity(
         &self,
         caller: &Reader,
@@ -278,6 +281,11 @@ impl Service {
             limit: EXPORT_PAGE,
             ..ActivityFilter::default()
         };
-        Ok((format, export_stream(Arc::clone(&self.store), caller.org_id(), filter, format)))
+        // The stream holds the org's export place until it ends or is dropped.
+        let permit = self.limits.export(caller.org_id())?;
+        let lines = export_stream(Arc::clone(&self.store), caller.org_id(), filter, format).inspect(move |_| {
+            let _ = &permit;
+        });
+        Ok((format, lines.boxed()))
     }
 }

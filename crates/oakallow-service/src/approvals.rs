@@ -305,6 +305,8 @@ impl Service {
         if wait > MAX_WAIT_SECONDS {
             return Err(ServiceError::invalid(format!("wait must be at most {MAX_WAIT_SECONDS} seconds")));
         }
+        // A long-poll holds a connection for up to a minute: each key may hold only so many.
+        let _permit = if wait > 0 { Some(self.limits.long_poll(caller.key_id())?) } else { None };
         if caller.tier() == oakallow_domain::keys::KeyTier::Standard {
             self.bill_poll(caller, id, wait).await?;
         }

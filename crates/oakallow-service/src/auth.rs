@@ -2,7 +2,7 @@
 //! A caller can only be made here, from a key that exists and is not revoked, so a handler can
 //! never run a use case for the wrong tier or a made-up org.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
 use oakallow_domain::audit::{Actor, ActorKind};
@@ -113,15 +113,23 @@ tiered!(
     ApprovalReader
 );
 
+/// Digests of presented keys that no key has, remembered at most this many at a time.
+const UNKNOWN_DIGESTS: usize = 10_000;
+
 /// Keys seen recently, by digest. Entries are added on successful lookups and replaced or
 /// dropped on revocation, so a revoked key is refused on the next request on this node.
 ///
 /// A lookup that was in flight while a key was revoked must not put the key back as valid: every
 /// revocation (here or announced by another node) moves the cache to a new generation, and a
 /// lookup's answer is cached only if the generation it started in is still the current one.
+///
+/// Digests that matched no key are remembered too (a bounded set), so that a client repeating a
+/// made-up key costs no database query. That can never hide a real key: a key's digest is only
+/// known once the key exists, and nobody can present a key before it is created.
 #[derive(Default)]
 pub(crate) struct KeyCache {
     keys: RwLock<Cached>,
+    unknown: RwLock<HashSet<[u8; 32]>>,
 }
 
 #[derive(Default)]
@@ -132,6 +140,19 @@ struct Cached {
 }
 
 impl KeyCache {
+    fn is_unknown(&self, digest: &[u8; 32]) -> bool {
+        self.unknown.read().is_ok_and(|unknown| unknown.contains(digest))
+    }
+
+    fn put_unknown(&self, digest: [u8; 32]) {
+        if let Ok(mut unknown) = self.unknown.write() {
+            if unknown.len() >= UNKNOWN_DIGESTS {
+                unknown.clear();
+            }
+            unknown.insert(digest);
+        }
+    }
+
     fn get(&self, digest: &[u8; 32]) -> Option<ApiKey> {
         self.keys.read().ok()?.by_digest.get(digest).cloned()
     }
@@ -178,17 +199,28 @@ impl KeyCache {
 }
 
 /// Turns the presented key text into a caller. Malformed, unknown and revoked keys all answer
-/// the same 401.
+/// the same 401. A key this node has not cached costs a database lookup, which `lookups` rate
+/// limits (429) before it is made.
 ///
 /// Keys are found by the SHA-256 of the presented key, never by comparing raw keys: the timing
 /// of a lookup can only reveal something about a digest, which says nothing usable about any
 /// key (finding a key with a chosen digest prefix is a preimage search).
-pub(crate) async fn authenticate(store: &dyn Store, cache: &KeyCache, pauses: &Pauses, presented: &str) -> ServiceResult<Caller> {
+pub(crate) async fn authenticate(
+    store: &dyn Store,
+    cache: &KeyCache,
+    pauses: &Pauses,
+    lookups: impl FnOnce() -> ServiceResult<()>,
+    presented: &str,
+) -> ServiceResult<Caller> {
     let raw = RawKey::parse(presented).ok_or(ServiceError::Unauthenticated)?;
     let digest = raw.digest();
     let key = match cache.get(&digest) {
         Some(key) => key,
-        None => look_up(store, cache, pauses, digest).await?,
+        None if cache.is_unknown(&digest) => return Err(ServiceError::Unauthenticated),
+        None => {
+            lookups()?;
+            look_up(store, cache, pauses, digest).await?
+        }
     };
     if key.revoked_at.is_some() {
         return Err(ServiceError::Unauthenticated);
@@ -201,7 +233,10 @@ pub(crate) async fn authenticate(store: &dyn Store, cache: &KeyCache, pauses: &P
 /// committed, so it sees it) and answered without caching.
 async fn look_up(store: &dyn Store, cache: &KeyCache, pauses: &Pauses, digest: [u8; 32]) -> ServiceResult<ApiKey> {
     let generation = cache.generation().ok_or(ServiceError::Internal)?;
-    let key = store.key_by_digest(&digest).await?.ok_or(ServiceError::Unauthenticated)?;
+    let Some(key) = store.key_by_digest(&digest).await? else {
+        cache.put_unknown(digest);
+        return Err(ServiceError::Unauthenticated);
+    };
     pauses.pass(PausePoint::KeyLookedUp).await;
     if cache.put(digest, key.clone(), generation) {
         return Ok(key);

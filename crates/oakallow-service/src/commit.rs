@@ -3,7 +3,15 @@
 //! the previous transaction was syncing, commits it as one transaction, and then answers every
 //! waiting request. Durability costs one sync per batch instead of one per call, and no request
 //! is answered before its write (and its debit) is committed.
+//!
+//! One bad write must not fail the unrelated writes it shares a batch with: when the store
+//! refuses a batch for a reason a single write can cause, the batch is split in halves and each
+//! half committed on its own, down to the write at fault, which alone gets the error. A store
+//! transaction is all or nothing, so retrying the parts of a refused batch writes each entry
+//! once, in batch order, and the hash chain stays exact. An unreachable database is not split:
+//! every write of the batch fails at once.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use oakallow_domain::Clock;
@@ -49,34 +57,58 @@ impl Committer {
             Err(_) => Err(ServiceError::Unavailable),
         }
     }
+
+    /// Writes waiting for the committer (not yet in a transaction).
+    pub fn queued(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
 }
 
 async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut receiver: mpsc::Receiver<(BatchItem, Reply)>) {
-    let mut items = Vec::with_capacity(MAX_BATCH);
-    let mut replies = Vec::with_capacity(MAX_BATCH);
     let mut incoming = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut incoming, MAX_BATCH).await > 0 {
-        for (item, reply) in incoming.drain(..) {
-            items.push(item);
-            replies.push(reply);
+        let (items, replies): (Vec<BatchItem>, Vec<Reply>) = incoming.drain(..).unzip();
+        let results = commit_isolating(store.as_ref(), clock.as_ref(), items.into()).await;
+        // Every reply gets the result of its own write; a store answering fewer outcomes than
+        // writes (a bug) leaves the rest without one, and their callers get an error: never a
+        // success that was not committed. A caller that went away still had its write
+        // committed; nothing to tell it.
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
         }
-        match store.commit_runtime(clock.now(), std::mem::take(&mut items)).await {
+    }
+}
+
+/// Commits `batch`, splitting it when the store refuses it, so that only the writes at fault
+/// fail. Answers one result per write, in batch order.
+async fn commit_isolating(store: &dyn Store, clock: &dyn Clock, batch: Arc<[BatchItem]>) -> Vec<Result<WriteOutcome, StoreError>> {
+    let mut results = Vec::with_capacity(batch.len());
+    let mut parts = VecDeque::from([batch]);
+    while let Some(part) = parts.pop_front() {
+        match store.commit_runtime(clock.now(), Arc::clone(&part)).await {
+            Ok(outcomes) if outcomes.len() == part.len() => results.extend(outcomes.into_iter().map(Ok)),
             Ok(outcomes) => {
-                for (reply, outcome) in replies.drain(..).zip(outcomes) {
-                    // A caller that went away still had its write committed; nothing to tell it.
-                    let _ = reply.send(Ok(outcome));
-                }
+                tracing::error!(writes = part.len(), outcomes = outcomes.len(), "the store answered a batch incompletely");
+                return results;
+            }
+            Err(error) if part.len() > 1 && one_write_can_cause(&error) => {
+                tracing::warn!(%error, writes = part.len(), "group commit refused; committing its halves separately");
+                let (left, right) = part.split_at(part.len() / 2);
+                parts.push_front(right.into());
+                parts.push_front(left.into());
             }
             Err(error) => {
-                tracing::error!(%error, batch = items.len(), "group commit failed; every write in it is refused");
-                for reply in replies.drain(..) {
-                    let _ = reply.send(Err(error.clone()));
-                }
+                tracing::error!(%error, writes = part.len(), "group commit failed; its writes are refused");
+                results.extend(std::iter::repeat_n(Err(error), part.len()));
             }
         }
-        // Replies left over (fewer outcomes than writes would be a store bug) are dropped, and
-        // their callers get an error: never a success that was not committed.
-        replies.clear();
-        items = Vec::with_capacity(MAX_BATCH);
     }
+    results
+}
+
+/// Whether a refused batch may succeed without one of its writes. An unreachable database
+/// fails every write alike (and may not even say whether the commit happened), so it is
+/// answered at once instead of being retried in parts.
+fn one_write_can_cause(error: &StoreError) -> bool {
+    !matches!(error, StoreError::Unavailable(_))
 }

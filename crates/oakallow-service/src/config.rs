@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use oakallow_domain::webhook::RETRY_SCHEDULE_SECONDS;
 
+use crate::rate_limits::RateLimitConfig;
+
 /// How the service behaves.
 #[derive(Debug, Clone)]
 pub struct ServiceConfig {
@@ -16,6 +18,8 @@ pub struct ServiceConfig {
     /// How often cached orgs and keys are compared with the database, in case an announcement
     /// from another node was missed.
     pub sync_interval: Duration,
+    /// Rate limits per key, per org, of key lookups and of long-polls.
+    pub rate_limits: RateLimitConfig,
 }
 
 /// Webhook delivery settings.
@@ -65,6 +69,7 @@ impl Default for ServiceConfig {
             sweep_interval: Duration::from_secs(1),
             billing_enabled: true,
             sync_interval: Duration::from_secs(2),
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }

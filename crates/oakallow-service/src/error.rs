@@ -87,6 +87,12 @@ pub enum ServiceError {
     /// The account's prepaid credit is used up.
     #[error("the account has no credit left for this call; add credit to continue")]
     InsufficientCredits,
+    /// Too many requests; try again after the time given.
+    #[error("too many requests; retry in {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds to wait (the `Retry-After` header).
+        retry_after_seconds: u64,
+    },
     /// The database cannot be reached; try again.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -116,6 +122,7 @@ impl ServiceError {
             Self::ApprovalNotPending { .. } => "approval_not_pending",
             Self::TokenUsed => "token_used",
             Self::InsufficientCredits => "insufficient_credits",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
         }
@@ -130,6 +137,7 @@ impl ServiceError {
             Self::InvalidParams { errors } => json!({ "errors": errors }),
             Self::NotAuthorized { reason, .. } => json!({ "reason": reason }),
             Self::ApprovalNotPending { status } => json!({ "status": status }),
+            Self::RateLimited { retry_after_seconds } => json!({ "retry_after_seconds": retry_after_seconds }),
             _ => json!({}),
         }
     }

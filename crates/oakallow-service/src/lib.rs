@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod bootstrap;
+mod chain_walks;
 pub mod check;
 pub mod commit;
 pub mod config;
@@ -20,8 +21,10 @@ mod orgs_cache;
 pub mod page;
 pub mod pauses;
 pub mod policy_doc;
+pub mod rate_limits;
 mod redact;
 pub mod schema;
+mod shared_runs;
 mod signing;
 mod sync;
 pub mod tokens;
@@ -41,11 +44,14 @@ use tokio::task::JoinHandle;
 use tokio::sync::{Notify, watch};
 
 use crate::auth::{Caller, KeyCache};
+use crate::chain_walks::ChainWalks;
 use crate::commit::Committer;
 use crate::config::ServiceConfig;
 use crate::error::ServiceResult;
 use crate::orgs_cache::{OrgCache, OrgRuntime};
 use crate::pauses::{Pause, PausePoint, Pauses};
+use crate::rate_limits::RateLimits;
+use crate::shared_runs::SharedRuns;
 use crate::signing::SigningKeys;
 use crate::wakeups::Wakeups;
 use crate::webhooks::worker::Worker;
@@ -62,6 +68,9 @@ pub struct Service {
     keys: KeyCache,
     signing: SigningKeys,
     committer: Committer,
+    limits: RateLimits,
+    walks: ChainWalks,
+    database_probe: SharedRuns<bool>,
     wakeups: Wakeups,
     webhook_wake: Arc<Notify>,
     webhook_passes: watch::Receiver<WebhookPasses>,
@@ -143,14 +152,18 @@ impl Service {
             stopping: stopping.clone(),
             passes,
         };
+        let limits = RateLimits::new(config.rate_limits.clone());
         let service = Arc::new(Self {
             store,
             clock,
             config,
+            limits,
             orgs: OrgCache::default(),
             keys: KeyCache::default(),
             signing: SigningKeys::default(),
             committer,
+            walks: ChainWalks::default(),
+            database_probe: SharedRuns::default(),
             wakeups: Wakeups::new(stopping),
             webhook_wake,
             webhook_passes,
@@ -173,9 +186,13 @@ impl Service {
         self.webhook_passes.clone()
     }
 
-    /// The caller behind a presented API key, or 401.
+    /// The caller behind a presented API key, or 401; 429 if the key (or its org) has made too
+    /// many requests, checked before the request does anything else.
     pub async fn authenticate(&self, presented: &str) -> ServiceResult<Caller> {
-        auth::authenticate(self.store.as_ref(), &self.keys, &self.pauses, presented).await
+        let lookups = || self.limits.admit_lookup(self.clock.now());
+        let caller = auth::authenticate(self.store.as_ref(), &self.keys, &self.pauses, lookups, presented).await?;
+        self.limits.admit_request(caller.key_id(), caller.org_id(), self.clock.now())?;
+        Ok(caller)
     }
 
     /// For tests: holds the next task that reaches `point` until the answer is released or
@@ -184,9 +201,13 @@ impl Service {
         self.pauses.arm(point)
     }
 
-    /// Whether the service can reach its database.
+    /// Whether the service can reach its database. The database is probed at most once at a
+    /// time and once a second however many ask (`/v1/health` needs no key, so a flood of it
+    /// must not take database connections from the requests that do).
     pub async fn health(&self) -> Health {
-        let ok = self.store.ping().await.is_ok();
+        let store = Arc::clone(&self.store);
+        let probe = self.database_probe.run(HEALTH_PROBE_REUSE, async move { Ok(store.ping().await.is_ok()) });
+        let ok = probe.await.unwrap_or(false);
         Health {
             status: if ok { "ok" } else { "degraded" },
             version: env!("CARGO_PKG_VERSION"),
@@ -194,11 +215,19 @@ impl Service {
         }
     }
 
+    /// Runtime writes waiting for the group committer, not yet in a transaction.
+    pub fn queued_writes(&self) -> usize {
+        self.committer.queued()
+    }
+
     /// The org's in-memory state.
     async fn org_runtime(&self, org: OrgId) -> ServiceResult<Arc<OrgRuntime>> {
         self.orgs.get(self.store.as_ref(), org).await
     }
 }
+
+/// How long one database probe answers `/v1/health`.
+const HEALTH_PROBE_REUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The `details` of a `config.changed` entry.
 pub(crate) fn audit_details(action: &str, kind: &str, id: Option<&str>, diff: &PolicyDiff, extra: Value) -> Value {

@@ -30,6 +30,7 @@ mod tokens;
 mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
@@ -179,7 +180,7 @@ impl Store for PostgresStore {
         policy::version(&self.pool, org_id).await
     }
 
-    async fn commit_runtime(&self, now: Timestamp, batch: Vec<BatchItem>) -> StoreResult<Vec<WriteOutcome>> {
+    async fn commit_runtime(&self, now: Timestamp, batch: Arc<[BatchItem]>) -> StoreResult<Vec<WriteOutcome>> {
         runtime::commit(&self.pool, now, &batch).await
     }
 

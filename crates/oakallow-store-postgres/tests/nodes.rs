@@ -101,7 +101,7 @@ async fn two_nodes_append_to_one_chain() {
         let node = nodes[i % 2].clone();
         let entry = || RuntimeWrite::Activity(ActivityRecord::new(org.id, at, ActivityType::ParamsValidated, actor.clone()));
         let batch: Vec<_> = (0..3).map(|_| BatchItem { write: entry(), charge: None }).collect();
-        tokio::spawn(async move { node.commit_runtime(at, batch.clone()).await })
+        tokio::spawn(async move { node.commit_runtime(at, batch.clone().into()).await })
     });
     for commit in commits.collect::<Vec<_>>() {
         commit.await.unwrap().unwrap();

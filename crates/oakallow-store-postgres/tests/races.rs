@@ -140,10 +140,10 @@ impl Cluster {
 #[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn a_token_is_consumed_once_across_nodes() {
     let cluster = Cluster::start().await;
-    cluster.nodes[0].commit_runtime(T0, unbilled([cluster.mint("j")])).await.unwrap();
+    cluster.nodes[0].commit_runtime(T0, unbilled([cluster.mint("j")]).into()).await.unwrap();
     let attempts = (0..30).map(|i| {
         let (node, batch) = (cluster.node(i), unbilled([cluster.consume("j")]));
-        tokio::spawn(async move { node.commit_runtime(T0, batch.clone()).await.unwrap()[0] })
+        tokio::spawn(async move { node.commit_runtime(T0, batch.clone().into()).await.unwrap()[0] })
     });
     let applied = join_all(attempts).await.into_iter().filter(|outcome| *outcome.as_ref().unwrap() == WriteOutcome::Applied).count();
     assert_eq!(applied, 1);
@@ -158,7 +158,7 @@ async fn a_token_is_consumed_once_across_nodes() {
 #[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
 async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
     let cluster = Cluster::start().await;
-    cluster.nodes[0].commit_runtime(T0, unbilled([cluster.mint("a"), cluster.mint("b")])).await.unwrap();
+    cluster.nodes[0].commit_runtime(T0, unbilled([cluster.mint("a"), cluster.mint("b")]).into()).await.unwrap();
     let mut other = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
     sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
     sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'b' FOR UPDATE").execute(&mut other).await.unwrap();
@@ -166,7 +166,7 @@ async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
 
     let batch = unbilled([cluster.consume("a"), cluster.consume("b")]);
     let node = cluster.node(1);
-    let committed = tokio::spawn(async move { node.commit_runtime(T0, batch.clone()).await });
+    let committed = tokio::spawn(async move { node.commit_runtime(T0, batch.clone().into()).await });
     // Wait until the batch holds `a` and waits for `b`.
     let mut watcher = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
     let blocked = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))";
@@ -315,7 +315,7 @@ async fn charges_are_exact_across_nodes() {
     let calls = (0..4 * paid_for).map(|i| {
         let node = cluster.nodes[i % 2].clone();
         let item = BatchItem { write: RuntimeWrite::Activity(cluster.record(ActivityType::ParamsValidated)), charge: Some(charge) };
-        tokio::spawn(async move { node.commit_runtime(T0, vec![item]).await.unwrap()[0] })
+        tokio::spawn(async move { node.commit_runtime(T0, vec![item].into()).await.unwrap()[0] })
     });
     let outcomes: Vec<WriteOutcome> = join_all(calls).await.into_iter().map(Result::unwrap).collect();
     let applied = outcomes.iter().filter(|o| **o == WriteOutcome::Applied).count();

@@ -157,7 +157,7 @@ impl Store for SqliteStore {
         self.readers.run(move |conn| policy::version(conn, org_id)).await
     }
 
-    async fn commit_runtime(&self, now: Timestamp, batch: Vec<BatchItem>) -> StoreResult<Vec<WriteOutcome>> {
+    async fn commit_runtime(&self, now: Timestamp, batch: Arc<[BatchItem]>) -> StoreResult<Vec<WriteOutcome>> {
         self.writer.run(move |conn| runtime::commit(conn, now, &batch)).await
     }
 

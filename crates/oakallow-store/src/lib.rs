@@ -9,6 +9,8 @@ mod error;
 mod records;
 mod runtime_records;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
 use oakallow_domain::approval::Approval;
@@ -126,7 +128,9 @@ pub trait Store: Send + Sync + 'static {
     /// spending free credit first, then other credit oldest first; free credit found expired is
     /// written off with an `expiry` row. The balance never goes below zero, whatever runs
     /// concurrently (each account's credit is locked for the transaction).
-    async fn commit_runtime(&self, now: Timestamp, batch: Vec<BatchItem>) -> StoreResult<Vec<WriteOutcome>>;
+    ///
+    /// The batch is shared, not moved, so that the caller can retry parts of a refused batch.
+    async fn commit_runtime(&self, now: Timestamp, batch: Arc<[BatchItem]>) -> StoreResult<Vec<WriteOutcome>>;
 
     /// A check recorded by `commit_runtime`.
     async fn check(&self, org_id: OrgId, check_id: CheckId) -> StoreResult<Option<CheckRecord>>;

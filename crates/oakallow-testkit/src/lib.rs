@@ -5,12 +5,14 @@
 #![expect(clippy::unwrap_used, reason = "test support: a failed setup step is a failed test")]
 #![expect(clippy::missing_panics_doc, reason = "test support")]
 
+pub mod hooked;
 mod postgres;
 pub mod receiver;
 
 use std::sync::Arc;
 
 use oakallow_domain::{Clock, ManualClock, SystemClock, Timestamp};
+use oakallow_server::ConnectionLimits;
 use oakallow_service::bootstrap::Bootstrapped;
 use oakallow_service::config::ServiceConfig;
 use oakallow_service::{Service, ServiceTasks};
@@ -21,6 +23,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use hooked::{Held, HookedStore, SeenBatch, StoreHooks};
 pub use postgres::{NO_POSTGRES, new_schema_url, postgres_store, postgres_url};
 
 /// One org's ids and keys.
@@ -123,6 +126,10 @@ pub struct TestOptions {
     pub manual_clock: bool,
     /// Service settings (webhooks to 127.0.0.1 allowed, fast polling).
     pub config: ServiceConfig,
+    /// Hooks into the store (see [`HookedStore`]), when the test pulls them.
+    pub hooks: Option<Arc<StoreHooks>>,
+    /// Connection limits of the HTTP server.
+    pub connections: ConnectionLimits,
 }
 
 impl TestOptions {
@@ -134,7 +141,13 @@ impl TestOptions {
         config.webhooks.poll_interval = std::time::Duration::from_millis(20);
         config.webhooks.timeout = std::time::Duration::from_secs(2);
         config.sweep_interval = std::time::Duration::from_millis(50);
-        Self { backend, manual_clock: false, config }
+        Self { backend, manual_clock: false, config, hooks: None, connections: ConnectionLimits::default() }
+    }
+
+    /// With the store behind `hooks`.
+    pub fn hooked(mut self, hooks: &Arc<StoreHooks>) -> Self {
+        self.hooks = Some(Arc::clone(hooks));
+        self
     }
 
     /// With a manual clock.
@@ -176,7 +189,10 @@ impl TestApp {
     }
 
     async fn serve(database: Arc<Database>, clock: Option<ManualClock>, options: TestOptions, keys: Option<OrgKeys>) -> Self {
-        let store = database.open().await;
+        let mut store = database.open().await;
+        if let Some(hooks) = &options.hooks {
+            store = Arc::new(HookedStore::new(store, Arc::clone(hooks)));
+        }
         let time: Arc<dyn Clock> = match &clock {
             Some(clock) => Arc::new(clock.clone()),
             None => Arc::new(SystemClock),
@@ -186,8 +202,9 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, stop) = oneshot::channel::<()>();
         let served = Arc::clone(&service);
+        let limits = options.connections.clone();
         let served = tokio::spawn(async move {
-            let _ = oakallow_server::serve(listener, served, async move {
+            oakallow_server::serve(listener, served, limits, async move {
                 let _ = stop.await;
             })
             .await;
@@ -342,5 +359,15 @@ impl TestApp {
     /// The status of a minimal check made with `key`.
     pub async fn check_with(&self, key: &str) -> StatusCode {
         self.post("/v1/check", key, &serde_json::json!({"tool": "anything"})).await.0
+    }
+}
+
+/// Polls `condition` until it holds; panics (naming `what`) if it does not within `within`.
+/// For state that has no event to wait on (a queue length, a count).
+pub async fn wait_until(what: &str, within: std::time::Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
 }

@@ -44,10 +44,22 @@ pub struct Server {
 impl Server {
     /// Starts `oakallow serve` on port 0 with `database` flags and extra environment.
     pub fn start(database: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0"];
-        args.extend_from_slice(database);
         let mut command = Command::new(BIN);
-        command.args(&args).env("OAKALLOW_LOG__FORMAT", "json").env_remove("RUST_LOG").stderr(Stdio::piped());
+        command.args(["serve", "--listen", "127.0.0.1:0"]).args(database);
+        Self::spawn(command, env)
+    }
+
+    /// Like [`Server::start`], with the process limited to `open_files` file descriptors (soft
+    /// and hard limit, so the server cannot raise it).
+    pub fn start_with_open_files(database: &[&str], env: &[(&str, &str)], open_files: u32) -> Self {
+        let mut command = Command::new("sh");
+        let script = format!("ulimit -n {open_files} && exec \"$0\" \"$@\"");
+        command.args(["-c", &script, BIN, "serve", "--listen", "127.0.0.1:0"]).args(database);
+        Self::spawn(command, env)
+    }
+
+    fn spawn(mut command: Command, env: &[(&str, &str)]) -> Self {
+        command.env("OAKALLOW_LOG__FORMAT", "json").env_remove("RUST_LOG").stderr(Stdio::piped());
         for (key, value) in env {
             command.env(key, value);
         }
@@ -67,7 +79,7 @@ impl Server {
 
     /// Sends SIGTERM and waits (at most 10 s) for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        self.terminate();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -76,6 +88,11 @@ impl Server {
             assert!(Instant::now() < deadline, "the server did not stop within 10 s of SIGTERM");
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends SIGTERM without waiting.
+    pub fn terminate(&mut self) {
+        Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
     }
 
     /// Kills the process at once (SIGKILL), as a crash.

@@ -56,7 +56,7 @@ async fn assert_books_balance(store: &dyn Store, account: AccountId, now: Timest
 pub async fn charges_stop_at_zero(store: Arc<dyn Store>) {
     let org = funded(store.as_ref(), "c0@example.com", 5).await;
     let batch: Vec<_> = (0..8).map(|n| charged(&org, checked(org.id, "t", n), PRICE_MICROUSD)).collect();
-    let outcomes = store.commit_runtime(T0, batch.clone()).await.unwrap();
+    let outcomes = store.commit_runtime(T0, batch.clone().into()).await.unwrap();
     let applied = outcomes.iter().filter(|o| **o == WriteOutcome::Applied).count();
     assert_eq!((applied, outcomes[5]), (5, WriteOutcome::InsufficientCredits));
     let entries = store.list_activity(org.id, &crate::ActivityFilter { limit: 100, ..Default::default() }).await.unwrap();
@@ -66,9 +66,9 @@ pub async fn charges_stop_at_zero(store: Arc<dyn Store>) {
     assert_eq!(debits.len(), 1, "one debit row per account and batch");
     assert_eq!((debits[0].amount, debits[0].calls, debits[0].org_id), (-5 * PRICE_MICROUSD, 5, Some(org.id)));
     assert_eq!(assert_books_balance(store.as_ref(), org.account_id, T0).await, 0);
-    let more = store.commit_runtime(T0, vec![charged(&org, checked(org.id, "t", 9), PRICE_MICROUSD)]).await.unwrap();
+    let more = store.commit_runtime(T0, vec![charged(&org, checked(org.id, "t", 9), PRICE_MICROUSD)].into()).await.unwrap();
     assert_eq!(more, vec![WriteOutcome::InsufficientCredits]);
-    let free = store.commit_runtime(T0, vec![BatchItem { write: checked(org.id, "t", 10), charge: None }]).await.unwrap();
+    let free = store.commit_runtime(T0, vec![BatchItem { write: checked(org.id, "t", 10), charge: None }].into()).await.unwrap();
     assert_eq!(free, vec![WriteOutcome::Applied], "uncharged writes go on at zero");
 }
 
@@ -107,7 +107,7 @@ pub async fn only_written_entries_are_paid(store: Arc<dyn Store>) {
         charged(&org, consume("j1"), PRICE_MICROUSD),
         charged(&org, consume("j1"), PRICE_MICROUSD),
     ];
-    let outcomes = store.commit_runtime(T0, batch.clone()).await.unwrap();
+    let outcomes = store.commit_runtime(T0, batch.clone().into()).await.unwrap();
     assert_eq!(outcomes, vec![WriteOutcome::Applied, WriteOutcome::NotApplied, WriteOutcome::Applied, WriteOutcome::NotApplied]);
     let debit = ledger(store.as_ref(), org.account_id).await.into_iter().find(|r| r.kind == LedgerKind::Debit).unwrap();
     assert_eq!(debit.calls, 3, "the refused mint is not paid; both verifications are");
@@ -124,17 +124,17 @@ pub async fn spending_order_and_expiry(store: Arc<dyn Store>) {
     store.add_credit(org.account_id, &newer).await.unwrap();
     store.add_credit(org.account_id, &older).await.unwrap();
     let remaining = |state: &crate::CreditState| state.lots.iter().map(|l| (l.kind, l.remaining / PRICE_MICROUSD)).collect::<Vec<_>>();
-    store.commit_runtime(T0, vec![charged(&org, checked(org.id, "t", 1), PRICE_MICROUSD)]).await.unwrap();
+    store.commit_runtime(T0, vec![charged(&org, checked(org.id, "t", 1), PRICE_MICROUSD)].into()).await.unwrap();
     let state = store.credit_state(org.account_id, T0).await.unwrap();
     assert_eq!(remaining(&state), [(CreditKind::Free, 1), (CreditKind::Grant, 2), (CreditKind::Grant, 2)]);
     assert_eq!(state.lots[1].id, older.id.to_string(), "the older grant is spent before the newer");
     let batch: Vec<_> = (0..3).map(|n| charged(&org, checked(org.id, "t", n), PRICE_MICROUSD)).collect();
-    store.commit_runtime(T0, batch.clone()).await.unwrap();
+    store.commit_runtime(T0, batch.clone().into()).await.unwrap();
     let state = store.credit_state(org.account_id, T0).await.unwrap();
     assert_eq!(remaining(&state), [(CreditKind::Free, 0), (CreditKind::Grant, 0), (CreditKind::Grant, 2)]);
 
     let fresh = funded(store.as_ref(), "c3@example.com", 10).await;
-    store.commit_runtime(T0, vec![charged(&fresh, checked(fresh.id, "t", 1), PRICE_MICROUSD)]).await.unwrap();
+    store.commit_runtime(T0, vec![charged(&fresh, checked(fresh.id, "t", 1), PRICE_MICROUSD)].into()).await.unwrap();
     let almost = T0.plus_seconds(30 * DAY - 1);
     assert_eq!(store.credit_state(fresh.account_id, almost).await.unwrap().balance, 9 * PRICE_MICROUSD);
     let expired_at = T0.plus_seconds(30 * DAY);
@@ -144,7 +144,7 @@ pub async fn spending_order_and_expiry(store: Arc<dyn Store>) {
     assert_eq!(expiry.len(), 1);
     assert_eq!(expiry[0].amount, -9 * PRICE_MICROUSD);
     assert_eq!(assert_books_balance(store.as_ref(), fresh.account_id, expired_at.plus_seconds(5)).await, 0, "written off once");
-    let late = store.commit_runtime(expired_at, vec![charged(&fresh, checked(fresh.id, "t", 2), PRICE_MICROUSD)]).await.unwrap();
+    let late = store.commit_runtime(expired_at, vec![charged(&fresh, checked(fresh.id, "t", 2), PRICE_MICROUSD)].into()).await.unwrap();
     assert_eq!(late, vec![WriteOutcome::InsufficientCredits]);
 }
 
@@ -178,7 +178,7 @@ pub async fn set_balance_exactly(store: Arc<dyn Store>) {
 pub async fn usage_when_billing_is_off(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "c6@example.com").await;
     let batch: Vec<_> = (0..4).map(|n| charged(&org, checked(org.id, "t", n), 0)).collect();
-    assert!(store.commit_runtime(T0, batch.clone()).await.unwrap().iter().all(|o| *o == WriteOutcome::Applied));
+    assert!(store.commit_runtime(T0, batch.clone().into()).await.unwrap().iter().all(|o| *o == WriteOutcome::Applied));
     let rows = ledger(store.as_ref(), org.account_id).await;
     assert_eq!(rows.len(), 1);
     assert_eq!((rows[0].kind, rows[0].amount, rows[0].calls), (LedgerKind::Usage, 0, 4));
@@ -191,7 +191,7 @@ pub async fn concurrent_charges_are_exact(store: Arc<dyn Store>) {
     let attempts = (0..80u64).map(|n| {
         let store = store.clone();
         let org = org.clone();
-        async move { store.commit_runtime(T0, vec![charged(&org, checked(org.id, "t", n), PRICE_MICROUSD)]).await.unwrap()[0] }
+        async move { store.commit_runtime(T0, vec![charged(&org, checked(org.id, "t", n), PRICE_MICROUSD)].into()).await.unwrap()[0] }
     });
     let outcomes = futures_util::future::join_all(attempts).await;
     assert_eq!(outcomes.iter().filter(|o| **o == WriteOutcome::Applied).count(), 20);

@@ -73,7 +73,7 @@ pub(crate) trait Unbilled {
 impl Unbilled for dyn Store {
     async fn commit_unbilled(&self, writes: &[RuntimeWrite]) -> crate::StoreResult<Vec<bool>> {
         let batch: Vec<_> = writes.iter().map(|write| crate::BatchItem { write: write.clone(), charge: None }).collect();
-        let outcomes = self.commit_runtime(T0, batch.clone()).await?;
+        let outcomes = self.commit_runtime(T0, batch.clone().into()).await?;
         Ok(outcomes.into_iter().map(|o| o == crate::WriteOutcome::Applied).collect())
     }
 }

@@ -4,6 +4,8 @@
 
 mod approvals;
 mod audit;
+mod batches;
+mod connections;
 mod credits;
 mod deciders;
 mod export;
@@ -11,6 +13,7 @@ mod invalid_input;
 mod management;
 mod pii;
 mod races;
+mod rate_limits;
 mod resolution;
 mod system;
 mod tiers;
