@@ -5,6 +5,7 @@
 mod approvals;
 mod audit;
 mod credits;
+mod integrity;
 mod invalid_input;
 mod management;
 mod resolution;
