@@ -2,7 +2,7 @@
 //! refused) and query strings (unknown parameters refused), each failing with the error envelope.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
@@ -109,16 +109,38 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonOrYaml<T> {
     }
 }
 
-/// Query parameters of type `T` (whose unknown fields are refused).
+/// Query parameters of type `T` (whose unknown fields are refused). A control character in
+/// any name or value is refused too: no stored text has one (PostgreSQL cannot even compare a
+/// NUL), so such a filter could only fail differently on each backend.
 pub struct QueryParams<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let pairs =
+            Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).map_err(|rejection| ApiError::invalid(rejection.body_text()))?;
+        if pairs.iter().any(|(name, value)| name.chars().chain(value.chars()).any(char::is_control)) {
+            return Err(ApiError::invalid("query parameters must not contain control characters"));
+        }
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(value)| Self(value))
             .map_err(|rejection| ApiError::invalid(rejection.body_text()))
+    }
+}
+
+/// The `{id}` of an item's path. An id that is not even valid UTF-8 names nothing: 404 with the
+/// error envelope, like any other id that does not exist.
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| Self(id))
+            .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such object"))
     }
 }

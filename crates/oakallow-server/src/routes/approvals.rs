@@ -1,7 +1,7 @@
 //! `/v1/approvals`: asking for, waiting on, listing, cancelling and deciding approvals.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oakallow_service::approvals::{ApprovalQuery, ApprovalRequest, ApprovalView, DecideRequest};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{AnyKey, ApproverKey, JsonBody, QueryParams, StandardKey};
+use crate::extract::{AnyKey, ApproverKey, IdPath, JsonBody, QueryParams, StandardKey};
 
 /// `?wait=` of `GET /v1/approvals/{id}`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -73,7 +73,7 @@ pub async fn create_alias(
 pub async fn get(
     State(app): State<AppState>,
     AnyKey(caller): AnyKey,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     QueryParams(query): QueryParams<WaitQuery>,
 ) -> ApiResult<Json<ApprovalView>> {
     let caller = caller.approval_reader()?;
@@ -96,11 +96,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/v1/approvals/{id}/cancel", tag = "approvals", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = ApprovalView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
-pub async fn cancel(
-    State(app): State<AppState>,
-    StandardKey(caller): StandardKey,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ApprovalView>> {
+pub async fn cancel(State(app): State<AppState>, StandardKey(caller): StandardKey, IdPath(id): IdPath) -> ApiResult<Json<ApprovalView>> {
     Ok(Json(app.service.cancel_approval(&caller, &id).await?))
 }
 
@@ -112,7 +108,7 @@ pub async fn cancel(
 pub async fn decide(
     State(app): State<AppState>,
     ApproverKey(caller): ApproverKey,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(request): JsonBody<DecideRequest>,
 ) -> ApiResult<Json<ApprovalView>> {
     Ok(Json(app.service.decide_approval(&caller, &id, request).await?))

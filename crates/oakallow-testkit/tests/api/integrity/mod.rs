@@ -21,3 +21,4 @@ macro_rules! on_both_backends {
 }
 
 mod numbers;
+mod text;
