@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
+use oakallow_domain::json;
 use oakallow_service::auth::{Approver, Caller, Management, Reader, Standard};
 use serde::de::DeserializeOwned;
 
@@ -73,12 +74,20 @@ async fn body_bytes(request: Request, state: &AppState) -> Result<Bytes, ApiErro
     })
 }
 
-/// Parses JSON text into `T`, describing where it fails.
+/// Parses JSON text into `T`, with one meaning only (see [`oakallow_domain::json`]: no member
+/// name twice at any depth, objects where objects are specified), describing where it fails.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.is_empty() {
         return Err(ApiError::invalid("a JSON body is required"));
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+    json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+}
+
+/// Parses YAML text into `T` through the same strict reader as JSON: no member name twice,
+/// objects where objects are specified, finite numbers, no tags, no alias bombs.
+pub fn parse_yaml<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    json::deserialize(serde_norway::Deserializer::from_slice(bytes), bytes.len())
+        .map_err(|e| ApiError::invalid(format!("invalid YAML body: {e}")))
 }
 
 /// A JSON body of type `T`.
@@ -103,7 +112,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonOrYaml<T> {
         let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let bytes = body_bytes(request, state).await?;
         if content_type.contains("yaml") {
-            return serde_norway::from_slice(&bytes).map(Self).map_err(|e| ApiError::invalid(format!("invalid YAML body: {e}")));
+            return parse_yaml(&bytes).map(Self);
         }
         parse_json(&bytes).map(Self)
     }

@@ -1,5 +1,6 @@
 //! The caller's org (`GET/PATCH /v1/org`) and its account's orgs (`GET/POST /v1/orgs`).
 
+use oakallow_domain::json;
 use oakallow_domain::keys::KeyTier;
 use oakallow_domain::org::{Org, TokenSigning, WEBHOOK_EVENTS};
 use oakallow_domain::policy::check_name;
@@ -114,7 +115,7 @@ impl Service {
     /// Changes the caller's org settings.
     pub async fn update_org(&self, caller: &Management, fields: Map<String, Value>) -> ServiceResult<Org> {
         let patch: OrgPatch =
-            serde_json::from_value(Value::Object(fields.clone())).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))?;
+            json::from_value(Value::Object(fields.clone())).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))?;
         let mut org = self.org_runtime(caller.org_id()).await?.org.clone();
         apply_patch(&mut org, &fields, patch)?;
         org.updated_at = self.clock.now();

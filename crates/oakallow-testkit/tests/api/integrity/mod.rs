@@ -21,4 +21,5 @@ macro_rules! on_both_backends {
 }
 
 mod numbers;
+mod parsing;
 mod text;
