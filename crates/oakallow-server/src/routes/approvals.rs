@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{AnyKey, ApproverKey, IdPath, JsonBody, QueryParams, StandardKey};
+use crate::extract::{ApprovalReaderKey, ApproverKey, IdPath, JsonBody, QueryParams, StandardKey};
 
 /// `?wait=` of `GET /v1/approvals/{id}`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -72,11 +72,10 @@ pub async fn create_alias(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(app): State<AppState>,
-    AnyKey(caller): AnyKey,
+    ApprovalReaderKey(caller): ApprovalReaderKey,
     IdPath(id): IdPath,
     QueryParams(query): QueryParams<WaitQuery>,
 ) -> ApiResult<Json<ApprovalView>> {
-    let caller = caller.approval_reader()?;
     Ok(Json(app.service.get_approval(&caller, &id, query.wait).await?))
 }
 
@@ -85,10 +84,9 @@ pub async fn get(
     responses((status = 200, body = Page<ApprovalView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
-    AnyKey(caller): AnyKey,
+    ApprovalReaderKey(caller): ApprovalReaderKey,
     QueryParams(query): QueryParams<ApprovalQuery>,
 ) -> ApiResult<Json<Page<ApprovalView>>> {
-    let caller = caller.approval_reader()?;
     Ok(Json(app.service.list_approvals(&caller, &query).await?))
 }
 

@@ -23,3 +23,4 @@ macro_rules! on_both_backends {
 mod numbers;
 mod parsing;
 mod text;
+mod tier_first;
