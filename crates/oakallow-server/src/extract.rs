@@ -17,6 +17,10 @@ use crate::error::ApiError;
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// Largest accepted policy document (`PUT /v1/policy`): twice the largest policy's export, so
+/// that every backup re-applies, as exported, pretty-printed or in YAML.
+pub const MAX_POLICY_BODY_BYTES: usize = 2 * oakallow_domain::policy::MAX_DOCUMENT_BYTES;
+
 /// The key presented in `X-API-Key` or `Authorization: Bearer`.
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
     if let Some(key) = headers.get("x-api-key") {

@@ -6,7 +6,7 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
 use oakallow_domain::id::ExecutionId;
-use oakallow_domain::json::MAX_EXACT_INTEGER;
+use oakallow_domain::json::{self, MAX_EXACT_INTEGER};
 use oakallow_domain::policy::check_text;
 use oakallow_store::{ExecutionRecord, RuntimeWrite};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Standard;
 use crate::billing::billable;
-use crate::check::check_runtime_name;
+use crate::check::{check_runtime_name, check_runtime_object};
 use crate::error::{ServiceError, ServiceResult};
 use crate::tokens::Rejection;
 use crate::{Service, redact};
@@ -118,6 +118,10 @@ impl Service {
         check_runtime_name("method", request.method.as_deref())?;
         check_text("error", request.error.as_deref())?;
         check_duration(request.duration_ms)?;
+        check_runtime_object("params", request.params.as_ref())?;
+        if let Some(output) = &request.output {
+            json::check_depth("output", output).map_err(ServiceError::invalid)?;
+        }
         let org = caller.org_id();
         let now = self.clock.now();
         let jti = match &request.token {

@@ -22,5 +22,6 @@ macro_rules! on_both_backends {
 
 mod numbers;
 mod parsing;
+mod policy_backup;
 mod text;
 mod tier_first;
