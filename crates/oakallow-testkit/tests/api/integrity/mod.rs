@@ -23,5 +23,6 @@ macro_rules! on_both_backends {
 mod numbers;
 mod parsing;
 mod policy_backup;
+mod properties;
 mod text;
 mod tier_first;
