@@ -21,11 +21,15 @@ pub struct WaitQuery {
     pub wait: Option<u32>,
 }
 
+/// The `Idempotency-Key` header: visible ASCII, and given once (a proxy and this server could
+/// each pick a different one of several).
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    headers
-        .get("idempotency-key")
-        .map(|value| value.to_str().map(str::to_owned).map_err(|_| ApiError::invalid("Idempotency-Key must be visible ASCII")))
-        .transpose()
+    let mut values = headers.get_all("idempotency-key").iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return Err(ApiError::invalid("Idempotency-Key must be given once"));
+    }
+    first.map(|value| value.to_str().map(str::to_owned).map_err(|_| ApiError::invalid("Idempotency-Key must be visible ASCII"))).transpose()
 }
 
 /// Asks a person to decide about one call. Honors `Idempotency-Key` for 24 hours.

@@ -52,6 +52,7 @@ fn duplicate_members(app: &TestApp, tool_id: &str, approval: &str) -> Vec<Case> 
         case(Method::POST, "/v1/check", s, r#"{"tool":"pay","params":{"list":[{"x":1,"x":2}]}}"#),
         case(Method::POST, "/v1/check", s, r#"{"tool":"pay","context":{"user":"a","user":"b"}}"#),
         case(Method::POST, "/v1/check", s, r#"{"tool":"pay","tool":"other"}"#),
+        case(Method::POST, "/v1/check", s, r#"{"tool":"pay","params":{"a":"\ud800"}}"#),
         case(Method::POST, "/v1/validate", s, r#"{"tool":"pay","params":{"amount":1,"amount":2}}"#),
         case(Method::POST, "/v1/approvals", s, r#"{"tool":"pay","reason":"r","params":{"amount":1000000,"amount":1}}"#),
         case(Method::POST, "/v1/approvals", s, r#"{"tool":"pay","reason":"r","context":{"a":{"b":1,"b":2}}}"#),

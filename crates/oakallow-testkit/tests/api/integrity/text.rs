@@ -171,6 +171,18 @@ async fn idempotency_keys(app: TestApp) {
         let body: Value = response.json().await.unwrap();
         assert_refused(status, &body, StatusCode::BAD_REQUEST, &format!("Idempotency-Key {key:?}"));
     }
+    let response = app
+        .request(Method::POST, "/v1/approvals")
+        .header("X-API-Key", &app.keys.standard)
+        .header("Idempotency-Key", "first")
+        .header("Idempotency-Key", "second")
+        .json(&json!({"tool": "t", "reason": "r"}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_refused(status, &body, StatusCode::BAD_REQUEST, "two Idempotency-Key headers");
     let value = reqwest::header::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap();
     let response = app
         .request(Method::POST, "/v1/approvals")
