@@ -68,39 +68,17 @@ struct KeyName<'k, 'de, D> {
     name: &'k mut Option<Cow<'de, str>>,
 }
 
-macro_rules! forward_key_deserialize {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.inner.$method(KeyVisitor { inner: visitor, name: self.name })
-        }
-    )*};
+impl<'k, 'de, D> KeyName<'k, 'de, D> {
+    /// The inner deserializer, and `visitor` noting the name.
+    fn split<V>(self, visitor: V) -> (D, KeyVisitor<'k, 'de, V>) {
+        (self.inner, KeyVisitor { inner: visitor, name: self.name })
+    }
 }
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyName<'_, 'de, D> {
     type Error = D::Error;
 
-    forward_key_deserialize! {
-        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
-        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64
-        deserialize_char deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf deserialize_option
-        deserialize_unit deserialize_seq deserialize_map deserialize_identifier deserialize_ignored_any
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_unit_struct(name, KeyVisitor { inner: visitor, name: self.name })
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_newtype_struct(name, KeyVisitor { inner: visitor, name: self.name })
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_tuple(len, KeyVisitor { inner: visitor, name: self.name })
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, name: &'static str, len: usize, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_tuple_struct(name, len, KeyVisitor { inner: visitor, name: self.name })
-    }
+    forward_to_inner!();
 
     fn deserialize_struct<V: Visitor<'de>>(
         self,
@@ -118,10 +96,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for KeyName<'_, 'de, D> {
         visitor: V,
     ) -> Result<V::Value, D::Error> {
         self.inner.deserialize_enum(name, variants, KeyVisitor { inner: visitor, name: self.name })
-    }
-
-    fn is_human_readable(&self) -> bool {
-        self.inner.is_human_readable()
     }
 }
 

@@ -9,6 +9,50 @@
 //! `["send_email", …]`), an enum from a string only, numbers must be finite, and a document may
 //! not expand to more than its text holds (YAML aliases).
 
+/// Implements the `Deserializer` methods of a wrapper (a type with an `inner` deserializer and a
+/// `split(self, visitor)` giving the inner deserializer and the wrapped visitor): every method
+/// but `deserialize_struct` and `deserialize_enum`, which each wrapper writes itself.
+macro_rules! forward_to_inner {
+    () => {
+        forward_to_inner! {@plain
+            deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+            deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64
+            deserialize_char deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf deserialize_option
+            deserialize_unit deserialize_seq deserialize_map deserialize_identifier deserialize_ignored_any
+        }
+
+        fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+            let (inner, visitor) = self.split(visitor);
+            inner.deserialize_unit_struct(name, visitor)
+        }
+
+        fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
+            let (inner, visitor) = self.split(visitor);
+            inner.deserialize_newtype_struct(name, visitor)
+        }
+
+        fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Self::Error> {
+            let (inner, visitor) = self.split(visitor);
+            inner.deserialize_tuple(len, visitor)
+        }
+
+        fn deserialize_tuple_struct<V: Visitor<'de>>(self, name: &'static str, len: usize, visitor: V) -> Result<V::Value, Self::Error> {
+            let (inner, visitor) = self.split(visitor);
+            inner.deserialize_tuple_struct(name, len, visitor)
+        }
+
+        fn is_human_readable(&self) -> bool {
+            self.inner.is_human_readable()
+        }
+    };
+    (@plain $($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            let (inner, visitor) = self.split(visitor);
+            inner.$method(visitor)
+        }
+    )*};
+}
+
 mod keys;
 mod strict;
 

@@ -26,39 +26,17 @@ fn charge<E: de::Error>(budget: &Cell<usize>, cost: usize) -> Result<(), E> {
     Ok(())
 }
 
-macro_rules! forward_deserialize {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
-            self.inner.$method(Wrap::new(visitor, self.budget))
-        }
-    )*};
+impl<'b, D> Strict<'b, D> {
+    /// The inner deserializer, and `visitor` reading strictly.
+    fn split<V>(self, visitor: V) -> (D, Wrap<'b, V>) {
+        (self.inner, Wrap::new(visitor, self.budget))
+    }
 }
 
 impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, D> {
     type Error = D::Error;
 
-    forward_deserialize! {
-        deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
-        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64
-        deserialize_char deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf deserialize_option
-        deserialize_unit deserialize_seq deserialize_map deserialize_identifier deserialize_ignored_any
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_unit_struct(name, Wrap::new(visitor, self.budget))
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_newtype_struct(name, Wrap::new(visitor, self.budget))
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_tuple(len, Wrap::new(visitor, self.budget))
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(self, name: &'static str, len: usize, visitor: V) -> Result<V::Value, D::Error> {
-        self.inner.deserialize_tuple_struct(name, len, Wrap::new(visitor, self.budget))
-    }
+    forward_to_inner!();
 
     /// A struct from an object only: serde's positional form (`["send_email", …]`) reads the
     /// fields by position, which no one writing JSON by name expects.
@@ -75,10 +53,6 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Strict<'_, D> {
     /// An enum from a string only (`"allowed"`), never from an object (`{"allowed": null}`).
     fn deserialize_enum<V: Visitor<'de>>(self, _: &'static str, _: &'static [&'static str], visitor: V) -> Result<V::Value, D::Error> {
         self.inner.deserialize_any(VariantName { inner: visitor, budget: self.budget })
-    }
-
-    fn is_human_readable(&self) -> bool {
-        self.inner.is_human_readable()
     }
 }
 

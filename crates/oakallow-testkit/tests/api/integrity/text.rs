@@ -157,43 +157,31 @@ async fn nul_in_bodies(app: TestApp) {
 }
 on_both_backends!(nul_in_text_fields_is_refused_and_in_json_values_kept, nul_in_bodies);
 
-async fn idempotency_keys(app: TestApp) {
-    for key in ["a\tb", "", &"k".repeat(256)] {
-        let response = app
-            .request(Method::POST, "/v1/approvals")
-            .header("X-API-Key", &app.keys.standard)
-            .header("Idempotency-Key", key)
-            .json(&json!({"tool": "t", "reason": "r"}))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap();
-        assert_refused(status, &body, StatusCode::BAD_REQUEST, &format!("Idempotency-Key {key:?}"));
+/// Asks for an approval with these `Idempotency-Key` header values.
+async fn ask_with_keys(app: &TestApp, keys: &[reqwest::header::HeaderValue]) -> (StatusCode, Value) {
+    let mut request = app.request(Method::POST, "/v1/approvals").header("X-API-Key", &app.keys.standard);
+    for key in keys {
+        request = request.header("Idempotency-Key", key.clone());
     }
-    let response = app
-        .request(Method::POST, "/v1/approvals")
-        .header("X-API-Key", &app.keys.standard)
-        .header("Idempotency-Key", "first")
-        .header("Idempotency-Key", "second")
-        .json(&json!({"tool": "t", "reason": "r"}))
-        .send()
-        .await
-        .unwrap();
+    let response = request.json(&json!({"tool": "t", "reason": "r"})).send().await.unwrap();
     let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_refused(status, &body, StatusCode::BAD_REQUEST, "two Idempotency-Key headers");
-    let value = reqwest::header::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap();
-    let response = app
-        .request(Method::POST, "/v1/approvals")
-        .header("X-API-Key", &app.keys.standard)
-        .header("Idempotency-Key", value)
-        .json(&json!({"tool": "t", "reason": "r"}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    let body: Value = response.json().await.unwrap();
-    assert_refused(status, &body, StatusCode::BAD_REQUEST, "Idempotency-Key with bytes beyond ASCII");
+    (status, response.json().await.unwrap())
+}
+
+async fn idempotency_keys(app: TestApp) {
+    let header = |bytes: &[u8]| reqwest::header::HeaderValue::from_bytes(bytes).unwrap();
+    let long = "k".repeat(256);
+    for (label, keys) in [
+        ("a tab", vec![header(b"a\tb")]),
+        ("empty", vec![header(b"")]),
+        ("256 bytes", vec![header(long.as_bytes())]),
+        ("bytes beyond ASCII", vec![header(b"caf\xc3\xa9")]),
+        ("given twice", vec![header(b"first"), header(b"second")]),
+    ] {
+        let (status, body) = ask_with_keys(&app, &keys).await;
+        assert_refused(status, &body, StatusCode::BAD_REQUEST, &format!("Idempotency-Key {label}"));
+    }
+    let (status, body) = ask_with_keys(&app, &[header(b"fine")]).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 on_both_backends!(idempotency_keys_the_stores_cannot_match_are_refused, idempotency_keys);

@@ -2,22 +2,12 @@
 //! of the wrong tier is 403, whatever else is wrong with the request (its path id, its query
 //! string, its body), so that nothing about the request is read for a caller who may not make it.
 
-use oakallow_testkit::{OrgKeys, TestApp};
+use oakallow_testkit::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tier {
-    Management,
-    Standard,
-    Approver,
-}
+use crate::tiers::{A, M, MS, S, SA, Tier, key};
 
-const M: &[Tier] = &[Tier::Management];
-const MS: &[Tier] = &[Tier::Management, Tier::Standard];
-const S: &[Tier] = &[Tier::Standard];
-const SA: &[Tier] = &[Tier::Standard, Tier::Approver];
-const A: &[Tier] = &[Tier::Approver];
 const ANYONE: &[Tier] = &[];
 
 /// The tier table of docs/API.md, by method and path template.
@@ -41,14 +31,6 @@ fn allowed(method: &str, path: &str) -> &'static [Tier] {
             M
         }
         _ => panic!("{method} {path} is not in this test's tier table: add it"),
-    }
-}
-
-fn key(keys: &OrgKeys, tier: Tier) -> &str {
-    match tier {
-        Tier::Management => &keys.management,
-        Tier::Standard => &keys.standard,
-        Tier::Approver => &keys.approver,
     }
 }
 

@@ -188,7 +188,11 @@ pub async fn run(app: &TestApp, made: &Mutex<Made>, op: Op) {
         Op::Delete { kind, pick } => delete(app, made, kind, pick).await,
         Op::Rule { tool, allowed, note } => rule(app, made, tool, allowed, note).await,
         Op::Check { tool, tenant, method, params, context, reference } => {
-            check(app, tool, tenant, method, params, context, reference).await
+            check(
+                app,
+                json!({"tool": tool, "tenant": tenant, "method": method, "params": params, "context": context, "reference_id": reference}),
+            )
+            .await;
         }
         Op::Validate { pick, params } => validate(app, made, pick, params).await,
         Op::Approval { tool, params, context, reason, reference, timeout, key, then } => {
@@ -271,16 +275,7 @@ async fn rule(app: &TestApp, made: &Mutex<Made>, tool: usize, allowed: bool, not
     assert_eq!((&stored["tool"], &stored["permission"], &stored["note"]), (&json!(tool_name), &json!(permission), &body["note"]));
 }
 
-async fn check(
-    app: &TestApp,
-    tool: String,
-    tenant: Option<String>,
-    method: Option<String>,
-    params: Option<Map<String, Value>>,
-    context: Option<Map<String, Value>>,
-    reference: Option<String>,
-) {
-    let body = json!({"tool": tool, "tenant": tenant, "method": method, "params": params, "context": context, "reference_id": reference});
+async fn check(app: &TestApp, body: Value) {
     let (status, answer) = app.post("/v1/check", &app.keys.standard, &body).await;
     assert_eq!(status, StatusCode::OK, "{body}: {answer}");
     let entry = newest(app, "permission.checked").await;
