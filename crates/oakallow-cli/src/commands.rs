@@ -182,8 +182,10 @@ async fn bootstrap(config: &Config, email: &str, org: &str, json: bool) -> Resul
 
 async fn apply(path: &Path, url: &str, key: &str, dry_run: bool) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    // YAML is a superset of JSON, so one parser reads both formats.
-    let document: Value = serde_norway::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    // YAML is a superset of JSON, so one parser reads both formats; the strict reader refuses
+    // what the server would (a key given twice, tags, `.nan`), instead of silently dropping it.
+    let document: Value = oakallow_domain::json::deserialize(serde_norway::Deserializer::from_str(&text), text.len())
+        .with_context(|| format!("parsing {}", path.display()))?;
     let client = oakallow_client::Client::new(url, key);
     let answer = client.apply_policy(&document, dry_run).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);

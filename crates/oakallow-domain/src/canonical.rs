@@ -147,6 +147,19 @@ mod tests {
         assert_eq!(object_sha256(None), params_sha256(None));
     }
 
+    proptest::proptest! {
+        /// Stores keep JSON as serde_json's text and parse it back: every number must come back
+        /// as the same value, or the audit chain would hash something else on the way out.
+        #[test]
+        fn numbers_read_back_as_the_same_canonical_text(f in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO, u: u64, i: i64) {
+            let value = json!({"f": f, "u": u, "i": i, "list": [f, u, i]});
+            let stored = serde_json::to_string(&value).unwrap();
+            let read: Value = serde_json::from_str(&stored).unwrap();
+            proptest::prop_assert_eq!(to_canonical_string(&read), to_canonical_string(&value));
+            proptest::prop_assert_eq!(read, value);
+        }
+    }
+
     #[test]
     fn missing_params_hash_as_empty_object() {
         assert_eq!(params_sha256(None), params_sha256(Some(&json!({}))));

@@ -8,6 +8,7 @@ pub mod billing;
 pub mod canonical;
 pub mod clock;
 pub mod id;
+pub mod json;
 pub mod keys;
 pub mod org;
 pub mod permission;

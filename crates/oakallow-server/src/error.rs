@@ -57,7 +57,11 @@ impl ApiError {
 
     /// 413 `payload_too_large`.
     pub fn too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the request body is larger than 1 MiB")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than this endpoint accepts (1 MiB; 32 MiB for a policy document)",
+        )
     }
 
     /// 500 `internal`.

@@ -25,7 +25,7 @@ use utoipa_axum::routes;
 
 pub use crate::connections::ConnectionLimits;
 use crate::error::ApiError;
-use crate::extract::MAX_BODY_BYTES;
+use crate::extract::{MAX_BODY_BYTES, MAX_POLICY_BODY_BYTES};
 use crate::routes::{activity, approvals, billing, keys, manage, org, policy, runtime, system, tokens, webhooks};
 
 /// What every handler can reach.
@@ -75,7 +75,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::get, keys::revoke))
         .routes(routes!(org::get, org::update))
         .routes(routes!(org::list, org::create))
-        .routes(routes!(policy::export, policy::apply))
+        .routes(policy_routes())
         .routes(routes!(activity::list))
         .routes(routes!(activity::verify))
         .routes(routes!(activity::export))
@@ -96,6 +96,12 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::retry))
         .routes(routes!(billing::get))
         .routes(routes!(billing::ledger))
+}
+
+/// `/v1/policy`, whose documents may be larger than other bodies (a backup must re-apply).
+fn policy_routes() -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, router) = routes!(policy::export, policy::apply);
+    (schemas, paths, router.layer(DefaultBodyLimit::max(MAX_POLICY_BODY_BYTES)))
 }
 
 /// The OpenAPI 3.1 document of the whole API.

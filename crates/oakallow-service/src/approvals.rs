@@ -25,7 +25,7 @@ pub use view::ApprovalView;
 
 use crate::auth::{ApprovalReader, Approver, Caller, Standard};
 use crate::billing::billable;
-use crate::check::check_runtime_name;
+use crate::check::{check_runtime_name, check_runtime_object};
 use crate::error::{ServiceError, ServiceResult};
 use crate::orgs_cache::OrgRuntime;
 use crate::page::{Page, PageRequest};
@@ -118,6 +118,8 @@ fn check_request(request: &ApprovalRequest) -> ServiceResult<()> {
     check_runtime_name("tenant", request.tenant.as_deref())?;
     check_runtime_name("resource", request.resource.as_deref())?;
     check_runtime_name("method", request.method.as_deref())?;
+    check_runtime_object("params", request.params.as_ref())?;
+    check_runtime_object("context", request.context.as_ref())?;
     if request.reason.trim().is_empty() {
         return Err(ServiceError::invalid("reason must not be empty"));
     }

@@ -6,6 +6,7 @@ use oakallow_domain::approval::effective_timeout;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
 use oakallow_domain::canonical::object_sha256;
 use oakallow_domain::id::CheckId;
+use oakallow_domain::json;
 use oakallow_domain::org::Org;
 use oakallow_domain::policy::{CheckInput, Tool, check_name};
 use oakallow_domain::token::DEFAULT_TTL_SECONDS;
@@ -118,6 +119,18 @@ pub(crate) fn check_runtime_name(field: &str, value: Option<&str>) -> ServiceRes
     }
 }
 
+/// Checks a JSON object given in a runtime call (params, context): it may nest at most
+/// [`json::MAX_DEPTH`] levels, like every JSON value the API keeps.
+pub(crate) fn check_runtime_object(field: &str, value: Option<&Map<String, Value>>) -> ServiceResult<()> {
+    let Some(members) = value else { return Ok(()) };
+    for member in members.values() {
+        if json::depth(member) >= json::MAX_DEPTH {
+            return Err(ServiceError::invalid(format!("{field} nests deeper than {} levels", json::MAX_DEPTH)));
+        }
+    }
+    Ok(())
+}
+
 /// Validates params against the tool's schema: `Ok(errors)`; a stored schema that no longer
 /// compiles fails closed.
 pub(crate) fn param_errors(runtime: &OrgRuntime, tool: &Tool, params: &Map<String, Value>) -> ServiceResult<Vec<ParamError>> {
@@ -138,6 +151,8 @@ impl Service {
         check_runtime_name("tenant", request.tenant.as_deref())?;
         check_runtime_name("resource", request.resource.as_deref())?;
         check_runtime_name("method", request.method.as_deref())?;
+        check_runtime_object("params", request.params.as_ref())?;
+        check_runtime_object("context", request.context.as_ref())?;
         if request.reference_id.as_ref().is_some_and(|r| r.len() > MAX_REFERENCE_LEN || r.contains('\0')) {
             return Err(ServiceError::invalid(format!("reference_id must be at most {MAX_REFERENCE_LEN} bytes, without NUL characters")));
         }
@@ -219,6 +234,7 @@ impl Service {
     /// Validates params against a registered tool's schema.
     pub async fn validate(&self, caller: &Standard, request: ValidateRequest) -> ServiceResult<ValidateResponse> {
         check_runtime_name("tool", Some(&request.tool))?;
+        check_runtime_object("params", Some(&request.params))?;
         let runtime = self.org_runtime(caller.org_id()).await?;
         let tool = runtime.policy.tool_by_name(&request.tool).ok_or_else(|| ServiceError::ToolNotFound { name: request.tool.clone() })?;
         let errors = param_errors(&runtime, tool, &request.params)?;

@@ -7,6 +7,7 @@ use oakallow_domain::Timestamp;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
 use oakallow_domain::canonical::object_sha256;
 use oakallow_domain::id::ExecutionId;
+use oakallow_domain::json::{self, MAX_EXACT_INTEGER};
 use oakallow_domain::policy::check_text;
 use oakallow_domain::token_scope::CallScope;
 use oakallow_store::{ExecutionRecord, RuntimeWrite};
@@ -15,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Standard;
 use crate::billing::billable;
-use crate::check::check_runtime_name;
+use crate::check::{check_runtime_name, check_runtime_object};
 use crate::error::{ServiceError, ServiceResult};
 use crate::tokens::Rejection;
 use crate::{Service, redact};
@@ -44,7 +45,9 @@ pub struct ExecutionRequest {
     pub params: Option<Map<String, Value>>,
     /// `success`, `failed` or `error`.
     pub result: ExecutionResult,
-    /// How long the call took.
+    /// How long the call took, in milliseconds (0 … 2^53 − 1, so that every client reads it
+    /// exactly and every store keeps it).
+    #[schema(maximum = 9_007_199_254_740_991_u64)]
     pub duration_ms: u64,
     /// What the tool answered.
     #[serde(default)]
@@ -97,6 +100,17 @@ pub struct ExecutionView {
     pub logged_at: Timestamp,
 }
 
+/// Refuses a duration beyond [`MAX_EXACT_INTEGER`]: it would not read back exactly.
+fn check_duration(duration_ms: u64) -> ServiceResult<()> {
+    if duration_ms <= MAX_EXACT_INTEGER {
+        return Ok(());
+    }
+    Err(ServiceError::InvalidRequest {
+        message: format!("duration_ms must be at most {MAX_EXACT_INTEGER}"),
+        details: json!({ "field": "duration_ms" }),
+    })
+}
+
 impl Service {
     /// Logs an execution.
     pub async fn log_execution(&self, caller: &Standard, request: ExecutionRequest) -> ServiceResult<ExecutionView> {
@@ -105,6 +119,11 @@ impl Service {
         check_runtime_name("resource", request.resource.as_deref())?;
         check_runtime_name("method", request.method.as_deref())?;
         check_text("error", request.error.as_deref())?;
+        check_duration(request.duration_ms)?;
+        check_runtime_object("params", request.params.as_ref())?;
+        if let Some(output) = &request.output {
+            json::check_depth("output", output).map_err(ServiceError::invalid)?;
+        }
         let org = caller.org_id();
         let now = self.clock.now();
         let jti = match &request.token {

@@ -1,6 +1,7 @@
 //! The caller's org (`GET/PATCH /v1/org`) and its account's orgs (`GET/POST /v1/orgs`).
 
 use oakallow_domain::Timestamp;
+use oakallow_domain::json;
 use oakallow_domain::keys::KeyTier;
 use oakallow_domain::org::{Org, TokenSigning, WEBHOOK_EVENTS};
 use oakallow_domain::policy::check_name;
@@ -91,7 +92,7 @@ impl OrgEdit {
     /// Checks the fields present in `fields` (so that `null` clears and absence keeps).
     fn parse(fields: &Map<String, Value>) -> ServiceResult<Self> {
         let patch: OrgPatch =
-            serde_json::from_value(Value::Object(fields.clone())).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))?;
+            json::from_value(Value::Object(fields.clone())).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))?;
         let given = |field: &str| fields.contains_key(field);
         let mut edit = Self::default();
         if given("name") {

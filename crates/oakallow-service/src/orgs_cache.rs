@@ -11,7 +11,7 @@ use jsonschema::Validator;
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::{OrgId, ToolId};
 use oakallow_domain::org::Org;
-use oakallow_domain::policy::{PolicyChange, PolicyParts, PolicyState};
+use oakallow_domain::policy::{PolicyChange, PolicyParts, PolicyState, check_document_size};
 use oakallow_store::{Store, StoreError};
 
 use crate::error::{ServiceError, ServiceResult};
@@ -139,6 +139,7 @@ impl OrgCache {
             if changes.is_empty() {
                 return Ok(answer);
             }
+            check_document_size(&current.policy, &state)?;
             match store.commit_policy(org, current.policy.version, &changes, activity).await {
                 Ok(version) => {
                     state.version = version;

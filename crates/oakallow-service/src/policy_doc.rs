@@ -1,7 +1,7 @@
 //! `GET /v1/policy` and `PUT /v1/policy`: the whole policy as one declarative document, applied
 //! in one transaction, idempotently, with a dry-run diff.
 
-use oakallow_domain::policy::{PolicyDiff, PolicyDocument, plan_document};
+use oakallow_domain::policy::{PolicyDiff, PolicyDocument, check_document_size, plan_document};
 use serde::Serialize;
 use serde_json::json;
 
@@ -36,6 +36,9 @@ impl Service {
         if dry_run {
             let runtime = self.org_runtime(caller.org_id()).await?;
             let plan = plan_document(&runtime.policy, redact::spec(&runtime.org, document), now)?;
+            if !plan.changes.is_empty() {
+                check_document_size(&runtime.policy, &plan.state)?;
+            }
             return Ok(PolicyApplied { applied: false, diff: plan.diff });
         }
         self.orgs

@@ -339,6 +339,7 @@ impl Service {
 
     /// Verifies a token and, unless `consume` is false, accepts it for good.
     pub async fn verify_token(&self, caller: &Standard, request: VerifyRequest) -> ServiceResult<Verification> {
+        crate::check::check_runtime_object("params", request.params.as_ref())?;
         let now = self.clock.now();
         let org = caller.org_id();
         let consume = request.consume.unwrap_or(true);

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, GENESIS_HASH};
 use oakallow_domain::id::OrgId;
-use oakallow_store::StoreResult;
+use oakallow_store::{StoreResult, exact_i64};
 use sqlx::PgConnection;
 
 use crate::error::map_error;
@@ -88,7 +88,8 @@ async fn save_heads(conn: &mut PgConnection, heads: &BTreeMap<OrgId, Head>) -> S
 async fn insert_entries(conn: &mut PgConnection, entries: &[ActivityEntry]) -> StoreResult<()> {
     let column = |value: fn(&ActivityEntry) -> Option<String>| entries.iter().map(value).collect::<Vec<_>>();
     let text = |value: fn(&ActivityEntry) -> String| entries.iter().map(value).collect::<Vec<_>>();
-    let number = |value: fn(&ActivityEntry) -> Option<i64>| entries.iter().map(value).collect::<Vec<_>>();
+    let durations =
+        entries.iter().map(|e| e.record.duration_ms.map(|d| exact_i64(d, "duration_ms")).transpose()).collect::<StoreResult<Vec<_>>>()?;
     sqlx::query(
         "INSERT INTO activity (id, org_id, seq, at, type, actor_kind, actor_id, actor_label, tenant, resource, tool, method,
            permission, resolved_from, rule_id, params, reason, result, duration_ms, token_jti, approval_id, check_id, details,
@@ -115,7 +116,7 @@ async fn insert_entries(conn: &mut PgConnection, entries: &[ActivityEntry]) -> S
     .bind(column(|e| e.record.params.as_ref().map(rows::to_json)))
     .bind(column(|e| e.record.reason.clone()))
     .bind(column(|e| e.record.result.clone()))
-    .bind(number(|e| e.record.duration_ms.map(bigint)))
+    .bind(durations)
     .bind(column(|e| e.record.token_jti.clone()))
     .bind(column(|e| e.record.approval_id.map(|id| id.to_string())))
     .bind(column(|e| e.record.check_id.map(|id| id.to_string())))

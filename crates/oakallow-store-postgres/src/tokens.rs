@@ -6,11 +6,11 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::id::OrgId;
 use oakallow_domain::token::Algorithm;
-use oakallow_store::{ExecutionRecord, StoreError, StoreResult, StoredSigningKey, TokenRecord};
+use oakallow_store::{ExecutionRecord, StoreError, StoreResult, StoredSigningKey, TokenRecord, exact_i64};
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use crate::error::map_error;
-use crate::rows::{self, bigint};
+use crate::rows;
 use crate::runtime_rows::{self, SIGNING_KEY_COLUMNS, TOKEN_COLUMNS};
 
 // ----- signing keys -----------------------------------------------------------------------------
@@ -167,7 +167,7 @@ pub(crate) async fn log_execution(conn: &mut PgConnection, execution: &Execution
     .bind(&execution.method)
     .bind(execution.params.as_ref().map(rows::to_json))
     .bind(&execution.result)
-    .bind(bigint(execution.duration_ms))
+    .bind(exact_i64(execution.duration_ms, "duration_ms")?)
     .bind(execution.output.as_ref().map(rows::to_json))
     .bind(&execution.error)
     .bind(&execution.token_jti)

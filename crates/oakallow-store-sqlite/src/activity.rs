@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use oakallow_domain::audit::{ActivityEntry, ActivityRecord, ChainCheck, GENESIS_HASH, chain_hash};
 use oakallow_domain::id::{ActivityId, OrgId};
-use oakallow_store::{ActivityFilter, StoreResult};
+use oakallow_store::{ActivityFilter, StoreResult, exact_i64};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
@@ -65,6 +65,7 @@ fn opt_json(value: Option<&serde_json::Value>) -> Option<String> {
 }
 
 fn insert(tx: &Transaction<'_>, r: &ActivityRecord, seq: u64, prev_hash: &str, hash: &str) -> StoreResult<()> {
+    let duration_ms = r.duration_ms.map(|d| exact_i64(d, "duration_ms")).transpose()?;
     let mut statement = tx
         .prepare_cached(&format!(
             "INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
@@ -90,7 +91,7 @@ fn insert(tx: &Transaction<'_>, r: &ActivityRecord, seq: u64, prev_hash: &str, h
             opt_json(r.params.as_ref()),
             r.reason,
             r.result,
-            r.duration_ms.map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+            duration_ms,
             r.token_jti,
             r.approval_id.map(|id| id.to_string()),
             r.check_id.map(|id| id.to_string()),

@@ -5,12 +5,12 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::id::OrgId;
 use oakallow_domain::token::Algorithm;
-use oakallow_store::{ExecutionRecord, StoreError, StoreResult, StoredSigningKey, TokenRecord};
+use oakallow_store::{ExecutionRecord, StoreError, StoreResult, StoredSigningKey, TokenRecord, exact_i64};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::conn::map_error;
 use crate::rows::to_json;
-use crate::runtime_rows::{self, SIGNING_KEY_COLUMNS, TOKEN_COLUMNS, sql_int};
+use crate::runtime_rows::{self, SIGNING_KEY_COLUMNS, TOKEN_COLUMNS};
 
 /// The token insert, as a literal so that the conditional variant can extend it.
 macro_rules! insert_token_sql {
@@ -62,6 +62,7 @@ pub(crate) fn consume(tx: &Transaction<'_>, org: OrgId, jti: &str, at: Timestamp
 
 /// Stores an execution unless one was already logged with its token; answers whether it did.
 pub(crate) fn insert_execution(tx: &Transaction<'_>, e: &ExecutionRecord) -> StoreResult<bool> {
+    let duration_ms = exact_i64(e.duration_ms, "duration_ms")?;
     let inserted = tx
         .prepare_cached(
             "INSERT INTO executions (id, org_id, tool, tenant, resource, method, params, result, duration_ms, output, error,
@@ -79,7 +80,7 @@ pub(crate) fn insert_execution(tx: &Transaction<'_>, e: &ExecutionRecord) -> Sto
             e.method,
             e.params.as_ref().map(to_json),
             e.result,
-            sql_int(e.duration_ms),
+            duration_ms,
             e.output.as_ref().map(to_json),
             e.error,
             e.token_jti,

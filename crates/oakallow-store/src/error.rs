@@ -25,3 +25,10 @@ pub enum StoreError {
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An unsigned value as a signed 64-bit column, or an error: a store never keeps a value other
+/// than the one it was given (the audit chain hashes the given one), so a value that does not
+/// fit is refused, never clamped. The API bounds such values first; this is the last guard.
+pub fn exact_i64(value: u64, what: &str) -> StoreResult<i64> {
+    i64::try_from(value).map_err(|_| StoreError::Backend(format!("{what} {value} does not fit a 64-bit integer column")))
+}

@@ -22,7 +22,7 @@ use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 
 pub use billing_records::{BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, OrgVersion, WriteOutcome};
-pub use error::{StoreError, StoreResult};
+pub use error::{StoreError, StoreResult, exact_i64};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
     ApprovalFilter, ApprovalTransition, AttemptResult, ClaimLimit, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt,

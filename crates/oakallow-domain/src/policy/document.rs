@@ -54,6 +54,23 @@ pub struct DocumentPlan {
     pub diff: PolicyDiff,
 }
 
+/// The largest policy, as its exported document (compact JSON): 16 MiB. Every edit that would
+/// make it larger is refused, and `PUT /v1/policy` reads bodies of twice this size (room for
+/// the same document pretty-printed or in YAML), so a backup always re-applies in one request.
+pub const MAX_DOCUMENT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Refuses to grow a policy past [`MAX_DOCUMENT_BYTES`] (one that is past it, from before the
+/// limit, may still shrink).
+pub fn check_document_size(before: &PolicyState, after: &PolicyState) -> Result<(), PolicyError> {
+    let len = after.document_len();
+    if len <= MAX_DOCUMENT_BYTES || len <= before.document_len() {
+        return Ok(());
+    }
+    Err(PolicyError::Invalid(format!(
+        "the policy would take {len} bytes as a document, more than {MAX_DOCUMENT_BYTES}: a backup (GET /v1/policy) must re-apply in one PUT /v1/policy"
+    )))
+}
+
 fn ensure_distinct<'a>(section: &str, names: impl Iterator<Item = &'a str>) -> Result<(), PolicyError> {
     let mut seen = HashSet::new();
     for name in names {

@@ -12,6 +12,7 @@ use super::spec::{CategorySpec, NamedSpec, RuleSpec, TenantSpec, ToolSpec};
 use super::state::{FastMap, PolicyState};
 use crate::clock::Timestamp;
 use crate::id::{CategoryId, MethodId, ResourceId, RuleId, TenantId, ToolId};
+use crate::json;
 
 /// Longest name, external id or tag, in bytes.
 pub const MAX_NAME_LEN: usize = 200;
@@ -102,19 +103,22 @@ fn check_tags(tags: &[String]) -> Result<(), PolicyError> {
     tags.iter().try_for_each(|tag| check_name("tag", tag))
 }
 
-/// Finds an object by id text or by name.
+/// Finds an object by name, else by id text. Names come first: a name may look like another
+/// object's id (names are free text), and an exported policy refers by name only, so it must
+/// re-apply to the same objects.
 fn lookup<I: Ord + Copy + std::str::FromStr, T>(
     objects: &BTreeMap<I, T>,
     names: &FastMap<String, I>,
     kind: ObjectKind,
     value: &str,
 ) -> Result<I, PolicyError> {
-    if let Ok(id) = value.parse::<I>()
-        && objects.contains_key(&id)
-    {
-        return Ok(id);
+    if let Some(id) = names.get(value) {
+        return Ok(*id);
     }
-    names.get(value).copied().ok_or_else(|| PolicyError::UnknownReference { kind, value: value.to_owned() })
+    match value.parse::<I>() {
+        Ok(id) if objects.contains_key(&id) => Ok(id),
+        _ => Err(PolicyError::UnknownReference { kind, value: value.to_owned() }),
+    }
 }
 
 /// Refuses a name already used by another object of the same kind.
@@ -228,6 +232,9 @@ impl PolicyEdit {
     pub fn put_tool(&mut self, id: Option<ToolId>, spec: ToolSpec) -> Result<ToolId, PolicyError> {
         check_name("name", &spec.name)?;
         check_text("description", spec.description.as_deref())?;
+        if let Some(schema) = &spec.parameters_schema {
+            json::check_depth("parameters_schema", schema).map_err(PolicyError::Invalid)?;
+        }
         let tags = spec.tags.unwrap_or_default();
         check_tags(&tags)?;
         let id = self.existing_or_new(id, &self.draft.tools, ObjectKind::Tool, ToolId::generate)?;

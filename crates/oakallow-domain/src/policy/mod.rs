@@ -12,7 +12,7 @@ pub mod state;
 pub mod views;
 
 pub use change::{ObjectKind, PolicyChange};
-pub use document::{DiffItem, DocumentPlan, PolicyDiff, describe, plan_document};
+pub use document::{DiffItem, DocumentPlan, MAX_DOCUMENT_BYTES, PolicyDiff, check_document_size, describe, plan_document};
 pub use edit::{PolicyEdit, PolicyError, check_name, check_text};
 pub use model::{Annotations, Category, Method, Resource, Rule, RuleScope, Tenant, Tool};
 pub use resolve::{CheckInput, Decision, resolve_by_scan};

@@ -95,3 +95,27 @@ impl PolicyState {
         }
     }
 }
+
+/// Counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl PolicyState {
+    /// The size of [`PolicyState::to_document`] as compact JSON (what `GET /v1/policy` sends).
+    pub fn document_len(&self) -> usize {
+        let mut count = ByteCount(0);
+        // Writing to a counter cannot fail, and every part of a document serializes.
+        let _ = serde_json::to_writer(&mut count, &self.to_document());
+        count.0
+    }
+}

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -12,7 +12,7 @@ use oakallow_service::page::Page;
 
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{QueryParams, ReaderKey};
+use crate::extract::{IdPath, QueryParams, ReaderKey};
 
 /// Lists entries, newest first.
 #[utoipa::path(get, path = "/v1/activity", tag = "activity", params(ActivityQuery), security(("api_key" = []), ("bearer" = [])),
@@ -35,7 +35,7 @@ pub async fn verify(State(app): State<AppState>, ReaderKey(caller): ReaderKey) -
 /// Reads one entry.
 #[utoipa::path(get, path = "/v1/activity/{id}", tag = "activity", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = ActivityEntry), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, Path(id): Path<String>) -> ApiResult<Json<ActivityEntry>> {
+pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, IdPath(id): IdPath) -> ApiResult<Json<ActivityEntry>> {
     Ok(Json(app.service.get_activity(&caller, &id).await?))
 }
 

@@ -1,7 +1,7 @@
 //! `/v1/approvals`: asking for, waiting on, listing, cancelling and deciding approvals.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oakallow_service::approvals::{ApprovalQuery, ApprovalRequest, ApprovalView, DecideRequest};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{AnyKey, ApproverKey, JsonBody, QueryParams, StandardKey};
+use crate::extract::{ApprovalReaderKey, ApproverKey, IdPath, JsonBody, QueryParams, StandardKey};
 
 /// `?wait=` of `GET /v1/approvals/{id}`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -21,11 +21,15 @@ pub struct WaitQuery {
     pub wait: Option<u32>,
 }
 
+/// The `Idempotency-Key` header: visible ASCII, and given once (a proxy and this server could
+/// each pick a different one of several).
 fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    headers
-        .get("idempotency-key")
-        .map(|value| value.to_str().map(str::to_owned).map_err(|_| ApiError::invalid("Idempotency-Key must be visible ASCII")))
-        .transpose()
+    let mut values = headers.get_all("idempotency-key").iter();
+    let (first, second) = (values.next(), values.next());
+    if second.is_some() {
+        return Err(ApiError::invalid("Idempotency-Key must be given once"));
+    }
+    first.map(|value| value.to_str().map(str::to_owned).map_err(|_| ApiError::invalid("Idempotency-Key must be visible ASCII"))).transpose()
 }
 
 /// Asks a person to decide about one call. Honors `Idempotency-Key` for 24 hours.
@@ -72,11 +76,10 @@ pub async fn create_alias(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(app): State<AppState>,
-    AnyKey(caller): AnyKey,
-    Path(id): Path<String>,
+    ApprovalReaderKey(caller): ApprovalReaderKey,
+    IdPath(id): IdPath,
     QueryParams(query): QueryParams<WaitQuery>,
 ) -> ApiResult<Json<ApprovalView>> {
-    let caller = caller.approval_reader()?;
     Ok(Json(app.service.get_approval(&caller, &id, query.wait).await?))
 }
 
@@ -85,10 +88,9 @@ pub async fn get(
     responses((status = 200, body = Page<ApprovalView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
-    AnyKey(caller): AnyKey,
+    ApprovalReaderKey(caller): ApprovalReaderKey,
     QueryParams(query): QueryParams<ApprovalQuery>,
 ) -> ApiResult<Json<Page<ApprovalView>>> {
-    let caller = caller.approval_reader()?;
     Ok(Json(app.service.list_approvals(&caller, &query).await?))
 }
 
@@ -96,11 +98,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/v1/approvals/{id}/cancel", tag = "approvals", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = ApprovalView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
-pub async fn cancel(
-    State(app): State<AppState>,
-    StandardKey(caller): StandardKey,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ApprovalView>> {
+pub async fn cancel(State(app): State<AppState>, StandardKey(caller): StandardKey, IdPath(id): IdPath) -> ApiResult<Json<ApprovalView>> {
     Ok(Json(app.service.cancel_approval(&caller, &id).await?))
 }
 
@@ -112,7 +110,7 @@ pub async fn cancel(
 pub async fn decide(
     State(app): State<AppState>,
     ApproverKey(caller): ApproverKey,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     JsonBody(request): JsonBody<DecideRequest>,
 ) -> ApiResult<Json<ApprovalView>> {
     Ok(Json(app.service.decide_approval(&caller, &id, request).await?))

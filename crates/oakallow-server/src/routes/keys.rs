@@ -1,7 +1,7 @@
 //! `/v1/keys`: the org's standard and approver keys.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use oakallow_domain::org::ApiKey;
 use oakallow_service::keys::{CreateKeyRequest, CreatedKey};
@@ -10,7 +10,7 @@ use oakallow_service::page::Page;
 use super::ListQuery;
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{JsonBody, ManagementKey, QueryParams};
+use crate::extract::{IdPath, JsonBody, ManagementKey, QueryParams};
 
 /// Lists the org's keys (never the raw keys).
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", params(ListQuery), security(("api_key" = []), ("bearer" = [])),
@@ -37,13 +37,13 @@ pub async fn create(
 /// Reads one key.
 #[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = ApiKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn get(State(app): State<AppState>, ManagementKey(caller): ManagementKey, Path(id): Path<String>) -> ApiResult<Json<ApiKey>> {
+pub async fn get(State(app): State<AppState>, ManagementKey(caller): ManagementKey, IdPath(id): IdPath) -> ApiResult<Json<ApiKey>> {
     Ok(Json(app.service.get_key(&caller, &id).await?))
 }
 
 /// Revokes a key; it is refused from the next request on, on every node.
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = ApiKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn revoke(State(app): State<AppState>, ManagementKey(caller): ManagementKey, Path(id): Path<String>) -> ApiResult<Json<ApiKey>> {
+pub async fn revoke(State(app): State<AppState>, ManagementKey(caller): ManagementKey, IdPath(id): IdPath) -> ApiResult<Json<ApiKey>> {
     Ok(Json(app.service.revoke_key(&caller, &id).await?))
 }

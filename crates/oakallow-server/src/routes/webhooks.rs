@@ -1,14 +1,14 @@
 //! Webhook settings and the delivery log.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use oakallow_service::page::Page;
 use oakallow_service::webhooks::{DeliveryQuery, DeliveryView, RotatedSecret, TestEvent};
 
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{ManagementKey, QueryParams};
+use crate::extract::{IdPath, ManagementKey, QueryParams};
 
 /// Replaces the webhook secret; the new one is in this answer only.
 #[utoipa::path(post, path = "/v1/org/webhook-secret/rotate", tag = "webhooks", security(("api_key" = []), ("bearer" = [])),
@@ -38,10 +38,6 @@ pub async fn deliveries(
 /// Delivers again now, with a fresh retry schedule.
 #[utoipa::path(post, path = "/v1/webhooks/deliveries/{id}/retry", tag = "webhooks", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
     responses((status = 200, body = DeliveryView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn retry(
-    State(app): State<AppState>,
-    ManagementKey(caller): ManagementKey,
-    Path(id): Path<String>,
-) -> ApiResult<Json<DeliveryView>> {
+pub async fn retry(State(app): State<AppState>, ManagementKey(caller): ManagementKey, IdPath(id): IdPath) -> ApiResult<Json<DeliveryView>> {
     Ok(Json(app.service.retry_delivery(&caller, &id).await?))
 }

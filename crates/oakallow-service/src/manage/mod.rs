@@ -7,6 +7,7 @@ mod kinds;
 mod views;
 
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
+use oakallow_domain::json;
 use oakallow_domain::policy::{PolicyEdit, describe};
 use serde_json::{Map, Value, json};
 
@@ -37,7 +38,7 @@ fn merge_patch<S: serde::Serialize + serde::de::DeserializeOwned>(current: &S, p
             fields.insert(key, value);
         }
     }
-    serde_json::from_value(Value::Object(fields)).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))
+    json::from_value(Value::Object(fields)).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))
 }
 
 impl Service {

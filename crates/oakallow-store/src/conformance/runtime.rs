@@ -172,6 +172,28 @@ pub async fn executions_once_per_token(store: Arc<dyn Store>) {
     assert_eq!(store.commit_unbilled(&[execution(org.id, Some("jv"))]).await.unwrap(), vec![true]);
 }
 
+/// A number a column cannot keep is refused, never clamped: what the chain hashed is what is
+/// stored (the API bounds such numbers first; this is the store's own guard).
+pub async fn numbers_are_kept_exactly_or_refused(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "n@example.com").await;
+    let with_duration = |duration_ms: u64| {
+        let RuntimeWrite::Execution { mut execution, mut activity } = execution(org.id, None) else { unreachable!() };
+        execution.duration_ms = duration_ms;
+        activity.duration_ms = Some(duration_ms);
+        RuntimeWrite::Execution { execution, activity }
+    };
+    let largest = u64::try_from(i64::MAX).unwrap();
+    assert_eq!(store.commit_unbilled(&[with_duration(largest)]).await.unwrap(), vec![true]);
+    for too_large in [largest + 1, u64::MAX] {
+        let outcome = store.commit_unbilled(&[with_duration(too_large)]).await;
+        assert!(!matches!(outcome, Ok(ref applied) if applied == &[true]), "duration_ms {too_large} was stored: {outcome:?}");
+    }
+    let entries = store.list_activity(org.id, &ActivityFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(entries.iter().map(|e| e.record.duration_ms).collect::<Vec<_>>(), vec![Some(largest)]);
+    let chain = store.verify_chain(org.id).await.unwrap();
+    assert_eq!((chain.entries, chain.first_broken), (1, None));
+}
+
 pub(crate) fn approval(org: OrgId, required_levels: u8, timeout_seconds: i64) -> Approval {
     Approval {
         id: ApprovalId::generate(),

@@ -70,10 +70,13 @@ async fn bodies_over_one_mebibyte_are_refused_with_413() {
     let body = format!(r#"{{"name": "big", "description": "{filler}"}}"#).into_bytes();
     let (status, answer) = raw(&app, Method::POST, "/v1/tools", body).await;
     assert_envelope(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "1 MiB + body");
+    // A policy document may be larger (a backup of the largest policy must re-apply), up to 32 MiB.
     let document =
-        json!({"tools": (0..20_000).map(|i| json!({"name": format!("tool-{i:06}"), "description": "d".repeat(40)})).collect::<Vec<_>>()});
-    let (status, answer) = raw(&app, Method::PUT, "/v1/policy", serde_json::to_vec(&document).unwrap()).await;
-    assert_envelope(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "large policy");
+        json!({"tools": (0..9_000).map(|i| json!({"name": format!("tool-{i:06}"), "description": "d".repeat(4000)})).collect::<Vec<_>>()});
+    let body = serde_json::to_vec(&document).unwrap();
+    assert!(body.len() > 32 * 1024 * 1024 && body.len() < 40 * 1024 * 1024, "{}", body.len());
+    let (status, answer) = raw(&app, Method::PUT, "/v1/policy", body).await;
+    assert_envelope(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "policy over 32 MiB");
     let params = json!({"tool": "t", "params": {"blob": "y".repeat(1024 * 1024)}});
     let (status, answer) = app.post("/v1/check", &app.keys.standard, &params).await;
     assert_envelope(status, &answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "huge params");

@@ -9,6 +9,7 @@ mod connections;
 mod credits;
 mod deciders;
 mod export;
+mod integrity;
 mod invalid_input;
 mod management;
 mod pii;

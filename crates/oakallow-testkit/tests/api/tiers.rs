@@ -6,19 +6,19 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Tier {
+pub(crate) enum Tier {
     Management,
     Standard,
     Approver,
 }
 
-const M: &[Tier] = &[Tier::Management];
-const MS: &[Tier] = &[Tier::Management, Tier::Standard];
-const S: &[Tier] = &[Tier::Standard];
-const SA: &[Tier] = &[Tier::Standard, Tier::Approver];
-const A: &[Tier] = &[Tier::Approver];
+pub(crate) const M: &[Tier] = &[Tier::Management];
+pub(crate) const MS: &[Tier] = &[Tier::Management, Tier::Standard];
+pub(crate) const S: &[Tier] = &[Tier::Standard];
+pub(crate) const SA: &[Tier] = &[Tier::Standard, Tier::Approver];
+pub(crate) const A: &[Tier] = &[Tier::Approver];
 
-fn key(keys: &OrgKeys, tier: Tier) -> &str {
+pub(crate) fn key(keys: &OrgKeys, tier: Tier) -> &str {
     match tier {
         Tier::Management => &keys.management,
         Tier::Standard => &keys.standard,
