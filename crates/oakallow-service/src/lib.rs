@@ -195,6 +195,12 @@ impl Service {
         Ok(caller)
     }
 
+    /// How many long-polls (`GET /v1/approvals/{id}?wait=`) are waiting on this node, as it
+    /// changes: tests wait for a long-poll to be parked before they decide, instead of sleeping.
+    pub fn parked_long_polls(&self) -> watch::Receiver<usize> {
+        self.wakeups.parked()
+    }
+
     /// For tests: holds the next task that reaches `point` until the answer is released or
     /// dropped, so that a race can be provoked deterministically.
     pub fn pause_at(&self, point: PausePoint) -> Pause {

@@ -12,11 +12,27 @@ use tokio::sync::{Notify, watch};
 pub(crate) struct Wakeups {
     waiting: Mutex<HashMap<ApprovalId, Weak<Notify>>>,
     stopping: watch::Receiver<bool>,
+    /// How many long-polls are waiting right now (tests wait on it instead of sleeping).
+    parked: watch::Sender<usize>,
+}
+
+/// Counts a long-poll as waiting for as long as it lives.
+struct Parked<'a>(&'a watch::Sender<usize>);
+
+impl Drop for Parked<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|parked| *parked = parked.saturating_sub(1));
+    }
 }
 
 impl Wakeups {
     pub(crate) fn new(stopping: watch::Receiver<bool>) -> Self {
-        Self { waiting: Mutex::new(HashMap::new()), stopping }
+        Self { waiting: Mutex::new(HashMap::new()), stopping, parked: watch::Sender::new(0) }
+    }
+
+    /// How many long-polls are waiting on this node, as it changes.
+    pub(crate) fn parked(&self) -> watch::Receiver<usize> {
+        self.parked.subscribe()
     }
 
     /// A handle that [`Wakeups::notify`] wakes for `id`. Create it before reading the state
@@ -53,6 +69,8 @@ impl Wakeups {
         if *stopping.borrow() {
             return false;
         }
+        self.parked.send_modify(|parked| *parked += 1);
+        let _parked = Parked(&self.parked);
         tokio::select! {
             () = notified => true,
             () = tokio::time::sleep(timeout) => true,

@@ -160,6 +160,9 @@ async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
     let cluster = Cluster::start().await;
     cluster.nodes[0].commit_runtime(T0, unbilled([cluster.mint("a"), cluster.mint("b")]).into()).await.unwrap();
     let mut other = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
+    // The batch must be the deadlock's victim: it waits first and looks for deadlocks after the
+    // default second, long before this connection would.
+    sqlx::raw_sql("SET deadlock_timeout = '30s'").execute(&mut other).await.unwrap();
     sqlx::raw_sql("BEGIN").execute(&mut other).await.unwrap();
     sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'b' FOR UPDATE").execute(&mut other).await.unwrap();
     let other_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut other).await.unwrap();
@@ -170,7 +173,9 @@ async fn a_batch_aborted_by_a_deadlock_is_tried_again() {
     // Wait until the batch holds `a` and waits for `b`.
     let mut watcher = PgConnection::connect_with(&cluster.schema.options()).await.unwrap();
     let blocked = "SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid)))";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !sqlx::query_scalar::<_, bool>(blocked).bind(other_pid).fetch_one(&mut watcher).await.unwrap() {
+        assert!(tokio::time::Instant::now() < deadline, "the batch never waited for the locked row");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     sqlx::raw_sql("SELECT 1 FROM tokens WHERE jti = 'a' FOR UPDATE").execute(&mut other).await.expect("the batch is the victim");

@@ -334,6 +334,18 @@ impl TestApp {
         self.clock.as_ref().expect("a manual clock").advance_seconds(seconds);
     }
 
+    /// Waits until at least `n` long-polls are waiting on this server (so a decision made now
+    /// wakes them rather than being read at their start); panics after 10 s.
+    pub async fn parked_long_polls(&self, n: usize) {
+        let mut parked = self.service.parked_long_polls();
+        let waiting = parked.wait_for(|parked| *parked >= n);
+        match tokio::time::timeout(std::time::Duration::from_secs(10), waiting).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => panic!("the service stopped"),
+            Err(_) => panic!("{n} long-polls were not waiting within 10 s"),
+        }
+    }
+
     /// Waits until the webhook worker has made a whole pass over the due deliveries that began
     /// after this call, so it saw the clock and the outbox as they are now and recorded every
     /// attempt it made; panics if that does not happen within 10 s.

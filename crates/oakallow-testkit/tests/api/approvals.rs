@@ -93,7 +93,7 @@ async fn expiry_at_the_deadline_on_every_read_and_announced_once() {
     assert_eq!(app.service.sweep_expired_approvals().await.unwrap(), 1);
     assert_eq!(app.service.sweep_expired_approvals().await.unwrap(), 0, "marked once");
     receiver.wait_for(2, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.webhook_pass().await;
     assert_eq!(receiver.events("approval.expired").len(), 1, "announced once");
     let (_, expired) = app.get("/v1/activity?type=approval.expired", &app.keys.management).await;
     assert_eq!(expired["data"].as_array().unwrap().len(), 1);
@@ -115,7 +115,10 @@ async fn the_background_sweeper_announces_each_expiry_once() {
     }
     app.advance(61);
     receiver.wait_for(6, Duration::from_secs(10)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Every approval is stored expired now, so no sweep can announce one again.
+    let (_, expired) = app.get("/v1/activity?type=approval.expired", &app.keys.management).await;
+    assert_eq!(expired["data"].as_array().unwrap().len(), 3);
+    app.webhook_pass().await;
     assert_eq!(receiver.events("approval.expired").len(), 3);
     assert_eq!(receiver.events("approval.created").len(), 3);
 }
@@ -254,18 +257,22 @@ async fn the_requester_can_cancel_and_waiters_wake() {
         let request = app.request(Method::GET, &format!("/v1/approvals/{id}?wait=20")).header("X-API-Key", &app.keys.approver);
         tokio::spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.parked_long_polls(1).await;
     let (status, cancelled) = app.post(&format!("/v1/approvals/{id}/cancel"), &app.keys.standard, &json!({})).await;
     assert_eq!((status, cancelled["status"].as_str()), (StatusCode::OK, Some("cancelled")));
-    let woke = tokio::time::timeout(Duration::from_secs(2), poll).await.expect("the long-poll woke").unwrap();
+    let woke = tokio::time::timeout(Duration::from_secs(10), poll).await.expect("the long-poll woke").unwrap();
     assert_eq!(woke["status"], "cancelled");
     let (status, _) = app.post(&format!("/v1/approvals/{id}/cancel"), &app.keys.standard, &json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, _) = app.get(&format!("/v1/approvals/{id}?wait=61"), &app.keys.standard).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let started = std::time::Instant::now();
-    let (_, quick) = app.get(&format!("/v1/approvals/{id}?wait=30"), &app.keys.standard).await;
-    assert!(started.elapsed() < Duration::from_secs(1), "a decided approval answers at once: {quick}");
+    // A long-poll of an approval that is no longer pending is answered without waiting (well
+    // before its 60 s).
+    let path = format!("/v1/approvals/{id}?wait=60");
+    let (status, quick) = tokio::time::timeout(Duration::from_secs(30), app.get(&path, &app.keys.standard))
+        .await
+        .expect("a decided approval answers at once");
+    assert_eq!((status, quick["status"].as_str()), (StatusCode::OK, Some("cancelled")));
 }
 
 #[tokio::test]
@@ -279,10 +286,9 @@ async fn stopping_the_server_answers_waiting_long_polls() {
             .header("X-API-Key", &app.keys.approver);
         tokio::spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let started = std::time::Instant::now();
-    app.stop().await;
-    assert!(started.elapsed() < Duration::from_secs(5), "stopping does not wait for the long-poll's minute");
-    let answered = tokio::time::timeout(Duration::from_secs(5), poll).await.expect("the long-poll was answered").unwrap();
+    app.parked_long_polls(1).await;
+    // Stopping answers the long-poll at once, well before its minute.
+    tokio::time::timeout(Duration::from_secs(30), app.stop()).await.expect("stopping does not wait for the long-poll's minute");
+    let answered = tokio::time::timeout(Duration::from_secs(30), poll).await.expect("the long-poll was answered").unwrap();
     assert_eq!(answered["status"], "pending");
 }
