@@ -21,14 +21,18 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// that every backup re-applies, as exported, pretty-printed or in YAML.
 pub const MAX_POLICY_BODY_BYTES: usize = 2 * oakallow_domain::policy::MAX_DOCUMENT_BYTES;
 
-/// The key presented in `X-API-Key` or `Authorization: Bearer`.
+/// The key presented in `X-API-Key` or `Authorization: Bearer`. Every key the request carries
+/// must be the same one: a request with two different keys (two headers, or both forms) is
+/// refused, since a proxy or log keyed on one header would attribute the call to the other key.
 fn presented_key(headers: &HeaderMap) -> Option<&str> {
-    if let Some(key) = headers.get("x-api-key") {
-        return key.to_str().ok();
-    }
-    let authorization = headers.get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = authorization.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    let api_keys = headers.get_all("x-api-key").iter().map(|value| value.to_str().ok());
+    let bearers = headers.get_all(AUTHORIZATION).iter().filter_map(|value| {
+        let (scheme, token) = value.to_str().ok()?.split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| Some(token.trim()))
+    });
+    let mut presented = api_keys.chain(bearers);
+    let key = presented.next()??;
+    presented.all(|other| other == Some(key)).then_some(key)
 }
 
 /// Any authenticated key. Handlers take a tier extractor instead ([`ManagementKey`] and the

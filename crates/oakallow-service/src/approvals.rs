@@ -430,6 +430,7 @@ impl Service {
             Outcome::Escalated => (ActivityType::ApprovalEscalated, "approval.escalated"),
             Outcome::Decided(_) => (ActivityType::ApprovalDecided, "approval.decided"),
         };
+        self.pauses.pass(crate::pauses::PausePoint::DecisionPlanned).await;
         self.apply_transition(actor, &approval, after, Some(decision), kind, event, now).await
     }
 
@@ -469,6 +470,14 @@ impl Service {
         if !self.store.transition_approval(&transition).await? {
             let current = self.store.approval(before.org_id, before.id).await?.ok_or_else(approval_not_found)?;
             let status = current.status_at(self.clock.now());
+            if status == ApprovalStatus::Pending {
+                // Still pending, so another decision moved it to its next level meanwhile: this
+                // one was made about a level that is decided now.
+                return Err(ServiceError::Conflict {
+                    message: format!("level {} was decided meanwhile; the approval now waits for level {}", before.level, current.level),
+                    details: json!({ "level": current.level, "status": status.as_str() }),
+                });
+            }
             return Err(ServiceError::ApprovalNotPending { status: status.as_str() });
         }
         self.wakeups.notify(before.id);

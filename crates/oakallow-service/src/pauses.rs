@@ -17,6 +17,8 @@ pub enum PausePoint {
     OrgPatchChecked,
     /// This node is about to reload an org that changed elsewhere.
     OrgReload,
+    /// A decision was planned from the approval as read and is about to be written.
+    DecisionPlanned,
 }
 
 /// One armed point: the first task to reach it waits until the pause ends.

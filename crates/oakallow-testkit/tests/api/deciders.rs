@@ -98,3 +98,31 @@ async fn decisions_made_before_the_upgrade_get_their_deciders_postgres() {
     db.close().await.unwrap();
     deciders_after_the_upgrade(app, &id, &keys).await;
 }
+
+/// Two approvers decide level 1 of a two-level approval at once: one escalates it, and the
+/// other, planned on level 1, is told that level was decided meanwhile (409 `conflict` naming
+/// the level it waits for), not that a still pending approval is "not pending".
+#[tokio::test]
+async fn a_level_decided_meanwhile_is_a_conflict_that_names_the_next_level() {
+    let app = TestApp::sqlite().await;
+    app.create("/v1/tools", json!({"name": "wire", "requires_second_approval": true})).await;
+    let (second_key, _) = another_approver(&app).await;
+    let id = ask(&app, json!({"tool": "wire", "reason": "payroll"})).await["id"].as_str().unwrap().to_owned();
+    let mut pause = app.service.pause_at(oakallow_service::pauses::PausePoint::DecisionPlanned);
+    let slow = {
+        let body = json!({"decision": "approved", "decided_by": "alice"});
+        let request =
+            app.request(reqwest::Method::POST, &format!("/v1/approvals/{id}/decide")).header("X-API-Key", &app.keys.approver).json(&body);
+        tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        })
+    };
+    pause.reached().await;
+    let (status, escalated) = decide_with(&app, &second_key, &id, "approved", "bob").await;
+    assert_eq!((status, escalated["level"].as_u64()), (StatusCode::OK, Some(2)), "{escalated}");
+    pause.release();
+    let (status, refused) = slow.await.unwrap();
+    assert_eq!((status, refused["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{refused}");
+    assert_eq!((refused["error"]["details"]["level"].as_u64(), refused["error"]["details"]["status"].as_str()), (Some(2), Some("pending")));
+}

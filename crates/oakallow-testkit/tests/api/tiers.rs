@@ -209,6 +209,20 @@ async fn every_endpoint_answers_each_tier_as_the_table_says() {
     }
     let (status, _) = app.request(Method::GET, "/v1/org").bearer_auth(&app.keys.management).send().await.map(|r| (r.status(), ())).unwrap();
     assert_eq!(status, StatusCode::OK, "Authorization: Bearer works too");
+    let both = |bearer: &str| app.request(Method::GET, "/v1/org").header("X-API-Key", &app.keys.management).bearer_auth(bearer).send();
+    assert_eq!(both(&app.keys.management).await.unwrap().status(), StatusCode::OK, "the same key twice is one key");
+    let mixed = both(&app.keys.standard).await.unwrap();
+    assert_eq!(mixed.status(), StatusCode::UNAUTHORIZED, "two different keys: which one acts is ambiguous");
+    let twice = app
+        .request(Method::GET, "/v1/org")
+        .header("X-API-Key", &app.keys.management)
+        .header("X-API-Key", &app.keys.standard)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(twice.status(), StatusCode::UNAUTHORIZED, "two X-API-Key headers with different keys");
+    let proxy = app.request(Method::GET, "/v1/org").header("X-API-Key", &app.keys.management).basic_auth("proxy", Some("pw")).send();
+    assert_eq!(proxy.await.unwrap().status(), StatusCode::OK, "another scheme in Authorization is not a key");
     let (status, _) = app.call(Method::GET, "/v1/org", Some("oak_live_not-a-key"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
