@@ -27,7 +27,7 @@ macro_rules! managed {
 
             /// Lists objects, oldest first.
             #[utoipa::path(get, path = $collection, tag = $tag, operation_id = $list, params(ListQuery),
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
                 responses((status = 200, body = Page<$view>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
             pub async fn list(State(app): State<AppState>, ReaderKey(caller): ReaderKey, QueryParams(query): QueryParams<ListQuery>) -> ApiResult<Json<Page<$view>>> {
                 Ok(Json(app.service.list_objects::<$kind>(&caller, &query.page()).await?))
@@ -35,7 +35,7 @@ macro_rules! managed {
 
             /// Creates an object.
             #[utoipa::path(post, path = $collection, tag = $tag, operation_id = $create, request_body = $spec,
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management"]), ("bearer" = ["management"])),
                 responses((status = 201, body = $view), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
                     (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
             pub async fn create(State(app): State<AppState>, ManagementKey(caller): ManagementKey, JsonBody(spec): JsonBody<$spec>) -> ApiResult<(StatusCode, Json<$view>)> {
@@ -44,7 +44,7 @@ macro_rules! managed {
 
             /// Reads one object.
             #[utoipa::path(get, path = $item, tag = $tag, operation_id = $get, params(("id" = String, Path)),
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
                 responses((status = 200, body = $view), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
             pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, Path(id): Path<String>) -> ApiResult<Json<$view>> {
                 Ok(Json(app.service.get_object::<$kind>(&caller, &id).await?))
@@ -53,7 +53,7 @@ macro_rules! managed {
             /// Changes some fields of an object; `null` clears a field.
             #[utoipa::path(patch, path = $item, tag = $tag, operation_id = $update, params(("id" = String, Path)),
                 request_body(content = Object, description = "Any subset of the create fields"),
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management"]), ("bearer" = ["management"])),
                 responses((status = 200, body = $view), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
                     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
             pub async fn update(
@@ -67,7 +67,7 @@ macro_rules! managed {
 
             /// Deletes an object; referenced objects need `?cascade=true`.
             #[utoipa::path(delete, path = $item, tag = $tag, operation_id = $delete, params(("id" = String, Path), DeleteQuery),
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management"]), ("bearer" = ["management"])),
                 responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
                     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
             pub async fn delete(

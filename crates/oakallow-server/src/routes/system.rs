@@ -8,7 +8,7 @@ use oakallow_service::Health;
 use crate::AppState;
 
 /// Liveness and database reachability.
-#[utoipa::path(get, path = "/v1/health", tag = "system",
+#[utoipa::path(get, path = "/v1/health", operation_id = "health", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
     let health = app.service.health().await;
@@ -17,7 +17,7 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
 }
 
 /// The OpenAPI 3.1 description of this API.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "openapi_document", tag = "system", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(crate::openapi())
 }

@@ -11,8 +11,8 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{JsonBody, ReaderKey, StandardKey};
 
 /// Mints a single-use token from an allowed check or an approved approval.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = MintRequest, security(("api_key" = []), ("bearer" = [])),
-    responses((status = 201, body = MintedTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/v1/tokens", operation_id = "mint_token", tag = "tokens", request_body = MintRequest, security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 201, body = MintedTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "not_authorized, with details.reason")))]
 pub async fn mint(
     State(app): State<AppState>,
@@ -23,8 +23,8 @@ pub async fn mint(
 }
 
 /// The same as `POST /v1/tokens`.
-#[utoipa::path(post, path = "/v1/tokens/mint", tag = "tokens", request_body = MintRequest, security(("api_key" = []), ("bearer" = [])),
-    responses((status = 201, body = MintedTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/v1/tokens/mint", operation_id = "mint_token_alias", tag = "tokens", request_body = MintRequest, security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 201, body = MintedTokenView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub async fn mint_alias(
     state: State<AppState>,
@@ -35,8 +35,8 @@ pub async fn mint_alias(
 }
 
 /// Verifies a token and (by default) accepts it, once, across all nodes.
-#[utoipa::path(post, path = "/v1/tokens/verify", tag = "tokens", request_body = VerifyRequest, security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/tokens/verify", operation_id = "verify_token", tag = "tokens", request_body = VerifyRequest, security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 200, body = Verification), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"), (status = 403, body = ErrorBody)))]
 pub async fn verify(
     State(app): State<AppState>,
     StandardKey(caller): StandardKey,
@@ -46,15 +46,15 @@ pub async fn verify(
 }
 
 /// The org's Ed25519 public keys, to check tokens offline.
-#[utoipa::path(get, path = "/v1/signing-keys", tag = "tokens", security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/signing-keys", operation_id = "list_signing_keys", tag = "tokens", security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
     responses((status = 200, body = SigningKeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn signing_keys(State(app): State<AppState>, ReaderKey(caller): ReaderKey) -> ApiResult<Json<SigningKeyList>> {
     Ok(Json(app.service.signing_keys(&caller).await?))
 }
 
 /// Logs what happened when the agent ran a tool.
-#[utoipa::path(post, path = "/v1/executions", tag = "executions", request_body = ExecutionRequest, security(("api_key" = []), ("bearer" = [])),
-    responses((status = 201, body = ExecutionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/v1/executions", operation_id = "log_execution", tag = "executions", request_body = ExecutionRequest, security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 201, body = ExecutionView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"), (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "token_used, or not_authorized with details.reason")))]
 pub async fn execution(
     State(app): State<AppState>,

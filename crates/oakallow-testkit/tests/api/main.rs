@@ -4,6 +4,7 @@
 
 mod approvals;
 mod audit;
+mod contract;
 mod credits;
 mod invalid_input;
 mod management;
