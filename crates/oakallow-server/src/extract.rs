@@ -103,7 +103,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonOrYaml<T> {
         let content_type = request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
         let bytes = body_bytes(request, state).await?;
         if content_type.contains("yaml") {
-            return serde_norway::from_slice(&bytes).map(Self).map_err(|e| ApiError::invalid(format!("invalid YAML body: {e}")));
+            // Through JSON's data model, so that a YAML document means exactly what the same JSON
+            // document means: a YAML `false` where text is expected is refused, not read as "false".
+            // YAML's own tree first, which refuses a key given twice.
+            let invalid = |e: &dyn std::fmt::Display| ApiError::invalid(format!("invalid YAML body: {e}"));
+            let tree: serde_norway::Value = serde_norway::from_slice(&bytes).map_err(|e| invalid(&e))?;
+            let value = serde_json::to_value(tree).map_err(|e| invalid(&e))?;
+            return serde_json::from_value(value).map(Self).map_err(|e| invalid(&e));
         }
         parse_json(&bytes).map(Self)
     }
