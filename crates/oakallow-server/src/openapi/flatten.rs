@@ -7,52 +7,20 @@
 
 use std::collections::BTreeMap;
 
-use utoipa::openapi::schema::{AdditionalProperties, AllOf, ArrayItems, Object, Schema, Type};
+use utoipa::openapi::schema::{AdditionalProperties, AllOf, Object, Schema, Type};
 use utoipa::openapi::{OpenApi, RefOr};
 
 /// Replaces every `allOf` of objects in the document (components and operations) by the object
 /// it describes.
 pub(super) fn flatten_all_of(document: &mut OpenApi) {
-    let Some(components) = document.components.as_mut() else { return };
-    let known = components.schemas.clone();
-    components.schemas.values_mut().for_each(|schema| flatten(schema, &known));
-    for item in document.paths.paths.values_mut() {
-        for operation in super::operations_mut(item) {
-            let bodies = operation.request_body.iter_mut().filter_map(|body| match body {
-                RefOr::T(body) => Some(body.content.values_mut()),
-                RefOr::Ref(_) => None,
-            });
-            let answers = operation.responses.responses.values_mut().filter_map(|response| match response {
-                RefOr::T(response) => Some(response.content.values_mut()),
-                RefOr::Ref(_) => None,
-            });
-            for content in bodies.flatten().chain(answers.flatten()) {
-                if let RefOr::T(content) = content {
-                    content.schema.iter_mut().for_each(|schema| flatten(schema, &known));
-                }
-            }
+    let known = document.components.as_ref().map(|c| c.schemas.clone()).unwrap_or_default();
+    super::for_each_schema(document, &mut |schema| {
+        if let Schema::AllOf(all_of) = schema
+            && let Some(object) = merged(all_of, &known)
+        {
+            *schema = Schema::Object(object);
         }
-    }
-}
-
-fn flatten(schema: &mut RefOr<Schema>, known: &BTreeMap<String, RefOr<Schema>>) {
-    let RefOr::T(inner) = schema else { return };
-    match inner {
-        Schema::AllOf(all_of) => {
-            if let Some(object) = merged(all_of, known) {
-                *inner = Schema::Object(object);
-                flatten(schema, known);
-            }
-        }
-        Schema::Object(object) => object.properties.values_mut().for_each(|property| flatten(property, known)),
-        Schema::Array(array) => {
-            if let ArrayItems::RefOrSchema(items) = &mut array.items {
-                flatten(items, known);
-            }
-        }
-        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(|item| flatten(item, known)),
-        _ => {}
-    }
+    });
 }
 
 /// The one object an `allOf` of objects describes, or `None` when a member is not an object.

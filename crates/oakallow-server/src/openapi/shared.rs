@@ -1,7 +1,7 @@
 //! What every operation has in common, written once instead of in each handler's annotation: the
 //! refusals any request can meet (no or wrong key, a malformed query or body, an unknown id, a
-//! database that cannot be reached), and the links from each create to the operations on what
-//! it created (for clients and for stateful API fuzzing).
+//! database that cannot be reached), and the links from each create and each list to the
+//! operations on the objects they name (for clients and for stateful API fuzzing).
 
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -44,9 +44,9 @@ pub(super) fn add_common_refusals(document: &mut OpenApi) {
     }
 }
 
-/// Links each `POST <collection>` that answers 201 to the operations on `<collection>/{id}`,
-/// with `id` taken from the answer.
-pub(super) fn add_create_links(document: &mut OpenApi) {
+/// Links each `POST <collection>` that answers 201 to the operations on `<collection>/{id}`, with
+/// `id` taken from the answer, and each `GET <collection>` list to them, with the first item's id.
+pub(super) fn add_links(document: &mut OpenApi) {
     let targets: Vec<(String, String)> = document
         .paths
         .paths
@@ -54,12 +54,15 @@ pub(super) fn add_create_links(document: &mut OpenApi) {
         .flat_map(|(path, item)| super::operations_mut(item).filter_map(move |op| Some((path.clone(), op.operation_id.clone()?))))
         .collect();
     for (path, item) in document.paths.paths.iter_mut() {
-        let Some(RefOr::T(created)) = item.post.as_mut().and_then(|op| op.responses.responses.get_mut("201")) else { continue };
         let prefix = format!("{path}/{{id}}");
-        for (target_path, operation_id) in &targets {
-            if target_path == &prefix || target_path.starts_with(&format!("{prefix}/")) {
-                let link = LinkBuilder::new().operation_id(operation_id).parameter("id", "$response.body#/id").build();
-                created.links.insert(operation_id.clone(), RefOr::T(link));
+        let linked: Vec<&String> =
+            targets.iter().filter(|(target, _)| target == &prefix || target.starts_with(&format!("{prefix}/"))).map(|(_, id)| id).collect();
+        let answers = [(item.post.as_mut(), "201", "$response.body#/id"), (item.get.as_mut(), "200", "$response.body#/data/0/id")];
+        for (operation, status, id) in answers {
+            let Some(RefOr::T(answer)) = operation.and_then(|op| op.responses.responses.get_mut(status)) else { continue };
+            for operation_id in &linked {
+                let link = LinkBuilder::new().operation_id(*operation_id).parameter("id", id).build();
+                answer.links.insert((*operation_id).clone(), RefOr::T(link));
             }
         }
     }

@@ -18,6 +18,7 @@ use crate::extract::{AnyKey, ApproverKey, JsonBody, QueryParams, StandardKey};
 #[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// Hold the request until the approval leaves `pending`, at most this many seconds (≤ 60).
+    #[param(maximum = 60)]
     pub wait: Option<u32>,
 }
 
@@ -30,7 +31,7 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 
 /// Asks a person to decide about one call. Honors `Idempotency-Key` for 24 hours.
 #[utoipa::path(post, path = "/v1/approvals", operation_id = "create_approval", tag = "approvals", request_body = ApprovalRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
+    params(("Idempotency-Key" = Option<oakallow_domain::policy::text::IdempotencyKey>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
     security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
     responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"),
         (status = 403, body = ErrorBody, description = "forbidden_tier, or tool_disabled"), (status = 409, body = ErrorBody),
@@ -52,7 +53,7 @@ pub async fn create(
 
 /// The same as `POST /v1/approvals`.
 #[utoipa::path(post, path = "/v1/approvals/request", operation_id = "request_approval", tag = "approvals", request_body = ApprovalRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
+    params(("Idempotency-Key" = Option<oakallow_domain::policy::text::IdempotencyKey>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
     security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
     responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]

@@ -19,7 +19,8 @@ pub async fn rotate(State(app): State<AppState>, ManagementKey(caller): Manageme
 
 /// Sends a `webhook.test` event.
 #[utoipa::path(post, path = "/v1/webhooks/test", operation_id = "test_webhook", tag = "webhooks", security(("api_key" = ["management"]), ("bearer" = ["management"])),
-    responses((status = 202, body = TestEvent), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 202, body = TestEvent), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "conflict: the org has no webhook_url")))]
 pub async fn test(State(app): State<AppState>, ManagementKey(caller): ManagementKey) -> ApiResult<(StatusCode, Json<TestEvent>)> {
     Ok((StatusCode::ACCEPTED, Json(app.service.test_webhook(&caller).await?)))
 }

@@ -41,6 +41,7 @@ async fn org(c: &Contract<'_>, receiver: &Receiver) {
     let k = &c.app.keys;
     c.get("/v1/org", &k.management, 200).await;
     c.get("/v1/org", &k.standard, 403).await;
+    c.post("/v1/webhooks/test", &k.management, json!({}), 409).await;
     let settings = json!({"name": "Contract org", "approval_timeout_seconds": 600, "webhook_url": receiver.url,
         "webhook_events": ["approval.created", "approval.decided"], "token_signing": "ed25519", "redact_pii": true});
     c.patch("/v1/org", &k.management, settings, 200).await;
