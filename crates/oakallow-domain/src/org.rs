@@ -6,6 +6,9 @@ use crate::clock::Timestamp;
 use crate::id::{AccountId, KeyId, OrgId};
 use crate::keys::KeyTier;
 
+/// Longest webhook URL, in characters.
+pub const MAX_URL_LEN: usize = 2048;
+
 /// Webhook event types an org can subscribe to.
 pub const WEBHOOK_EVENTS: [&str; 7] = [
     "approval.created",

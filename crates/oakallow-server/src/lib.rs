@@ -4,6 +4,7 @@
 mod connections;
 pub mod error;
 pub mod extract;
+mod openapi;
 pub mod routes;
 
 use std::future::Future;
@@ -18,8 +19,7 @@ use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -35,26 +35,8 @@ pub struct AppState {
     pub service: Arc<Service>,
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "oakallow", description = "The security layer between AI agents and their tools.", license(name = "Apache-2.0")),
-    modifiers(&SecuritySchemes),
-    components(schemas(error::ErrorBody))
-)]
-struct ApiDoc;
-
-struct SecuritySchemes;
-
-impl Modify for SecuritySchemes {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
-    }
-}
-
 fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(system::health))
         .routes(routes!(system::openapi))
         .routes(routes!(runtime::check))
@@ -107,7 +89,13 @@ fn policy_routes() -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
 /// The OpenAPI 3.1 document of the whole API.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOCUMENT.get_or_init(|| api().split_for_parts().1).clone()
+    DOCUMENT
+        .get_or_init(|| {
+            let mut document = api().split_for_parts().1;
+            openapi::finish(&mut document);
+            document
+        })
+        .clone()
 }
 
 async fn no_route() -> ApiError {

@@ -26,20 +26,25 @@ pub struct ActivityQuery {
     /// Entry type, e.g. `permission.checked`.
     #[serde(rename = "type")]
     #[param(rename = "type")]
+    #[param(value_type = Option<oakallow_domain::audit::ActivityType>)]
     pub kind: Option<String>,
     /// Tool name.
     pub tool: Option<String>,
     /// Tenant external id.
     pub tenant: Option<String>,
     /// Permission.
+    #[param(value_type = Option<oakallow_domain::permission::Permission>)]
     pub permission: Option<String>,
     /// Result.
     pub result: Option<String>,
     /// RFC 3339; entries at or after.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339; entries before.
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// Page size (1–500, default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
@@ -134,10 +139,13 @@ impl Service {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `jsonl` (default) or `csv`.
+    #[param(pattern = "^(jsonl|csv)$")]
     pub format: Option<String>,
     /// RFC 3339; entries at or after.
+    #[param(format = DateTime)]
     pub since: Option<String>,
     /// RFC 3339; entries before.
+    #[param(format = DateTime)]
     pub until: Option<String>,
 }
 

@@ -16,7 +16,7 @@ use oakallow_domain::canonical::{object_sha256, to_canonical_string};
 use oakallow_domain::id::{ApprovalId, CheckId, OrgId};
 use oakallow_domain::permission::Permission;
 use oakallow_domain::pii::digest;
-use oakallow_domain::policy::{CheckInput, check_text};
+use oakallow_domain::policy::{CheckInput, MAX_LABEL_LEN, check_text};
 use oakallow_store::{ApprovalFilter, ApprovalTransition, CreateOutcome, IdempotencyClaim, NewApproval, StoreError};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -35,29 +35,32 @@ use crate::{Service, events, redact};
 pub const MAX_WAIT_SECONDS: u32 = 60;
 /// How long an `Idempotency-Key` is remembered, in seconds.
 const IDEMPOTENCY_SECONDS: i64 = 24 * 3600;
-/// Longest `Idempotency-Key` and `decided_by`, in bytes.
-const MAX_KEY_LEN: usize = 255;
 
 /// Body of `POST /v1/approvals`.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRequest {
     /// Tool name.
+    #[schema(value_type = oakallow_domain::policy::text::Name)]
     pub tool: String,
     /// Tenant external id.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub tenant: Option<String>,
     /// Resource name.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub resource: Option<String>,
     /// Method name.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub method: Option<String>,
     /// The call's params (an object).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub params: Option<Map<String, Value>>,
     /// Why the agent wants to run it; shown to the approver.
+    #[schema(value_type = oakallow_domain::policy::text::Reason)]
     pub reason: String,
     /// Free-form context.
     #[serde(default)]
@@ -65,6 +68,7 @@ pub struct ApprovalRequest {
     pub context: Option<Map<String, Value>>,
     /// The caller's own reference.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub reference_id: Option<String>,
     /// Wait at most this long (clamped to 60 s … 7 days).
     #[serde(default)]
@@ -82,9 +86,11 @@ pub struct DecideRequest {
     pub decision: Verdict,
     /// Shown to the agent (a denial's note is what it tells the model).
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Text>)]
     pub note: Option<String>,
-    /// The person deciding (required with an approver key).
+    /// The person deciding (required with an approver key, the only key that decides).
     #[serde(default)]
+    #[schema(value_type = oakallow_domain::policy::text::Decider, required = true)]
     pub decided_by: Option<String>,
 }
 
@@ -100,6 +106,7 @@ pub struct ApprovalQuery {
     /// Tenant external id.
     pub tenant: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
@@ -153,8 +160,10 @@ impl Service {
         idempotency_key: Option<String>,
     ) -> ServiceResult<(ApprovalView, bool)> {
         check_request(&request)?;
-        if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.len() > MAX_KEY_LEN || k.chars().any(char::is_control)) {
-            return Err(ServiceError::invalid(format!("Idempotency-Key must be 1 to {MAX_KEY_LEN} bytes without control characters")));
+        if idempotency_key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > MAX_LABEL_LEN || k.chars().any(char::is_control)) {
+            return Err(ServiceError::invalid(format!(
+                "Idempotency-Key must be 1 to {MAX_LABEL_LEN} characters without control characters"
+            )));
         }
         let runtime = self.org_runtime(caller.org_id()).await?;
         let check_id = match &request.check_id {
@@ -390,8 +399,8 @@ impl Service {
             .clone()
             .filter(|by| !by.trim().is_empty())
             .ok_or_else(|| ServiceError::invalid("decided_by is required with an approver key"))?;
-        if decided_by.len() > MAX_KEY_LEN || decided_by.chars().any(char::is_control) {
-            return Err(ServiceError::invalid(format!("decided_by must be 1 to {MAX_KEY_LEN} bytes without control characters")));
+        if decided_by.chars().count() > MAX_LABEL_LEN || decided_by.chars().any(char::is_control) {
+            return Err(ServiceError::invalid(format!("decided_by must be 1 to {MAX_LABEL_LEN} characters without control characters")));
         }
         check_text("note", request.note.as_deref())?;
         // Kept and announced redacted. A level-2 decider is then compared with the level-1 one

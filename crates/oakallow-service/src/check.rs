@@ -8,7 +8,7 @@ use oakallow_domain::canonical::object_sha256;
 use oakallow_domain::id::CheckId;
 use oakallow_domain::json;
 use oakallow_domain::org::Org;
-use oakallow_domain::policy::{CheckInput, Tool, check_name};
+use oakallow_domain::policy::{CheckInput, MAX_REFERENCE_LEN, Tool, check_name};
 use oakallow_domain::token::DEFAULT_TTL_SECONDS;
 use oakallow_domain::{Permission, ResolvedFrom, Timestamp};
 use oakallow_store::{CheckRecord, RuntimeWrite};
@@ -22,23 +22,24 @@ use crate::orgs_cache::OrgRuntime;
 use crate::tokens::TokenSubject;
 use crate::{Service, redact, schema};
 
-/// Longest `reference_id`, in bytes.
-const MAX_REFERENCE_LEN: usize = 200;
-
 /// Body of `POST /v1/check`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// Tool name.
+    #[schema(value_type = oakallow_domain::policy::text::Name)]
     pub tool: String,
     /// Tenant `external_id`.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub tenant: Option<String>,
     /// Resource name.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub resource: Option<String>,
     /// Method name.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub method: Option<String>,
     /// The call's params (an object), validated against the tool's schema.
     #[serde(default)]
@@ -50,6 +51,7 @@ pub struct CheckRequest {
     pub context: Option<Map<String, Value>>,
     /// The caller's own reference for this call.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Reference>)]
     pub reference_id: Option<String>,
     /// Mint an execution token inline when the answer is `allowed`.
     #[serde(default)]
@@ -63,10 +65,8 @@ pub struct CheckResponse {
     #[schema(value_type = String)]
     pub check_id: CheckId,
     /// The decision.
-    #[schema(value_type = String)]
     pub permission: Permission,
     /// The step of the resolution chain that decided.
-    #[schema(value_type = String)]
     pub resolved_from: ResolvedFrom,
     /// The deciding rule, for rule levels.
     pub rule_id: Option<String>,
@@ -96,6 +96,7 @@ pub struct CheckResponse {
 #[serde(deny_unknown_fields)]
 pub struct ValidateRequest {
     /// Tool name.
+    #[schema(value_type = oakallow_domain::policy::text::Name)]
     pub tool: String,
     /// The params to validate.
     #[schema(value_type = Object)]
@@ -153,8 +154,10 @@ impl Service {
         check_runtime_name("method", request.method.as_deref())?;
         check_runtime_object("params", request.params.as_ref())?;
         check_runtime_object("context", request.context.as_ref())?;
-        if request.reference_id.as_ref().is_some_and(|r| r.len() > MAX_REFERENCE_LEN || r.contains('\0')) {
-            return Err(ServiceError::invalid(format!("reference_id must be at most {MAX_REFERENCE_LEN} bytes, without NUL characters")));
+        if request.reference_id.as_ref().is_some_and(|r| r.chars().count() > MAX_REFERENCE_LEN || r.contains('\0')) {
+            return Err(ServiceError::invalid(format!(
+                "reference_id must be at most {MAX_REFERENCE_LEN} characters, without NUL characters"
+            )));
         }
         let runtime = self.org_runtime(caller.org_id()).await?;
         let input = CheckInput {

@@ -29,15 +29,19 @@ pub struct ExecutionRequest {
     #[serde(default)]
     pub token: Option<String>,
     /// Tool name.
+    #[schema(value_type = oakallow_domain::policy::text::Name)]
     pub tool: String,
     /// Tenant external id.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub tenant: Option<String>,
     /// Resource name.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub resource: Option<String>,
     /// Method name.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Name>)]
     pub method: Option<String>,
     /// The params used.
     #[serde(default)]
@@ -49,12 +53,12 @@ pub struct ExecutionRequest {
     /// exactly and every store keeps it).
     #[schema(maximum = 9_007_199_254_740_991_u64)]
     pub duration_ms: u64,
-    /// What the tool answered.
+    /// What the tool answered: any JSON value.
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
     pub output: Option<Value>,
     /// The error, for `failed` and `error`.
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::Text>)]
     pub error: Option<String>,
 }
 

@@ -21,8 +21,10 @@ use crate::{Service, redact};
 #[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// A label for people.
+    #[schema(value_type = oakallow_domain::policy::text::Name)]
     pub name: String,
     /// `standard` or `approver`.
+    #[schema(value_type = String, pattern = "^(standard|approver)$")]
     pub tier: KeyTier,
 }
 

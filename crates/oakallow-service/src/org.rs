@@ -3,7 +3,7 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::json;
 use oakallow_domain::keys::KeyTier;
-use oakallow_domain::org::{Org, TokenSigning, WEBHOOK_EVENTS};
+use oakallow_domain::org::{MAX_URL_LEN, Org, TokenSigning, WEBHOOK_EVENTS};
 use oakallow_domain::policy::check_name;
 use oakallow_domain::webhook::new_secret;
 use serde::{Deserialize, Serialize};
@@ -15,24 +15,24 @@ use crate::keys::{CreatedKey, key_created, mint_key};
 use crate::webhooks::guard;
 use crate::{Service, redact};
 
-/// Longest webhook URL, in bytes.
-const MAX_URL_LEN: usize = 2048;
-
 /// The settings `PATCH /v1/org` accepts; each field optional, `null` clears.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgPatch {
     /// Display name.
     #[serde(default)]
+    #[schema(value_type = oakallow_domain::policy::text::Name)]
     pub name: Option<String>,
     /// Default approval timeout.
     #[serde(default)]
     pub approval_timeout_seconds: Option<u32>,
     /// Webhook destination (`http://` or `https://`).
     #[serde(default)]
+    #[schema(value_type = Option<oakallow_domain::policy::text::WebhookUrl>)]
     pub webhook_url: Option<String>,
     /// Event types to send; `null` sends all.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<oakallow_domain::policy::text::WebhookEvent>>)]
     pub webhook_events: Option<Vec<String>>,
     /// `hmac-sha256` or `ed25519`.
     #[serde(default)]
@@ -47,6 +47,7 @@ pub struct OrgPatch {
 #[serde(deny_unknown_fields)]
 pub struct CreateOrgRequest {
     /// Display name of the new org.
+    #[schema(value_type = oakallow_domain::policy::text::Name)]
     pub name: String,
 }
 
@@ -61,9 +62,13 @@ pub struct CreatedOrg {
 
 fn check_url(url: &str) -> ServiceResult<()> {
     let well_formed = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= MAX_URL_LEN
+        && url.chars().count() <= MAX_URL_LEN
         && !url.chars().any(|c| c.is_control() || c.is_whitespace());
-    if well_formed { Ok(()) } else { Err(ServiceError::invalid("webhook_url must be an http:// or https:// URL of at most 2048 bytes")) }
+    if well_formed {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(format!("webhook_url must be an http:// or https:// URL of at most {MAX_URL_LEN} characters")))
+    }
 }
 
 fn check_events(events: &[String]) -> ServiceResult<()> {

@@ -36,6 +36,7 @@ pub struct MintRequest {
     pub approval_id: Option<String>,
     /// Lifetime, 10–3600 seconds (default 300).
     #[serde(default)]
+    #[schema(minimum = 10, maximum = 3600)]
     pub ttl_seconds: Option<u32>,
 }
 

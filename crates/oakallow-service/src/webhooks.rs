@@ -40,8 +40,10 @@ pub struct TestEvent {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
     /// `pending`, `delivered` or `failed`.
+    #[param(pattern = "^(pending|delivered|failed)$")]
     pub status: Option<String>,
     /// Page size, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// Cursor from the previous page.
     pub cursor: Option<String>,
@@ -122,7 +124,10 @@ impl Service {
     pub async fn test_webhook(&self, caller: &Management) -> ServiceResult<TestEvent> {
         let runtime = self.org_runtime(caller.org_id()).await?;
         if runtime.org.webhook_url.is_none() {
-            return Err(ServiceError::invalid("the org has no webhook_url"));
+            return Err(ServiceError::Conflict {
+                message: "the org has no webhook_url; set one with PATCH /v1/org first".into(),
+                details: serde_json::json!({"field": "webhook_url"}),
+            });
         }
         let now = self.clock.now();
         let outbox = events::outbox(&runtime.org, "webhook.test", json!({ "message": "This is a test event from oakallow." }), now);

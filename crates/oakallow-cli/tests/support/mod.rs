@@ -8,6 +8,8 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -39,6 +41,9 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// Every line the server wrote to stderr so far.
+    log: Arc<Mutex<Vec<String>>>,
+    drain: Option<JoinHandle<()>>,
 }
 
 impl Server {
@@ -65,21 +70,40 @@ impl Server {
         }
         let mut child = command.spawn().unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
         let address = loop {
             let line = lines.next().expect("the server exits before listening").unwrap();
+            log.lock().unwrap().push(line.clone());
             let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
             if let Some(address) = event["fields"]["address"].as_str() {
                 break address.to_owned();
             }
         };
-        // Keep draining the log so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Self { child, base: format!("http://{address}") }
+        // Keep reading the log so the server never blocks on a full pipe.
+        let kept = Arc::clone(&log);
+        let drain = std::thread::spawn(move || lines.map_while(Result::ok).for_each(|line| kept.lock().unwrap().push(line)));
+        Self { child, base: format!("http://{address}"), log, drain: Some(drain) }
     }
 
     /// Sends SIGTERM and waits (at most 10 s) for the exit status.
     pub fn stop(mut self) -> std::process::ExitStatus {
         self.terminate();
+        self.wait_for_exit()
+    }
+
+    /// Sends SIGTERM, waits for the exit, and answers the exit status and every line the server
+    /// wrote to stderr in its whole life.
+    pub fn stop_with_log(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        self.terminate();
+        let status = self.wait_for_exit();
+        if let Some(drain) = self.drain.take() {
+            drain.join().unwrap();
+        }
+        (status, std::mem::take(&mut *self.log.lock().unwrap()))
+    }
+
+    /// Waits (at most 10 s) for the exit status.
+    fn wait_for_exit(&mut self) -> std::process::ExitStatus {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {

@@ -15,10 +15,16 @@
 macro_rules! forward_to_inner {
     () => {
         forward_to_inner! {@plain
-            deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
-            deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64
-            deserialize_char deserialize_str deserialize_string deserialize_bytes deserialize_byte_buf deserialize_option
+            deserialize_any deserialize_bytes deserialize_byte_buf deserialize_option
             deserialize_unit deserialize_seq deserialize_map deserialize_identifier deserialize_ignored_any
+        }
+        // A scalar is read as what the text holds, whatever type the target asks for: JSON's
+        // types. YAML would otherwise read `false` or `12345` as text where text is expected, so
+        // a YAML document would mean something the same JSON document does not.
+        forward_to_inner! {@any
+            deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+            deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64
+            deserialize_char deserialize_str deserialize_string
         }
 
         fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, Self::Error> {
@@ -49,6 +55,12 @@ macro_rules! forward_to_inner {
         fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
             let (inner, visitor) = self.split(visitor);
             inner.$method(visitor)
+        }
+    )*};
+    (@any $($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+            let (inner, visitor) = self.split(visitor);
+            inner.deserialize_any(visitor)
         }
     )*};
 }

@@ -14,10 +14,14 @@ use crate::clock::Timestamp;
 use crate::id::{CategoryId, MethodId, ResourceId, RuleId, TenantId, ToolId};
 use crate::json;
 
-/// Longest name, external id or tag, in bytes.
+/// Longest name, external id or tag, in characters.
 pub const MAX_NAME_LEN: usize = 200;
-/// Longest description or note, in bytes.
+/// Longest description or note, in characters.
 pub const MAX_TEXT_LEN: usize = 4096;
+/// Longest `reference_id` of a check, in characters.
+pub const MAX_REFERENCE_LEN: usize = 200;
+/// Longest `decided_by` or `Idempotency-Key`, in characters.
+pub const MAX_LABEL_LEN: usize = 255;
 /// Most tags on one tool.
 pub const MAX_TAGS: usize = 64;
 
@@ -73,24 +77,24 @@ impl fmt::Display for ObjectKind {
     }
 }
 
-/// Checks a name-like field: non-empty, at most [`MAX_NAME_LEN`] bytes, no surrounding
-/// whitespace, no control characters.
+/// Checks a name-like field: non-empty, at most [`MAX_NAME_LEN`] characters, no surrounding
+/// whitespace, no control characters (the `Name` schema of the API document says the same).
 pub fn check_name(field: &str, value: &str) -> Result<(), PolicyError> {
-    let bad = value.is_empty() || value.len() > MAX_NAME_LEN || value.trim() != value || value.chars().any(char::is_control);
+    let bad = value.is_empty() || value.chars().count() > MAX_NAME_LEN || value.trim() != value || value.chars().any(char::is_control);
     if bad {
         return Err(PolicyError::Invalid(format!(
-            "{field} must be 1 to {MAX_NAME_LEN} bytes, without control characters or surrounding whitespace"
+            "{field} must be 1 to {MAX_NAME_LEN} characters, without control characters or surrounding whitespace"
         )));
     }
     Ok(())
 }
 
-/// Checks a free-text field: at most [`MAX_TEXT_LEN`] bytes and no NUL characters (which no
+/// Checks a free-text field: at most [`MAX_TEXT_LEN`] characters and no NUL characters (which no
 /// database stores faithfully).
 pub fn check_text(field: &str, value: Option<&str>) -> Result<(), PolicyError> {
     match value {
-        Some(text) if text.len() > MAX_TEXT_LEN || text.contains('\0') => {
-            Err(PolicyError::Invalid(format!("{field} must be at most {MAX_TEXT_LEN} bytes, without NUL characters")))
+        Some(text) if text.chars().count() > MAX_TEXT_LEN || text.contains('\0') => {
+            Err(PolicyError::Invalid(format!("{field} must be at most {MAX_TEXT_LEN} characters, without NUL characters")))
         }
         _ => Ok(()),
     }

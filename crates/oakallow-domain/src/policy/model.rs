@@ -9,6 +9,7 @@ use crate::permission::{Permission, RiskLevel, ScopeShape};
 
 /// MCP-style behaviour hints of a tool. Each is unset unless the org says so.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Annotations {
     /// The tool does not change anything.

@@ -13,12 +13,15 @@ use crate::permission::{Permission, RiskLevel};
 #[serde(deny_unknown_fields)]
 pub struct ToolSpec {
     /// Unique per org; what runtime calls use.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::policy::text::Name))]
     pub name: String,
     /// Free text.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Text>))]
     pub description: Option<String>,
     /// Category name.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Name>))]
     pub category: Option<String>,
     /// `low`, `medium` (default), `high` or `critical`.
     #[serde(default)]
@@ -44,10 +47,10 @@ pub struct ToolSpec {
     pub requires_second_approval: Option<bool>,
     /// MCP-style hints.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub annotations: Option<Annotations>,
     /// Free-form labels.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<crate::policy::text::Name>>))]
     pub tags: Option<Vec<String>>,
 }
 
@@ -57,9 +60,11 @@ pub struct ToolSpec {
 #[serde(deny_unknown_fields)]
 pub struct CategorySpec {
     /// Unique per org.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::policy::text::Name))]
     pub name: String,
     /// Free text.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Text>))]
     pub description: Option<String>,
     /// Default permission of the category's tools.
     #[serde(default)]
@@ -72,9 +77,11 @@ pub struct CategorySpec {
 #[serde(deny_unknown_fields)]
 pub struct TenantSpec {
     /// The org's own identifier; unique per org.
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::policy::text::Name))]
     pub external_id: String,
     /// Display name.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Text>))]
     pub name: Option<String>,
 }
 
@@ -84,9 +91,11 @@ pub struct TenantSpec {
 #[serde(deny_unknown_fields)]
 pub struct NamedSpec {
     /// Unique per org (and kind).
+    #[cfg_attr(feature = "openapi", schema(value_type = crate::policy::text::Name))]
     pub name: String,
     /// Free text.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Text>))]
     pub description: Option<String>,
 }
 
@@ -97,20 +106,25 @@ pub struct NamedSpec {
 pub struct RuleSpec {
     /// Tenant `external_id` (or id).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Name>))]
     pub tenant: Option<String>,
     /// Resource name (or id).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Name>))]
     pub resource: Option<String>,
     /// Tool name (or id).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Name>))]
     pub tool: Option<String>,
     /// Method name (or id).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Name>))]
     pub method: Option<String>,
     /// The answer the rule gives.
     pub permission: Permission,
     /// Why the rule exists.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<crate::policy::text::Text>))]
     pub note: Option<String>,
 }
 
@@ -122,6 +136,7 @@ pub struct RuleSpec {
 pub struct PolicyDocument {
     /// Format version; only `1` exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1))]
     pub version: Option<u32>,
     /// Categories.
     #[serde(default, skip_serializing_if = "Option::is_none")]

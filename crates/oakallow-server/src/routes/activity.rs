@@ -15,7 +15,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{IdPath, QueryParams, ReaderKey};
 
 /// Lists entries, newest first.
-#[utoipa::path(get, path = "/v1/activity", tag = "activity", params(ActivityQuery), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/activity", operation_id = "list_activity", tag = "activity", params(ActivityQuery), security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
     responses((status = 200, body = Page<ActivityEntry>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -26,22 +26,23 @@ pub async fn list(
 }
 
 /// Recomputes the org's hash chain and names the first broken entry.
-#[utoipa::path(get, path = "/v1/activity/verify", tag = "activity", security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/activity/verify", operation_id = "verify_activity", tag = "activity", security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
     responses((status = 200, body = ChainVerification), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn verify(State(app): State<AppState>, ReaderKey(caller): ReaderKey) -> ApiResult<Json<ChainVerification>> {
     Ok(Json(app.service.verify_activity(&caller).await?))
 }
 
 /// Reads one entry.
-#[utoipa::path(get, path = "/v1/activity/{id}", tag = "activity", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/activity/{id}", operation_id = "get_activity", tag = "activity", params(("id" = String, Path)), security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
     responses((status = 200, body = ActivityEntry), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, IdPath(id): IdPath) -> ApiResult<Json<ActivityEntry>> {
     Ok(Json(app.service.get_activity(&caller, &id).await?))
 }
 
 /// Streams the org's activity, oldest first, as JSON lines or CSV.
-#[utoipa::path(get, path = "/v1/activity/export", tag = "activity", params(ExportQuery), security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, description = "JSON lines (application/x-ndjson) or CSV (text/csv)", content_type = "application/x-ndjson"),
+#[utoipa::path(get, path = "/v1/activity/export", operation_id = "export_activity", tag = "activity", params(ExportQuery), security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
+    responses((status = 200, description = "Every entry, oldest first: JSON lines (`format=jsonl`) or CSV (`format=csv`)",
+            content((String = "application/x-ndjson"), (String = "text/csv"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn export(
     State(app): State<AppState>,

@@ -18,6 +18,7 @@ use crate::extract::{ApprovalReaderKey, ApproverKey, IdPath, JsonBody, QueryPara
 #[into_params(parameter_in = Query)]
 pub struct WaitQuery {
     /// Hold the request until the approval leaves `pending`, at most this many seconds (≤ 60).
+    #[param(maximum = 60)]
     pub wait: Option<u32>,
 }
 
@@ -33,10 +34,10 @@ fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
 }
 
 /// Asks a person to decide about one call. Honors `Idempotency-Key` for 24 hours.
-#[utoipa::path(post, path = "/v1/approvals", tag = "approvals", request_body = ApprovalRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
-    security(("api_key" = []), ("bearer" = [])),
-    responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+#[utoipa::path(post, path = "/v1/approvals", operation_id = "create_approval", tag = "approvals", request_body = ApprovalRequest,
+    params(("Idempotency-Key" = Option<oakallow_domain::policy::text::IdempotencyKey>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
+    security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"),
         (status = 403, body = ErrorBody, description = "forbidden_tier, or tool_disabled"), (status = 409, body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create(
@@ -55,10 +56,10 @@ pub async fn create(
 }
 
 /// The same as `POST /v1/approvals`.
-#[utoipa::path(post, path = "/v1/approvals/request", tag = "approvals", request_body = ApprovalRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
-    security(("api_key" = []), ("bearer" = [])),
-    responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+#[utoipa::path(post, path = "/v1/approvals/request", operation_id = "request_approval", tag = "approvals", request_body = ApprovalRequest,
+    params(("Idempotency-Key" = Option<oakallow_domain::policy::text::IdempotencyKey>, Header, description = "Same key within 24 h: the same approval, no duplicate")),
+    security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 201, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_alias(
     state: State<AppState>,
@@ -70,9 +71,9 @@ pub async fn create_alias(
 }
 
 /// Reads an approval; `?wait=N` long-polls until it is decided, cancelled or expired.
-#[utoipa::path(get, path = "/v1/approvals/{id}", tag = "approvals", params(("id" = String, Path), WaitQuery),
-    security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+#[utoipa::path(get, path = "/v1/approvals/{id}", operation_id = "get_approval", tag = "approvals", params(("id" = String, Path), WaitQuery),
+    security(("api_key" = ["standard", "approver"]), ("bearer" = ["standard", "approver"])),
+    responses((status = 200, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
     State(app): State<AppState>,
@@ -84,7 +85,7 @@ pub async fn get(
 }
 
 /// Lists approvals, newest first.
-#[utoipa::path(get, path = "/v1/approvals", tag = "approvals", params(ApprovalQuery), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/approvals", operation_id = "list_approvals", tag = "approvals", params(ApprovalQuery), security(("api_key" = ["standard", "approver"]), ("bearer" = ["standard", "approver"])),
     responses((status = 200, body = Page<ApprovalView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -95,7 +96,7 @@ pub async fn list(
 }
 
 /// The requester withdraws a pending approval.
-#[utoipa::path(post, path = "/v1/approvals/{id}/cancel", tag = "approvals", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/approvals/{id}/cancel", operation_id = "cancel_approval", tag = "approvals", params(("id" = String, Path)), security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
     responses((status = 200, body = ApprovalView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 pub async fn cancel(State(app): State<AppState>, StandardKey(caller): StandardKey, IdPath(id): IdPath) -> ApiResult<Json<ApprovalView>> {
@@ -103,8 +104,8 @@ pub async fn cancel(State(app): State<AppState>, StandardKey(caller): StandardKe
 }
 
 /// A person decides (approver key, with `decided_by`).
-#[utoipa::path(post, path = "/v1/approvals/{id}/decide", tag = "approvals", params(("id" = String, Path)), request_body = DecideRequest,
-    security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/approvals/{id}/decide", operation_id = "decide_approval", tag = "approvals", params(("id" = String, Path)), request_body = DecideRequest,
+    security(("api_key" = ["approver"]), ("bearer" = ["approver"])),
     responses((status = 200, body = ApprovalView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn decide(

@@ -11,14 +11,14 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{ManagementKey, QueryParams};
 
 /// The balance of the account that owns the org, and its credit.
-#[utoipa::path(get, path = "/v1/billing", tag = "billing", security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/billing", operation_id = "get_billing", tag = "billing", security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = BillingView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get(State(app): State<AppState>, ManagementKey(caller): ManagementKey) -> ApiResult<Json<BillingView>> {
     Ok(Json(app.service.billing(&caller).await?))
 }
 
 /// Every credit and debit of the account, newest first.
-#[utoipa::path(get, path = "/v1/billing/ledger", tag = "billing", params(ListQuery), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/billing/ledger", operation_id = "list_ledger", tag = "billing", params(ListQuery), security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = Page<LedgerView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn ledger(
     State(app): State<AppState>,

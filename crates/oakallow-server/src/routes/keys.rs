@@ -13,7 +13,7 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{IdPath, JsonBody, ManagementKey, QueryParams};
 
 /// Lists the org's keys (never the raw keys).
-#[utoipa::path(get, path = "/v1/keys", tag = "keys", params(ListQuery), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/keys", operation_id = "list_keys", tag = "keys", params(ListQuery), security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = Page<ApiKey>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(
     State(app): State<AppState>,
@@ -24,7 +24,7 @@ pub async fn list(
 }
 
 /// Creates a standard or approver key; the raw key is in this answer only.
-#[utoipa::path(post, path = "/v1/keys", tag = "keys", request_body = CreateKeyRequest, security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/keys", operation_id = "create_key", tag = "keys", request_body = CreateKeyRequest, security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 201, body = CreatedKey), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,
@@ -35,14 +35,14 @@ pub async fn create(
 }
 
 /// Reads one key.
-#[utoipa::path(get, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/keys/{id}", operation_id = "get_key", tag = "keys", params(("id" = String, Path)), security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = ApiKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(State(app): State<AppState>, ManagementKey(caller): ManagementKey, IdPath(id): IdPath) -> ApiResult<Json<ApiKey>> {
     Ok(Json(app.service.get_key(&caller, &id).await?))
 }
 
 /// Revokes a key; it is refused from the next request on, on every node.
-#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path)), security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/keys/{id}", operation_id = "revoke_key", tag = "keys", params(("id" = String, Path)), security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = ApiKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn revoke(State(app): State<AppState>, ManagementKey(caller): ManagementKey, IdPath(id): IdPath) -> ApiResult<Json<ApiKey>> {
     Ok(Json(app.service.revoke_key(&caller, &id).await?))

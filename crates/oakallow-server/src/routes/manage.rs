@@ -10,15 +10,59 @@ use oakallow_service::manage::{
 };
 use oakallow_service::page::Page;
 use serde_json::{Map, Value};
+use utoipa::openapi::{RefOr, Schema};
 
 use super::{DeleteQuery, ListQuery};
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{IdPath, JsonBody, ManagementKey, QueryParams, ReaderKey};
 
+/// A spec's schema as a `PATCH` body: every field optional, the same types (so `null` only where
+/// the field may be cleared), unknown fields refused.
+fn patch_of(spec: RefOr<Schema>) -> RefOr<Schema> {
+    match spec {
+        RefOr::T(Schema::Object(mut object)) => {
+            object.required.clear();
+            object.description = Some("Any subset of the create fields; `null` clears an optional field or resets a defaulted one.".into());
+            RefOr::T(Schema::Object(object))
+        }
+        other => other,
+    }
+}
+
+macro_rules! patch_body {
+    ($(#[$doc:meta])* $name:ident, $spec:ty) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                patch_of(<$spec as utoipa::PartialSchema>::schema())
+            }
+        }
+
+        impl utoipa::ToSchema for $name {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                <$spec as utoipa::ToSchema>::schemas(schemas);
+            }
+        }
+    };
+}
+
+patch_body!(/// `PATCH /v1/tools/{id}`.
+    ToolPatch, ToolSpec);
+patch_body!(/// `PATCH /v1/categories/{id}`.
+    CategoryPatch, CategorySpec);
+patch_body!(/// `PATCH /v1/tenants/{id}`.
+    TenantPatch, TenantSpec);
+patch_body!(/// `PATCH /v1/resources/{id}` and `PATCH /v1/methods/{id}`.
+    NamedPatch, NamedSpec);
+patch_body!(/// `PATCH /v1/rules/{id}`.
+    RulePatch, RuleSpec);
+
 macro_rules! managed {
     (
-        $module:ident, $kind:ty, $spec:ty, $view:ty, $collection:literal, $item:literal, $tag:literal,
+        $module:ident, $kind:ty, $spec:ty, $patch:ty, $view:ty, $collection:literal, $item:literal, $tag:literal,
         $list:literal, $create:literal, $get:literal, $update:literal, $delete:literal
     ) => {
         /// Handlers of one kind of policy object.
@@ -27,7 +71,7 @@ macro_rules! managed {
 
             /// Lists objects, oldest first.
             #[utoipa::path(get, path = $collection, tag = $tag, operation_id = $list, params(ListQuery),
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
                 responses((status = 200, body = Page<$view>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
             pub async fn list(State(app): State<AppState>, ReaderKey(caller): ReaderKey, QueryParams(query): QueryParams<ListQuery>) -> ApiResult<Json<Page<$view>>> {
                 Ok(Json(app.service.list_objects::<$kind>(&caller, &query.page()).await?))
@@ -35,7 +79,7 @@ macro_rules! managed {
 
             /// Creates an object.
             #[utoipa::path(post, path = $collection, tag = $tag, operation_id = $create, request_body = $spec,
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management"]), ("bearer" = ["management"])),
                 responses((status = 201, body = $view), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
                     (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
             pub async fn create(State(app): State<AppState>, ManagementKey(caller): ManagementKey, JsonBody(spec): JsonBody<$spec>) -> ApiResult<(StatusCode, Json<$view>)> {
@@ -44,7 +88,7 @@ macro_rules! managed {
 
             /// Reads one object.
             #[utoipa::path(get, path = $item, tag = $tag, operation_id = $get, params(("id" = String, Path)),
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
                 responses((status = 200, body = $view), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
             pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, IdPath(id): IdPath) -> ApiResult<Json<$view>> {
                 Ok(Json(app.service.get_object::<$kind>(&caller, &id).await?))
@@ -52,8 +96,8 @@ macro_rules! managed {
 
             /// Changes some fields of an object; `null` clears a field.
             #[utoipa::path(patch, path = $item, tag = $tag, operation_id = $update, params(("id" = String, Path)),
-                request_body(content = Object, description = "Any subset of the create fields"),
-                security(("api_key" = []), ("bearer" = [])),
+                request_body = $patch,
+                security(("api_key" = ["management"]), ("bearer" = ["management"])),
                 responses((status = 200, body = $view), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
                     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
             pub async fn update(
@@ -67,7 +111,7 @@ macro_rules! managed {
 
             /// Deletes an object; referenced objects need `?cascade=true`.
             #[utoipa::path(delete, path = $item, tag = $tag, operation_id = $delete, params(("id" = String, Path), DeleteQuery),
-                security(("api_key" = []), ("bearer" = [])),
+                security(("api_key" = ["management"]), ("bearer" = ["management"])),
                 responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
                     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
             pub async fn delete(
@@ -87,6 +131,7 @@ managed!(
     tools,
     Tools,
     ToolSpec,
+    ToolPatch,
     ToolView,
     "/v1/tools",
     "/v1/tools/{id}",
@@ -101,6 +146,7 @@ managed!(
     categories,
     Categories,
     CategorySpec,
+    CategoryPatch,
     CategoryView,
     "/v1/categories",
     "/v1/categories/{id}",
@@ -115,6 +161,7 @@ managed!(
     tenants,
     Tenants,
     TenantSpec,
+    TenantPatch,
     TenantView,
     "/v1/tenants",
     "/v1/tenants/{id}",
@@ -129,6 +176,7 @@ managed!(
     resources,
     Resources,
     NamedSpec,
+    NamedPatch,
     ResourceView,
     "/v1/resources",
     "/v1/resources/{id}",
@@ -143,6 +191,7 @@ managed!(
     methods,
     Methods,
     NamedSpec,
+    NamedPatch,
     MethodView,
     "/v1/methods",
     "/v1/methods/{id}",
@@ -157,6 +206,7 @@ managed!(
     rules,
     Rules,
     RuleSpec,
+    RulePatch,
     RuleView,
     "/v1/rules",
     "/v1/rules/{id}",

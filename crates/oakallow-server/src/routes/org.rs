@@ -13,14 +13,14 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{JsonBody, ManagementKey};
 
 /// The org's settings.
-#[utoipa::path(get, path = "/v1/org", tag = "org", security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/org", operation_id = "get_org", tag = "org", security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = Org), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn get(State(app): State<AppState>, ManagementKey(caller): ManagementKey) -> ApiResult<Json<Org>> {
     Ok(Json(app.service.get_org(&caller).await?))
 }
 
 /// Changes some settings; `null` clears (or resets to the default).
-#[utoipa::path(patch, path = "/v1/org", tag = "org", request_body = OrgPatch, security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(patch, path = "/v1/org", operation_id = "update_org", tag = "org", request_body = OrgPatch, security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = Org), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn update(
     State(app): State<AppState>,
@@ -38,14 +38,14 @@ pub struct OrgList {
 }
 
 /// Lists the orgs of the account that owns the caller's org.
-#[utoipa::path(get, path = "/v1/orgs", tag = "org", security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/orgs", operation_id = "list_orgs", tag = "org", security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = OrgList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(app): State<AppState>, ManagementKey(caller): ManagementKey) -> ApiResult<Json<OrgList>> {
     Ok(Json(OrgList { data: app.service.list_orgs(&caller).await? }))
 }
 
 /// Creates a sibling org; its management key is in this answer only.
-#[utoipa::path(post, path = "/v1/orgs", tag = "org", request_body = CreateOrgRequest, security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(post, path = "/v1/orgs", operation_id = "create_org", tag = "org", request_body = CreateOrgRequest, security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 201, body = CreatedOrg), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn create(
     State(app): State<AppState>,

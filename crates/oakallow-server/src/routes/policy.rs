@@ -20,16 +20,16 @@ pub struct ApplyQuery {
 }
 
 /// Exports the org's policy.
-#[utoipa::path(get, path = "/v1/policy", tag = "policy", security(("api_key" = []), ("bearer" = [])),
+#[utoipa::path(get, path = "/v1/policy", operation_id = "export_policy", tag = "policy", security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
     responses((status = 200, body = PolicyDocument), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn export(State(app): State<AppState>, ReaderKey(caller): ReaderKey) -> ApiResult<Json<PolicyDocument>> {
     Ok(Json(app.service.export_policy(&caller).await?))
 }
 
 /// Applies a policy document (JSON, or YAML with a YAML content type) in one transaction.
-#[utoipa::path(put, path = "/v1/policy", tag = "policy", params(ApplyQuery),
+#[utoipa::path(put, path = "/v1/policy", operation_id = "apply_policy", tag = "policy", params(ApplyQuery),
     request_body(content((PolicyDocument = "application/json"), (PolicyDocument = "application/yaml"))),
-    security(("api_key" = []), ("bearer" = [])),
+    security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = PolicyApplied), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn apply(

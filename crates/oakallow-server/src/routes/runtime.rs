@@ -9,9 +9,9 @@ use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{JsonBody, StandardKey};
 
 /// Decides whether a tool call may run.
-#[utoipa::path(post, path = "/v1/check", tag = "runtime", request_body = CheckRequest,
-    security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+#[utoipa::path(post, path = "/v1/check", operation_id = "check", tag = "runtime", request_body = CheckRequest,
+    security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 200, body = CheckResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"),
         (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn check(
     State(app): State<AppState>,
@@ -22,9 +22,9 @@ pub async fn check(
 }
 
 /// Validates params against a tool's JSON Schema.
-#[utoipa::path(post, path = "/v1/validate", tag = "runtime", request_body = ValidateRequest,
-    security(("api_key" = []), ("bearer" = [])),
-    responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+#[utoipa::path(post, path = "/v1/validate", operation_id = "validate", tag = "runtime", request_body = ValidateRequest,
+    security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 200, body = ValidateResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "insufficient_credits: the account's credit is used up; nothing was done"),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn validate(
     State(app): State<AppState>,

@@ -13,7 +13,7 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 
 /// Liveness and database reachability.
-#[utoipa::path(get, path = "/v1/health", tag = "system",
+#[utoipa::path(get, path = "/v1/health", operation_id = "health", tag = "system",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
     let health = app.service.health().await;
@@ -22,7 +22,7 @@ pub async fn health(State(app): State<AppState>) -> (StatusCode, Json<Health>) {
 }
 
 /// The OpenAPI 3.1 description of this API.
-#[utoipa::path(get, path = "/v1/openapi.json", tag = "system", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+#[utoipa::path(get, path = "/v1/openapi.json", operation_id = "openapi_document", tag = "system", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub async fn openapi() -> ApiResult<([(HeaderName, &'static str); 1], Bytes)> {
     // Written once: the endpoint needs no key, so serving it must cost next to nothing.
     static TEXT: OnceLock<Bytes> = OnceLock::new();

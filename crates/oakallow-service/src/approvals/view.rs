@@ -14,7 +14,6 @@ pub struct ApprovalView {
     /// `REF-XXXXXXXX-XXXX`.
     pub reference: String,
     /// Status as of the read.
-    #[schema(value_type = String)]
     pub status: ApprovalStatus,
     /// The level awaiting a decision (or the last decided).
     pub level: u8,

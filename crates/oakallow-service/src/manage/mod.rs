@@ -25,19 +25,15 @@ fn parse_id<K: ManagedKind>(text: &str) -> ServiceResult<K::Id> {
     text.parse().map_err(|_| ServiceError::NotFound { what: K::KIND.as_str() })
 }
 
-/// Applies a shallow merge patch: each key replaces the field, `null` clears it.
+/// Applies a shallow merge patch: each key replaces the field, `null` clears it (an optional
+/// field reads `null` as unset). Every key goes through the spec's parser, so an unknown field
+/// is refused even when its value is `null`.
 fn merge_patch<S: serde::Serialize + serde::de::DeserializeOwned>(current: &S, patch: Map<String, Value>) -> ServiceResult<S> {
     let mut fields = match serde_json::to_value(current) {
         Ok(Value::Object(fields)) => fields,
         _ => return Err(ServiceError::Internal),
     };
-    for (key, value) in patch {
-        if value.is_null() {
-            fields.remove(&key);
-        } else {
-            fields.insert(key, value);
-        }
-    }
+    fields.extend(patch);
     json::from_value(Value::Object(fields)).map_err(|e| ServiceError::invalid(format!("invalid body: {e}")))
 }
 

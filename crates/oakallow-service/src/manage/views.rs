@@ -46,7 +46,6 @@ pub struct RuleView {
     #[serde(flatten)]
     pub spec: RuleSpec,
     /// The resolution level the rule sits at, e.g. `org_tool`.
-    #[schema(value_type = String)]
     pub level: ResolvedFrom,
     /// Creation time.
     #[schema(value_type = String, format = DateTime)]

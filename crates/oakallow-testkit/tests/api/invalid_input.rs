@@ -173,3 +173,27 @@ async fn hostile_but_valid_strings_are_stored_verbatim() {
     let (status, _) = app.get("/v1/health", &app.keys.management).await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_patch_naming_an_unknown_field_is_refused_even_with_null() {
+    let app = TestApp::sqlite().await;
+    app.create("/v1/tools", json!({"name": "deploy"})).await;
+    let objects = [
+        ("/v1/tools", json!({"name": "patched"})),
+        ("/v1/categories", json!({"name": "ops"})),
+        ("/v1/tenants", json!({"external_id": "acme"})),
+        ("/v1/resources", json!({"name": "db"})),
+        ("/v1/methods", json!({"name": "read"})),
+        ("/v1/rules", json!({"tool": "deploy", "permission": "allowed"})),
+    ];
+    for (collection, body) in objects {
+        let created = app.create(collection, body).await;
+        let before = footprint(&app).await;
+        let item = format!("{collection}/{}", created["id"].as_str().unwrap());
+        for patch in [json!({"nmae": null}), json!({"": null}), json!({"nmae": "x"})] {
+            let (status, answer) = app.patch(&item, &app.keys.management, &patch).await;
+            assert_envelope(status, &answer, StatusCode::BAD_REQUEST, "invalid_request", &format!("PATCH {collection} {patch}"));
+        }
+        assert_eq!(footprint(&app).await, before, "a refused patch changes nothing");
+    }
+}

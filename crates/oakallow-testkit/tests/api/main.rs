@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod batches;
 mod connections;
+mod contract;
 mod credits;
 mod deciders;
 mod export;

@@ -306,3 +306,32 @@ async fn every_check_and_change_is_in_the_verified_activity_chain() {
     let (_, filtered) = app.get("/v1/activity?tool=t&permission=allowed", &app.keys.management).await;
     assert_eq!(filtered["data"].as_array().unwrap().len(), 1);
 }
+
+/// A YAML policy document means what the same document in JSON means: a YAML boolean or number
+/// where the document takes text is refused, as it is in JSON, not turned into the text `false`.
+#[tokio::test]
+async fn a_yaml_policy_document_has_the_types_of_the_same_json_document() {
+    let app = TestApp::sqlite().await;
+    let put_yaml = |yaml: &'static str| {
+        app.request(Method::PUT, "/v1/policy?dry_run=true")
+            .header("X-API-Key", &app.keys.management)
+            .header("content-type", "application/yaml")
+            .body(yaml)
+            .send()
+    };
+    for (yaml, json) in [
+        ("rules:\n  - permission: allowed\n    note: false\n", json!({"rules": [{"permission": "allowed", "note": false}]})),
+        ("tools:\n  - name: 12\n", json!({"tools": [{"name": 12}]})),
+        ("tenants:\n  - external_id: acme\n    name: true\n", json!({"tenants": [{"external_id": "acme", "name": true}]})),
+    ] {
+        let (status, _) = app.put("/v1/policy?dry_run=true", &app.keys.management, &json).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "JSON {json}");
+        let response = put_yaml(yaml).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "YAML {yaml:?}: {}", response.text().await.unwrap());
+    }
+    for twice in ["tools:\n  - name: a\ntools:\n  - name: b\n", "tools:\n  - name: a\n    name: b\n"] {
+        assert_eq!(put_yaml(twice).await.unwrap().status(), StatusCode::BAD_REQUEST, "a key given twice: {twice:?}");
+    }
+    let response = put_yaml("tenants:\n  - external_id: acme\n    name: 'true'\n").await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "quoted YAML text is text");
+}
