@@ -90,7 +90,7 @@ pub struct DecideRequest {
     pub note: Option<String>,
     /// The person deciding (required with an approver key, the only key that decides).
     #[serde(default)]
-    #[schema(value_type = oakallow_domain::policy::text::Decider, required = true)]
+    #[schema(value_type = oakallow_domain::policy::text::DecidedBy, required = true)]
     pub decided_by: Option<String>,
 }
 

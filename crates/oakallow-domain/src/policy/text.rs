@@ -68,9 +68,9 @@ impl utoipa::ToSchema for Reference {}
 
 /// Who decided an approval: 1 to [`MAX_LABEL_LEN`] characters, not only white space, no control
 /// characters.
-pub struct Decider;
+pub struct DecidedBy;
 
-impl utoipa::PartialSchema for Decider {
+impl utoipa::PartialSchema for DecidedBy {
     fn schema() -> RefOr<Schema> {
         let pattern = format!("^[^{CONTROL}]*[^{CONTROL}{SPACE}][^{CONTROL}]*$");
         string(
@@ -82,7 +82,7 @@ impl utoipa::PartialSchema for Decider {
     }
 }
 
-impl utoipa::ToSchema for Decider {}
+impl utoipa::ToSchema for DecidedBy {}
 
 /// An `Idempotency-Key` header: 1 to [`MAX_LABEL_LEN`] visible ASCII characters (spaces inside).
 pub struct IdempotencyKey;

@@ -3,8 +3,10 @@
 //! for the operation, its content type must be one the document names, and its body must validate
 //! against the schema *strictly*: every object is closed (a field the document does not name
 //! fails, as it does in a strict generated client), `date-time` and the `int32`/`int64` ranges
-//! are enforced, and `$ref`s resolve into `components`. The scenario in [`scenario`] calls every
-//! operation until it succeeds, and the test fails if any documented operation never did.
+//! are enforced, and `$ref`s resolve into `components`. A request the server accepted must
+//! validate against the documented request body too (a schema that refuses what the server
+//! takes, e.g. two component schemas of one name, fails here). The scenario in [`scenario`] calls
+//! every operation until it succeeds, and the test fails if any documented operation never did.
 
 mod scenario;
 
@@ -21,6 +23,7 @@ pub struct Contract<'a> {
     /// The server under test.
     pub app: &'a TestApp,
     document: Value,
+    /// The document's components made strict, for answers.
     components: Value,
     succeeded: Mutex<BTreeSet<String>>,
     violations: Mutex<BTreeMap<String, String>>,
@@ -54,6 +57,9 @@ impl<'a> Contract<'a> {
         let operation = self.operation(&method, path);
         let answer = self.check(&operation, &method, path, status, content_type.as_deref(), &text);
         if status.is_success() {
+            if let Some(body) = body {
+                self.check_request(&operation, &method, status, body);
+            }
             self.succeeded.lock().unwrap().insert(operation);
         }
         answer
@@ -143,15 +149,25 @@ impl<'a> Contract<'a> {
             return body;
         };
         if let (Some(schema), "application/json") = (media_type.get("schema"), media.as_str()) {
-            self.validate(operation, status, schema, &body);
+            let mut schema = schema.clone();
+            strict(&mut schema);
+            self.validate(operation, status, "answer", &schema, &self.components, &body);
         }
         body
     }
 
-    fn validate(&self, operation: &str, status: StatusCode, schema: &Value, body: &Value) {
-        let mut schema = schema.clone();
-        strict(&mut schema);
-        let root = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "components": self.components, "allOf": [schema]});
+    /// A body the server accepted must be one the document allows.
+    fn check_request(&self, operation: &str, method: &Method, status: StatusCode, body: &Value) {
+        let (_, template) = operation.split_once(' ').unwrap();
+        let request = &self.document["paths"][template][method.as_str().to_lowercase()]["requestBody"];
+        if let Some(schema) = request["content"]["application/json"].get("schema") {
+            // As published: a request is held to what a client reads in the document.
+            self.validate(operation, status, "accepted request", schema, &self.document["components"], body);
+        }
+    }
+
+    fn validate(&self, operation: &str, status: StatusCode, what: &str, schema: &Value, components: &Value, body: &Value) {
+        let root = json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "components": components, "allOf": [schema]});
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
@@ -162,7 +178,7 @@ impl<'a> Contract<'a> {
             self.violated(
                 operation,
                 status,
-                format!("{operation} {status}: the answer breaks the published schema:\n    {}\n    answer: {body}", errors.join("\n    ")),
+                format!("{operation} {status}: the {what} breaks the published schema:\n    {}\n    {what}: {body}", errors.join("\n    ")),
             );
         }
     }
