@@ -56,6 +56,9 @@ pub struct Rules;
 /// Refuses a tool whose `parameters_schema` is not a usable JSON Schema.
 pub(crate) fn check_tool_schema(spec: &ToolSpec) -> Result<(), PolicyError> {
     match &spec.parameters_schema {
+        // A boolean schema is JSON Schema too, but params are an object: `true` says nothing
+        // `{}` does not, and `false` would refuse every call. One shape keeps the published type.
+        Some(schema) if !schema.is_object() => Err(PolicyError::Invalid("parameters_schema must be a JSON Schema object".into())),
         Some(schema) => schema::compile(schema).map(drop).map_err(PolicyError::Invalid),
         None => Ok(()),
     }

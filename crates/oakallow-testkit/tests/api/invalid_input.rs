@@ -47,6 +47,8 @@ async fn malformed_bodies_are_refused_and_nothing_is_stored() {
         ("deeply nested", deep.into_bytes()),
         ("invalid JSON Schema", br#"{"name": "x", "parameters_schema": {"type": "no-such-type"}}"#.to_vec()),
         ("schema that is not a schema", br#"{"name": "x", "parameters_schema": "string"}"#.to_vec()),
+        ("boolean schema", br#"{"name": "x", "parameters_schema": false}"#.to_vec()),
+        ("array schema", br#"{"name": "x", "parameters_schema": []}"#.to_vec()),
         ("remote $ref", br#"{"name": "x", "parameters_schema": {"$ref": "http://169.254.169.254/latest"}}"#.to_vec()),
         ("empty name", br#"{"name": ""}"#.to_vec()),
         ("control characters", br#"{"name": "a\u0000b"}"#.to_vec()),
@@ -196,4 +198,22 @@ async fn a_patch_naming_an_unknown_field_is_refused_even_with_null() {
         }
         assert_eq!(footprint(&app).await, before, "a refused patch changes nothing");
     }
+}
+
+/// `parameters_schema` is a JSON Schema *object* on every path that writes it (a boolean schema
+/// would publish a type the document does not name, and `false` would refuse every call).
+#[tokio::test]
+async fn a_parameters_schema_is_an_object_on_every_path() {
+    let app = TestApp::sqlite().await;
+    let tool = app.create("/v1/tools", json!({"name": "t", "parameters_schema": {"type": "object"}})).await;
+    let path = format!("/v1/tools/{}", tool["id"].as_str().unwrap());
+    for schema in [json!(false), json!(true), json!([])] {
+        let (status, answer) = app.patch(&path, &app.keys.management, &json!({"parameters_schema": schema})).await;
+        assert_envelope(status, &answer, StatusCode::BAD_REQUEST, "invalid_request", "PATCH");
+        let document = json!({"tools": [{"name": "t", "parameters_schema": schema}]});
+        let (status, answer) = app.put("/v1/policy", &app.keys.management, &document).await;
+        assert_envelope(status, &answer, StatusCode::BAD_REQUEST, "invalid_request", "PUT /v1/policy");
+    }
+    let (_, read) = app.get(&path, &app.keys.management).await;
+    assert_eq!(read["parameters_schema"], json!({"type": "object"}), "nothing changed");
 }

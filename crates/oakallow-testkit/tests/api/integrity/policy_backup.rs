@@ -83,7 +83,7 @@ async fn built_through_every_path(app: &TestApp) {
         .await;
     let deep_id = deep["id"].as_str().unwrap();
     // A tool whose name is the other tool's id: references by name must still find it.
-    let impostor = app.create("/v1/tools", json!({"name": deep_id, "category": longest_name, "parameters_schema": true})).await;
+    let impostor = app.create("/v1/tools", json!({"name": deep_id, "category": longest_name, "parameters_schema": {}})).await;
     app.create("/v1/tools", json!({"name": "plain", "description": "", "tags": []})).await;
     for name in ["null", "true", "0x1F", "1e3", "~", "- x", "#c", "a: b", "@at", "*star", "&amp", "!bang", "%pct", "'q'", "\"dq\"", "yes"] {
         app.create("/v1/resources", json!({"name": name, "description": name})).await;
