@@ -9,6 +9,12 @@ use oakallow_domain::token::{Algorithm, Claims, SigningKey, encode, parse};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
+/// `cases` cases, unless `PROPTEST_CASES` asks for another number (for longer runs).
+fn config(cases: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(cases);
+    ProptestConfig { cases, ..ProptestConfig::default() }
+}
+
 /// Any finite double: normal, subnormal, zero, either sign; and integral ones around 2^53,
 /// where canonical JSON switches between integer and float notation.
 fn float() -> impl Strategy<Value = f64> {
@@ -35,7 +41,7 @@ fn json(floats: bool) -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(config(512))]
 
     /// Canonical text is JSON whose canonical text is itself (numbers may change notation once,
     /// `2.0` to `2`, and then stay).
@@ -90,7 +96,7 @@ fn claims() -> impl Strategy<Value = Claims> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(config(128))]
 
     /// Whatever the claims, the token parses back to them and verifies with the key that signed it.
     #[test]
