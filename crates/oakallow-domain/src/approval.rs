@@ -260,10 +260,16 @@ const BASE32: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /// A new human-friendly reference, `REF-XXXXXXXX-XXXX` (60 random bits).
 pub fn new_reference() -> Result<String, RandomnessUnavailable> {
-    let bytes = random_bytes::<8>()?;
+    Ok(reference_from_bytes(random_bytes::<8>()?))
+}
+
+/// The reference written for 8 random bytes: their low 60 bits (big-endian), five at a time from
+/// the least significant, as RFC 4648 base32 letters. Pinned by the golden vectors: references
+/// already handed out must keep meaning what they meant.
+pub fn reference_from_bytes(bytes: [u8; 8]) -> String {
     let bits = u64::from_be_bytes(bytes);
     let chars: String = (0..12).map(|i| BASE32[((bits >> (5 * i)) & 0x1f) as usize] as char).collect();
-    Ok(format!("REF-{}-{}", &chars[..8], &chars[8..]))
+    format!("REF-{}-{}", &chars[..8], &chars[8..])
 }
 
 #[cfg(test)]

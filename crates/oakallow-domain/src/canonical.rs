@@ -129,6 +129,14 @@ mod tests {
         assert_eq!(to_canonical_string(&value), r#"{"big":1e+300,"m":0,"n":2}"#);
     }
 
+    /// Without serde_json's `float_roundtrip` this reads 9007199254740990, so the hash of the
+    /// same params would depend on which crates a build happens to include.
+    #[test]
+    fn numbers_are_read_exactly() {
+        let value: Value = serde_json::from_str("[9007199254740991.0, 0.30000000000000004]").unwrap();
+        assert_eq!(to_canonical_string(&value), "[9007199254740991,0.30000000000000004]");
+    }
+
     #[test]
     fn strings_escape_exactly_like_serde_json() {
         let mut all: String = (0u32..0x80).filter_map(char::from_u32).collect();

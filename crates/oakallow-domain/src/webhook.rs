@@ -1,6 +1,6 @@
-//! Webhooks without I/O: secrets, the two signature schemes every delivery carries, the retry
-//! schedule, which destination addresses are refused (SSRF guard), and how a receiver's text is
-//! kept in an attempt's record.
+//! Webhooks without I/O: secrets, the two signature schemes every delivery carries (signing, and
+//! verifying as a receiver does), the retry schedule, which destination addresses are refused
+//! (SSRF guard), and how a receiver's text is kept in an attempt's record.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -9,6 +9,10 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::secret::{RandomnessUnavailable, random_bytes};
 use crate::token::hmac_sha256;
+
+mod verify;
+
+pub use verify::{ReceivedSignature, SignatureError, verify};
 
 /// The start of every webhook secret.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -80,15 +84,32 @@ pub struct SignatureHeaders {
 /// - `webhook-signature`: HMAC-SHA256 keyed with the base64-decoded part after `whsec_`, over
 ///   `"<event_id>.<timestamp>.<body>"`, base64 (the Standard Webhooks scheme).
 pub fn sign(secret: &str, event_id: &str, timestamp: i64, body: &[u8]) -> SignatureHeaders {
-    let mut signed = format!("{timestamp}.").into_bytes();
-    signed.extend_from_slice(body);
-    let oakallow = format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &signed)));
-
-    let key = secret.strip_prefix(SECRET_PREFIX).and_then(|b64| STANDARD.decode(b64).ok()).unwrap_or_else(|| secret.as_bytes().to_vec());
-    let mut content = format!("{event_id}.{timestamp}.").into_bytes();
-    content.extend_from_slice(body);
-    let standard = format!("v1,{}", STANDARD.encode(hmac_sha256(&key, &content)));
+    let timestamp = timestamp.to_string();
+    let oakallow = format!("sha256={}", hex::encode(oakallow_mac(secret, &timestamp, body)));
+    let standard = format!("v1,{}", STANDARD.encode(standard_mac(secret, event_id, &timestamp, body)));
     SignatureHeaders { oakallow, standard }
+}
+
+/// HMAC-SHA256 keyed with the secret's UTF-8 bytes over `"<timestamp>.<body>"`.
+fn oakallow_mac(secret: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
+    let mut signed = Vec::with_capacity(timestamp.len() + 1 + body.len());
+    signed.extend_from_slice(timestamp.as_bytes());
+    signed.push(b'.');
+    signed.extend_from_slice(body);
+    hmac_sha256(secret.as_bytes(), &signed)
+}
+
+/// HMAC-SHA256 keyed with the base64-decoded part after `whsec_` (the whole secret's bytes if it
+/// is not of that form) over `"<event_id>.<timestamp>.<body>"`.
+fn standard_mac(secret: &str, event_id: &str, timestamp: &str, body: &[u8]) -> [u8; 32] {
+    let key = secret.strip_prefix(SECRET_PREFIX).and_then(|b64| STANDARD.decode(b64).ok()).unwrap_or_else(|| secret.as_bytes().to_vec());
+    let mut content = Vec::with_capacity(event_id.len() + timestamp.len() + 2 + body.len());
+    content.extend_from_slice(event_id.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(timestamp.as_bytes());
+    content.push(b'.');
+    content.extend_from_slice(body);
+    hmac_sha256(&key, &content)
 }
 
 /// Whether a webhook may not be sent to `ip` unless the operator allows private targets:
