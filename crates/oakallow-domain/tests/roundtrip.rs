@@ -2,7 +2,7 @@
 //! (its text parses again to the same canonical text, whatever JSON went in) and execution tokens
 //! (what is encoded parses to the same claims and verifies; any single changed byte does not).
 //! Case counts stay modest so the suite stays fast; the fuzz targets run the same properties
-//! for longer (docs/security-fuzzing.md).
+//! for longer (docs/SECURITY.md).
 
 use oakallow_domain::canonical::{object_sha256, params_sha256, to_canonical_string};
 use oakallow_domain::token::{Algorithm, Claims, SigningKey, encode, parse};
