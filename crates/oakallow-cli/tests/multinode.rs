@@ -42,15 +42,24 @@ impl Cluster {
         Self { nodes, url, keys, http: reqwest::Client::new() }
     }
 
+    /// A setup call on `node` that must succeed (2xx); answers its body.
+    async fn ok(&self, node: usize, method: Method, path: &str, key: &str, body: Option<Value>) -> Value {
+        let (status, answer) = self.call(node, method.clone(), path, key, body).await;
+        assert!(status.is_success(), "{method} {path}: {status} {answer}");
+        answer
+    }
+
     fn key(&self, tier: &str) -> String {
         self.keys[format!("{tier}_key")].as_str().unwrap().to_owned()
     }
 
+    #[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
     async fn call(&self, node: usize, method: Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
         call(&self.http, &self.nodes[node].base, method, path, key, body).await
     }
 }
 
+#[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
 async fn call(http: &reqwest::Client, base: &str, method: Method, path: &str, key: &str, body: Option<Value>) -> (StatusCode, Value) {
     let mut request = http.request(method, format!("{base}{path}")).header("X-API-Key", key);
     if let Some(body) = body {
@@ -91,7 +100,7 @@ async fn long_poll_taken(cluster: &Cluster, node: usize, id: &str) {
 async fn changes_on_one_node_reach_the_other() {
     let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
-    cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
+    cluster.ok(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     let check = || async { cluster.call(1, Method::POST, "/v1/check", &s, Some(json!({"tool": "deploy"}))).await.1 };
     assert_eq!(check().await["permission"], "allowed", "B has the org cached now");
 
@@ -103,13 +112,13 @@ async fn changes_on_one_node_reach_the_other() {
     let (_, key) = cluster.call(0, Method::POST, "/v1/keys", &m, Some(json!({"name": "agent", "tier": "standard"}))).await;
     let raw = key["key"].as_str().unwrap().to_owned();
     assert_eq!(cluster.call(1, Method::GET, "/v1/tools", &raw, None).await.0, StatusCode::OK, "B has the key cached now");
-    cluster.call(0, Method::DELETE, &format!("/v1/keys/{}", key["id"].as_str().unwrap()), &m, None).await;
+    cluster.ok(0, Method::DELETE, &format!("/v1/keys/{}", key["id"].as_str().unwrap()), &m, None).await;
     let took = eventually(|| async { cluster.call(1, Method::GET, "/v1/tools", &raw, None).await.0 == StatusCode::UNAUTHORIZED }).await;
     eprintln!("a key revoked on A was refused by B after {took:?}");
 
-    cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire"}))).await;
+    cluster.ok(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire"}))).await;
     assert_eq!(cluster.call(1, Method::POST, "/v1/check", &s, Some(json!({"tool": "wire"}))).await.1["approval_timeout_seconds"], 3600);
-    cluster.call(0, Method::PATCH, "/v1/org", &m, Some(json!({"approval_timeout_seconds": 120}))).await;
+    cluster.ok(0, Method::PATCH, "/v1/org", &m, Some(json!({"approval_timeout_seconds": 120}))).await;
     let took = eventually(|| async {
         cluster.call(1, Method::POST, "/v1/check", &s, Some(json!({"tool": "wire"}))).await.1["approval_timeout_seconds"] == 120
     })
@@ -122,7 +131,7 @@ async fn changes_on_one_node_reach_the_other() {
 async fn tokens_are_single_use_across_nodes() {
     let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
-    cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
+    cluster.ok(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     let token = |node| {
         let cluster = &cluster;
         let s = s.clone();
@@ -153,7 +162,7 @@ async fn tokens_are_single_use_across_nodes() {
 async fn a_decision_on_one_node_wakes_a_long_poll_on_the_other() {
     let cluster = Cluster::start().await;
     let (m, s, a) = (cluster.key("management"), cluster.key("standard"), cluster.key("approver"));
-    cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire"}))).await;
+    cluster.ok(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire"}))).await;
     let (status, approval) = cluster.call(0, Method::POST, "/v1/approvals", &s, Some(json!({"tool": "wire", "reason": "pay"}))).await;
     assert_eq!(status, StatusCode::CREATED);
     let id = approval["id"].as_str().unwrap().to_owned();
@@ -181,8 +190,8 @@ async fn an_expiry_is_announced_once_by_two_sweepers() {
     let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
     let receiver = Receiver::start().await;
-    cluster.call(0, Method::PATCH, "/v1/org", &m, Some(json!({"webhook_url": receiver.url, "webhook_events": ["approval.expired"]}))).await;
-    cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire"}))).await;
+    cluster.ok(0, Method::PATCH, "/v1/org", &m, Some(json!({"webhook_url": receiver.url, "webhook_events": ["approval.expired"]}))).await;
+    cluster.ok(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire"}))).await;
     let mut ids = Vec::new();
     for _ in 0..5 {
         ids.push(
@@ -252,7 +261,7 @@ async fn assert_books(cluster: &Cluster) -> i64 {
 async fn the_balance_is_exact_across_nodes() {
     let cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
-    cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
+    cluster.ok(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     let n = 60;
     set_calls(&cluster, n);
     let calls = (0..4 * n).map(|i| {
@@ -276,7 +285,7 @@ async fn the_balance_is_exact_across_nodes() {
 async fn a_crashed_node_loses_nothing_acknowledged() {
     let mut cluster = Cluster::start().await;
     let (m, s) = (cluster.key("management"), cluster.key("standard"));
-    cluster.call(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
+    cluster.ok(0, Method::POST, "/v1/tools", &m, Some(json!({"name": "deploy", "approved": true}))).await;
     set_calls(&cluster, 1_000_000);
     let acknowledged = Arc::new(std::sync::Mutex::new(Vec::new()));
     // (calls acknowledged, of them by node B after the crash), for the test to wait on.
@@ -369,7 +378,9 @@ async fn two_nodes_behind_a_round_robin_load_balancer() {
     let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let (status, health) = call(&http, &lb, Method::GET, "/v1/health", "", None).await;
     assert_eq!((status, health["database"]["backend"].as_str()), (StatusCode::OK, Some("postgres")));
-    call(&http, &lb, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire", "default_permission": "requires_approval"}))).await;
+    let (status, _) =
+        call(&http, &lb, Method::POST, "/v1/tools", &m, Some(json!({"name": "wire", "default_permission": "requires_approval"}))).await;
+    assert_eq!(status, StatusCode::CREATED);
     for _ in 0..4 {
         let (_, check) = call(&http, &lb, Method::POST, "/v1/check", &s, Some(json!({"tool": "wire"}))).await;
         assert_eq!(check["permission"], "requires_approval", "every node knows the new tool");
@@ -385,8 +396,9 @@ async fn two_nodes_behind_a_round_robin_load_balancer() {
         polled["data"].as_array().unwrap().iter().any(|entry| entry["approval_id"] == id.as_str())
     })
     .await;
-    call(&http, &lb, Method::POST, &format!("/v1/approvals/{id}/decide"), &a, Some(json!({"decision": "approved", "decided_by": "ops"})))
-        .await;
+    let decision = json!({"decision": "approved", "decided_by": "ops"});
+    let (status, decided) = call(&http, &lb, Method::POST, &format!("/v1/approvals/{id}/decide"), &a, Some(decision)).await;
+    assert_eq!(status, StatusCode::OK, "{decided}");
     assert_eq!(tokio::time::timeout(Duration::from_secs(30), poll).await.unwrap().unwrap()["status"], "approved");
     let (_, minted) = call(&http, &lb, Method::POST, "/v1/tokens", &s, Some(json!({"approval_id": id}))).await;
     let token = minted["token"].as_str().unwrap();

@@ -173,7 +173,8 @@ async fn refusals(api: &Api, management: &str, standard: &str, secrets: &mut Sec
     api.get("/v1/tools", malformed, StatusCode::UNAUTHORIZED).await;
     api.post("/v1/check", management, json!({"tool": "read_file"}), StatusCode::FORBIDDEN).await;
     let keys = api.get("/v1/keys", management, StatusCode::OK).await;
-    let agent = keys["data"].as_array().unwrap().iter().find(|k| k["prefix"].as_str() == Some(&standard[..12])).unwrap();
+    // By its name: display prefixes (12 characters) may repeat between keys.
+    let agent = keys["data"].as_array().unwrap().iter().find(|k| k["name"] == "agent").unwrap();
     api.call(reqwest::Method::DELETE, &format!("/v1/keys/{}", agent["id"].as_str().unwrap()), management, None, StatusCode::OK).await;
     api.post("/v1/check", standard, json!({"tool": "read_file"}), StatusCode::UNAUTHORIZED).await;
     let bearer = api.http.get(format!("{}/v1/tools", api.base)).bearer_auth(management).send().await.unwrap();

@@ -270,6 +270,7 @@ impl TestApp {
 
     /// Sends a request with an optional key (as `X-API-Key`) and JSON body; answers the status
     /// and the JSON body (`Value::Null` when empty).
+    #[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
     pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<&Value>) -> (StatusCode, Value) {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(key) = key {
@@ -291,28 +292,48 @@ impl TestApp {
     }
 
     /// `GET` with a key.
+    #[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
     pub async fn get(&self, path: &str, key: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, Some(key), None).await
     }
 
     /// `POST` JSON with a key.
+    #[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
     pub async fn post(&self, path: &str, key: &str, body: &Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(key), Some(body)).await
     }
 
     /// `PATCH` JSON with a key.
+    #[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
     pub async fn patch(&self, path: &str, key: &str, body: &Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(key), Some(body)).await
     }
 
     /// `PUT` JSON with a key.
+    #[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
     pub async fn put(&self, path: &str, key: &str, body: &Value) -> (StatusCode, Value) {
         self.call(Method::PUT, path, Some(key), Some(body)).await
     }
 
     /// `DELETE` with a key.
+    #[must_use = "check the status: a call whose failure goes unnoticed makes the test prove nothing"]
     pub async fn delete(&self, path: &str, key: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// The id of a key of any org, found by the digest of its raw text (display prefixes are only
+    /// 12 characters and may repeat between keys).
+    pub async fn key_id(&self, raw: &str) -> String {
+        let digest = oakallow_domain::keys::RawKey::parse(raw).expect("a well-formed key").digest();
+        self.store.key_by_digest(&digest).await.unwrap().expect("a stored key").id.to_string()
+    }
+
+    /// Sends a request like [`TestApp::call`] and answers its JSON body; panics unless the status
+    /// is `expected` (for setup calls, whose failure would leave the test proving nothing).
+    pub async fn expect(&self, expected: StatusCode, method: Method, path: &str, key: &str, body: Option<&Value>) -> Value {
+        let (status, answer) = self.call(method.clone(), path, Some(key), body).await;
+        assert_eq!(status, expected, "{method} {path}: {answer}");
+        answer
     }
 
     /// Creates an object with the management key and answers its JSON; panics unless 201.

@@ -37,7 +37,7 @@ async fn timeouts_default_override_and_clamp() {
     app.create("/v1/tools", json!({"name": "quick", "approval_timeout_seconds": 300})).await;
     assert_eq!(seconds_between(&ask(&app, json!({"tool": "plain", "reason": "r"})).await), 3600, "default one hour");
     assert_eq!(seconds_between(&ask(&app, json!({"tool": "quick", "reason": "r"})).await), 300, "the tool's timeout");
-    app.patch("/v1/org", &app.keys.management, &json!({"approval_timeout_seconds": 900})).await;
+    app.expect(StatusCode::OK, Method::PATCH, "/v1/org", &app.keys.management, Some(&json!({"approval_timeout_seconds": 900}))).await;
     assert_eq!(seconds_between(&ask(&app, json!({"tool": "plain", "reason": "r"})).await), 900, "the org's timeout");
     assert_eq!(seconds_between(&ask(&app, json!({"tool": "quick", "reason": "r"})).await), 300, "the tool's beats the org's");
     assert_eq!(
@@ -130,12 +130,9 @@ pub(crate) async fn another_approver(app: &TestApp) -> (String, String) {
     (created["key"].as_str().unwrap().to_owned(), created["id"].as_str().unwrap().to_owned())
 }
 
-/// The id of a key of the app's org, found by its display prefix.
+/// The id of a key of the app's org.
 pub(crate) async fn key_id(app: &TestApp, raw: &str) -> String {
-    let (status, keys) = app.get("/v1/keys?limit=500", &app.keys.management).await;
-    assert_eq!(status, StatusCode::OK, "{keys}");
-    let key = keys["data"].as_array().unwrap().iter().find(|k| k["prefix"].as_str() == Some(&raw[..12])).unwrap();
-    key["id"].as_str().unwrap().to_owned()
+    app.key_id(raw).await
 }
 
 /// Decides approval `id` with `key`, as `by`.

@@ -184,7 +184,7 @@ async fn the_policy_document_applies_idempotently_with_a_dry_run_diff() {
         ])
     );
     assert_eq!(dry["diff"]["deleted"], json!([{"kind": "rule", "name": "tenant=acme tool=refund"}]));
-    app.put("/v1/policy", m, &next).await;
+    app.expect(StatusCode::OK, Method::PUT, "/v1/policy", m, Some(&next)).await;
     let (_, tenants) = app.get("/v1/tenants", m).await;
     assert_eq!(tenants["data"].as_array().unwrap().len(), 1, "the left-out tenants section was kept");
 

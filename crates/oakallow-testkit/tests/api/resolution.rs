@@ -3,7 +3,7 @@
 //! check, so this also shows that the resolver index is never stale.
 
 use oakallow_testkit::TestApp;
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// All 16 rule levels for tenant `acme`, resource `db`, tool `t`, method `m`, each with the
@@ -191,10 +191,10 @@ async fn a_change_is_used_by_the_very_next_check() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(app.check(json!({ "tool": "deploy" })).await["resolved_from"], "org_tool");
         assert_eq!(app.check(json!({ "tool": "deploy" })).await["permission"], "allowed");
-        app.delete(&path, &app.keys.management).await;
+        app.expect(StatusCode::NO_CONTENT, Method::DELETE, &path, &app.keys.management, None).await;
         assert_eq!(app.check(json!({ "tool": "deploy" })).await["resolved_from"], "tool_approved");
     }
     let path = format!("/v1/tools/{}", tool["id"].as_str().unwrap());
-    app.patch(&path, &app.keys.management, &json!({ "enabled": false })).await;
+    app.expect(StatusCode::OK, Method::PATCH, &path, &app.keys.management, Some(&json!({ "enabled": false }))).await;
     assert_eq!(app.check(json!({ "tool": "deploy" })).await["permission"], "disabled");
 }

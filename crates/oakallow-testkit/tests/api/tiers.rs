@@ -77,7 +77,8 @@ async fn fixture(app: &TestApp) -> Fixture {
     for _ in 0..2 {
         checks.push(app.check(json!({"tool": "tool-allowed"})).await["check_id"].as_str().unwrap().to_owned());
     }
-    app.patch("/v1/org", &app.keys.management, &json!({"webhook_url": "http://127.0.0.1:9/hook"})).await;
+    app.expect(StatusCode::OK, Method::PATCH, "/v1/org", &app.keys.management, Some(&json!({"webhook_url": "http://127.0.0.1:9/hook"})))
+        .await;
     let (_, test) = app.post("/v1/webhooks/test", &app.keys.management, &json!({})).await;
     Fixture {
         ids,
@@ -161,16 +162,9 @@ async fn revoked_keys(app: &TestApp) -> Vec<String> {
     let extra = app.service.bootstrap("owner@example.com", "Test org").await.unwrap();
     let mut revoked = Vec::new();
     for raw in [extra.management_key, extra.standard_key, extra.approver_key] {
-        let (_, keys) = app.get("/v1/keys?limit=500", &app.keys.management).await;
-        let id = keys["data"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| raw.starts_with(k["prefix"].as_str().unwrap()) && k["revoked_at"].is_null())
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        // By digest, not by display prefix: two keys' 12-character prefixes may be the same, and
+        // revoking the wrong one made this test fail now and then.
+        let id = app.key_id(&raw).await;
         let (status, _) = app.delete(&format!("/v1/keys/{id}"), &app.keys.management).await;
         assert_eq!(status, StatusCode::OK);
         revoked.push(raw);

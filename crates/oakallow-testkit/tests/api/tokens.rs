@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use oakallow_testkit::{Backend, TestApp, TestOptions};
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 /// An allowed check of `tool` with `params`, and a token minted from it.
@@ -122,7 +122,7 @@ async fn minting_follows_the_rules() {
     let (status, answer) = mint(json!({"check_id": "chk_01jqzzzzzzzzzzzzzzzzzzzzzz"})).await;
     assert_eq!((status, reason(&answer).as_str()), (StatusCode::CONFLICT, "unknown_check"));
     let other = app.another_org("o@example.com").await;
-    app.post("/v1/tools", &other.management, &json!({"name": "deploy", "approved": true})).await;
+    app.expect(StatusCode::CREATED, Method::POST, "/v1/tools", &other.management, Some(&json!({"name": "deploy", "approved": true}))).await;
     let (_, foreign) = app.post("/v1/check", &other.standard, &json!({"tool": "deploy"})).await;
     let (_, answer) = mint(json!({"check_id": foreign["check_id"]})).await;
     assert_eq!(reason(&answer), "unknown_check", "another org's check is not found");
@@ -163,7 +163,7 @@ async fn ed25519_tokens_verify_offline_with_only_the_public_key() {
     let app = TestApp::sqlite().await;
     let (_, keys) = app.get("/v1/signing-keys", &app.keys.standard).await;
     assert_eq!(keys["keys"], json!([]), "an HMAC org publishes nothing");
-    app.patch("/v1/org", &app.keys.management, &json!({"token_signing": "ed25519"})).await;
+    app.expect(StatusCode::OK, Method::PATCH, "/v1/org", &app.keys.management, Some(&json!({"token_signing": "ed25519"}))).await;
     app.create("/v1/tools", json!({"name": "deploy", "approved": true})).await;
     let token = token_for(&app, "deploy", &json!({"env": "prod"})).await;
 
