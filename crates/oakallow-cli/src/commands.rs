@@ -49,6 +49,8 @@ async fn open_store(config: &Config) -> Result<Arc<dyn Store>> {
         let store = SqliteStore::open_dir(&config.data_dir).with_context(|| format!("opening SQLite in {}", config.data_dir.display()))?;
         return Ok(Arc::new(store));
     }
+    // The URL may carry a password: say where only by backend.
+    tracing::info!("connecting to PostgreSQL and applying migrations");
     let store =
         PostgresStore::connect_sized(&config.database_url, config.database.max_connections).await.context("connecting to PostgreSQL")?;
     Ok(Arc::new(store))

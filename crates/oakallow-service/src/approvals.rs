@@ -131,7 +131,7 @@ fn check_request(request: &ApprovalRequest) -> ServiceResult<()> {
         return Err(ServiceError::invalid("reason must not be empty"));
     }
     check_text("reason", Some(&request.reason))?;
-    check_runtime_name("reference_id", request.reference_id.as_deref())?;
+    crate::check::check_reference_id(request.reference_id.as_deref())?;
     Ok(())
 }
 

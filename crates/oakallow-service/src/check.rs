@@ -112,6 +112,15 @@ pub struct ValidateResponse {
     pub errors: Vec<ParamError>,
 }
 
+/// Checks the caller's own `reference_id` (of a check or an approval): any text of at most
+/// [`MAX_REFERENCE_LEN`] characters without NUL.
+pub(crate) fn check_reference_id(value: Option<&str>) -> ServiceResult<()> {
+    if value.is_some_and(|r| r.chars().count() > MAX_REFERENCE_LEN || r.contains('\0')) {
+        return Err(ServiceError::invalid(format!("reference_id must be at most {MAX_REFERENCE_LEN} characters, without NUL characters")));
+    }
+    Ok(())
+}
+
 /// Checks a name given in a runtime call.
 pub(crate) fn check_runtime_name(field: &str, value: Option<&str>) -> ServiceResult<()> {
     match value {
@@ -154,11 +163,7 @@ impl Service {
         check_runtime_name("method", request.method.as_deref())?;
         check_runtime_object("params", request.params.as_ref())?;
         check_runtime_object("context", request.context.as_ref())?;
-        if request.reference_id.as_ref().is_some_and(|r| r.chars().count() > MAX_REFERENCE_LEN || r.contains('\0')) {
-            return Err(ServiceError::invalid(format!(
-                "reference_id must be at most {MAX_REFERENCE_LEN} characters, without NUL characters"
-            )));
-        }
+        check_reference_id(request.reference_id.as_deref())?;
         let runtime = self.org_runtime(caller.org_id()).await?;
         let input = CheckInput {
             tool: &request.tool,

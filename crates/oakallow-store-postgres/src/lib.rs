@@ -78,7 +78,14 @@ impl PostgresStore {
 
     /// Connects with explicit options and pool size, and applies migrations.
     pub async fn connect_with(options: PgConnectOptions, max_connections: u32) -> StoreResult<Self> {
-        let pool = PgPoolOptions::new().max_connections(max_connections.max(1)).connect_with(options).await.map_err(map_error)?;
+        // A database that does not answer fails the start (or a request) after 10 s, with a
+        // message, instead of after sqlx's default 30 s.
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(map_error)?;
         let applied = migrate::migrate(&pool).await?;
         if applied > 0 {
             tracing::info!(applied, "applied PostgreSQL migrations");

@@ -1,6 +1,6 @@
 //! What every operation has in common, written once instead of in each handler's annotation: the
-//! refusals any request can meet (no or wrong key, a malformed query or body, an unknown id, a
-//! database that cannot be reached), and the links from each create and each list to the
+//! refusals any request can meet (no or wrong key, too many requests, a malformed query or body,
+//! an unknown id, a database that cannot be reached), and the links from each create and each list to the
 //! operations on the objects they name (for clients and for stateful API fuzzing).
 
 use utoipa::openapi::link::LinkBuilder;
@@ -15,9 +15,10 @@ fn common_refusals(operation: &Operation) -> Vec<(&'static str, &'static str)> {
     if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
         refusals.push(("401", "`unauthenticated`: no key, an unknown key or a revoked key"));
         refusals.push(("403", "`forbidden_tier`: this key's tier may not call this operation"));
+        refusals.push(("429", "`rate_limited`: this key or its org made too many requests; retry after `Retry-After` seconds"));
         refusals.push(("500", "`internal`: a bug or unreadable data; nothing internal is returned"));
-        refusals.push(("503", "`unavailable`: the database cannot be reached; retry"));
     }
+    refusals.push(("503", "`unavailable`: the database cannot be reached, or the server is busy on every connection; retry"));
     if operation.request_body.is_some() {
         refusals.push(("400", "`invalid_request`: malformed JSON, unknown fields, wrong types or invalid values"));
         refusals.push(("413", "`payload_too_large`: the body is over 1 MiB"));
