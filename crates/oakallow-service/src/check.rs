@@ -146,7 +146,7 @@ pub(crate) fn check_runtime_object(field: &str, value: Option<&Map<String, Value
 pub(crate) fn param_errors(runtime: &OrgRuntime, tool: &Tool, params: &Map<String, Value>) -> ServiceResult<Vec<ParamError>> {
     match runtime.validator(tool.id) {
         None => Ok(Vec::new()),
-        Some(Ok(validator)) => Ok(schema::validate(validator, &Value::Object(params.clone()))),
+        Some(Ok(validator)) => Ok(schema::validate(validator, &Value::Object(params.clone()), runtime.org.redact_pii)),
         Some(Err(reason)) => {
             tracing::error!(tool = %tool.id, %reason, "stored parameters_schema does not compile");
             Err(ServiceError::Internal)
@@ -251,7 +251,7 @@ impl Service {
         activity.params = redact::object(&runtime.org, Some(&request.params));
         activity.result = Some(if errors.is_empty() { "valid" } else { "invalid" }.to_owned());
         if !errors.is_empty() {
-            activity.details = Some(json!({ "errors": redact::param_errors(&runtime.org, &errors) }));
+            activity.details = Some(json!({ "errors": errors }));
         }
         self.committer.commit(RuntimeWrite::Activity(billable(activity)), self.charge(&runtime.org)).await?;
         Ok(ValidateResponse { valid: errors.is_empty(), errors })

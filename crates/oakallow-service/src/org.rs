@@ -1,6 +1,7 @@
 //! The caller's org (`GET/PATCH /v1/org`) and its account's orgs (`GET/POST /v1/orgs`).
 
 use oakallow_domain::Timestamp;
+use oakallow_domain::id::OrgId;
 use oakallow_domain::json;
 use oakallow_domain::keys::KeyTier;
 use oakallow_domain::org::{MAX_URL_LEN, Org, TokenSigning, WEBHOOK_EVENTS};
@@ -58,6 +59,26 @@ pub struct CreatedOrg {
     pub org: Org,
     /// Its management key.
     pub management_key: CreatedKey,
+}
+
+/// What a management key sees of each org of its account: which orgs there are, not their
+/// settings (those are for each org's own keys, at `GET /v1/org`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OrgSummary {
+    /// Its id.
+    #[schema(value_type = String)]
+    pub id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+}
+
+impl From<Org> for OrgSummary {
+    fn from(org: Org) -> Self {
+        Self { id: org.id, name: org.name, created_at: org.created_at }
+    }
 }
 
 fn check_url(url: &str) -> ServiceResult<()> {
@@ -169,10 +190,11 @@ impl Service {
         self.orgs.update_org(self.store.as_ref(), org, |current| edit.apply(current, now), &first_secret, record).await
     }
 
-    /// The orgs of the account that owns the caller's org.
-    pub async fn list_orgs(&self, caller: &Management) -> ServiceResult<Vec<Org>> {
+    /// The orgs of the account that owns the caller's org, as summaries: a key is scoped to its
+    /// own org and sees no sibling's settings.
+    pub async fn list_orgs(&self, caller: &Management) -> ServiceResult<Vec<OrgSummary>> {
         let account = self.org_runtime(caller.org_id()).await?.org.account_id;
-        Ok(self.store.orgs_of_account(account).await?)
+        Ok(self.store.orgs_of_account(account).await?.into_iter().map(OrgSummary::from).collect())
     }
 
     /// Creates a sibling org for the same account, with a management key.

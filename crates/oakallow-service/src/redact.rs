@@ -1,16 +1,15 @@
 //! What the org's `redact_pii` setting does to data before it is stored or sent: every free-text
 //! field, from every tier, is redacted (params, context, reasons, references, decision notes and
-//! deciders, execution output and errors, validation messages, descriptions and notes of policy
-//! objects, tenant and key and org names, a webhook receiver's answer). The policy's vocabulary
+//! deciders, execution output and errors, descriptions and notes of policy objects, tenant and
+//! key and org names, a webhook receiver's answer; validation messages are redacted where they
+//! are made, in [`crate::schema`], as the params they quote are). The policy's vocabulary
 //! (tool, tenant, resource, method and category names, ids) is kept: resolution matches on it.
 //! Nothing is done when the org does not redact.
 
 use oakallow_domain::org::Org;
 use oakallow_domain::pii::{redact_map, redact_schema, redact_text, redact_value};
 use oakallow_domain::policy::{CategorySpec, NamedSpec, PolicyDocument, RuleSpec, TenantSpec, ToolSpec};
-use serde_json::{Map, Value, json};
-
-use crate::error::ParamError;
+use serde_json::{Map, Value};
 
 /// Params or context as stored: redacted when the org redacts.
 pub(crate) fn object(org: &Org, value: Option<&Map<String, Value>>) -> Option<Value> {
@@ -35,13 +34,6 @@ pub(crate) fn optional_text(org: &Org, text: Option<&str>) -> Option<String> {
 /// Free text as stored by an org that redacts or not.
 pub(crate) fn text_if(redacts: bool, text: &str) -> String {
     if redacts { redact_text(text).into_owned() } else { text.to_owned() }
-}
-
-/// Validation errors as an audit entry keeps them: their messages quote the offending values,
-/// and their paths name params keys.
-pub(crate) fn param_errors(org: &Org, errors: &[ParamError]) -> Value {
-    let errors: Vec<Value> = errors.iter().map(|e| json!({ "path": text(org, &e.path), "message": text(org, &e.message) })).collect();
-    Value::Array(errors)
 }
 
 /// What people write about a policy object, as the org stores it.

@@ -106,6 +106,16 @@ pub fn redact_value(value: &Value) -> Value {
     }
 }
 
+/// `value` as [`redact_map`] leaves it where it was found under `keys` (the object keys on its
+/// path, outermost first): whole when one of them names a kind of personal data, else as
+/// [`redact_value`] does. What quotes one value of an object (a validation message) redacts it so.
+pub fn redact_value_at<K: AsRef<str>>(keys: impl IntoIterator<Item = K>, value: &Value) -> Value {
+    match keys.into_iter().find_map(|key| hint(key.as_ref())) {
+        Some(kind) => redact_whole(value, kind),
+        None => redact_value(value),
+    }
+}
+
 /// A JSON object with every key and value redacted (see [`redact_value`]).
 pub fn redact_map(map: &Map<String, Value>) -> Map<String, Value> {
     redact_entries(map, redact_value)
@@ -168,6 +178,19 @@ mod tests {
             redact_value(&value),
             json!({"Phone_Number": "[REDACTED:phone]", "SSN": "[REDACTED:ssn]", "password": {"old": "[REDACTED:secret]", "n": "[REDACTED:secret]", "ok": true}, "cardNumber": ["[REDACTED:card]"]})
         );
+    }
+
+    #[test]
+    fn a_value_is_redacted_as_where_it_was_found() {
+        let params = json!({"api_key": "short", "contacts": {"Phone": [4_155_550_100u64]}, "note": "a@b.io", "n": 7});
+        let stored = redact_value(&params);
+        let at = |keys: &[&str], value: &Value| redact_value_at(keys.iter().copied(), value);
+        assert_eq!(at(&["api_key"], &params["api_key"]), stored["api_key"]);
+        assert_eq!(at(&["contacts", "Phone"], &params["contacts"]["Phone"][0]), stored["contacts"]["Phone"][0]);
+        assert_eq!(at(&["contacts"], &params["contacts"]), stored["contacts"]);
+        assert_eq!(at(&["note"], &params["note"]), stored["note"]);
+        assert_eq!(at(&["n"], &params["n"]), json!(7));
+        assert_eq!(at(&[], &params), stored);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Redaction of personal data and secrets from what is stored or sent on, when the org's
 //! `redact_pii` is on. Each find is replaced by `[REDACTED:<kind>]` with kind `email`, `phone`,
 //! `card` (Luhn-valid numbers only), `ssn` or `secret`: in text ([`redact_text`]), in JSON values
-//! including their keys and numbers ([`redact_value`], [`redact_map`]), and in the annotations of
-//! a JSON Schema ([`redact_schema`]). Redacting twice changes nothing, so redacted data can be
-//! sent back (a policy export re-applies as it is). What must be recognised again without being
-//! kept (an idempotency key) is kept as a [`digest`].
+//! including their keys and numbers ([`redact_value`], [`redact_map`]; one value of an object as
+//! it was found there, [`redact_value_at`]), and in the annotations of a JSON Schema
+//! ([`redact_schema`]). Redacting twice changes nothing, so redacted data can be sent back (a
+//! policy export re-applies as it is). What must be recognised again without being kept (an
+//! idempotency key) is kept as a [`digest`].
 
 mod digits;
 mod json;
@@ -13,7 +14,7 @@ mod text;
 
 use sha2::{Digest, Sha256};
 
-pub use json::{redact_map, redact_value};
+pub use json::{redact_map, redact_value, redact_value_at};
 pub use schema::redact_schema;
 pub use text::redact_text;
 

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use oakallow_domain::org::Org;
-use oakallow_service::org::{CreateOrgRequest, CreatedOrg, OrgPatch};
+use oakallow_service::org::{CreateOrgRequest, CreatedOrg, OrgPatch, OrgSummary};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -30,14 +30,15 @@ pub async fn update(
     Ok(Json(app.service.update_org(&caller, fields).await?))
 }
 
-/// The account's orgs.
+/// The account's orgs, without their settings.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrgList {
     /// Orgs, oldest first.
-    pub data: Vec<Org>,
+    pub data: Vec<OrgSummary>,
 }
 
-/// Lists the orgs of the account that owns the caller's org.
+/// Lists the orgs of the account that owns the caller's org: id, name and creation time of
+/// each; an org's settings are shown to its own keys only (`GET /v1/org`).
 #[utoipa::path(get, path = "/v1/orgs", operation_id = "list_orgs", tag = "org", security(("api_key" = ["management"]), ("bearer" = ["management"])),
     responses((status = 200, body = OrgList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list(State(app): State<AppState>, ManagementKey(caller): ManagementKey) -> ApiResult<Json<OrgList>> {

@@ -282,6 +282,26 @@ async fn orgs_org_settings_and_sibling_orgs() {
     assert_eq!(sibling_org["name"], "Staging");
 }
 
+/// A management key is scoped to its org: `GET /v1/orgs` names the account's orgs (id, name,
+/// creation time) but shows no org's settings, so a sibling's key does not learn where this org's
+/// webhooks go or what it sends.
+#[tokio::test]
+async fn a_sibling_org_sees_this_orgs_name_but_not_its_settings() {
+    let app = TestApp::sqlite().await;
+    let m = &app.keys.management;
+    let settings =
+        json!({"webhook_url": "http://127.0.0.1:9/private-hook", "webhook_events": ["approval.created"], "approval_timeout_seconds": 77});
+    let own = app.expect(StatusCode::OK, Method::PATCH, "/v1/org", m, Some(&settings)).await;
+    let sibling = app.expect(StatusCode::CREATED, Method::POST, "/v1/orgs", m, Some(&json!({"name": "Staging"}))).await;
+    let sibling_key = sibling["management_key"]["key"].as_str().unwrap();
+
+    let listed = app.expect(StatusCode::OK, Method::GET, "/v1/orgs", sibling_key, None).await;
+    let summary = |org: &Value| json!({"id": org["id"], "name": org["name"], "created_at": org["created_at"]});
+    assert_eq!(listed, json!({"data": [summary(&own), summary(&sibling["org"])]}), "ids, names and creation times only");
+    let (_, own_view) = app.get("/v1/org", sibling_key).await;
+    assert_eq!(own_view, sibling["org"], "the caller's own settings are at GET /v1/org");
+}
+
 #[tokio::test]
 async fn every_check_and_change_is_in_the_verified_activity_chain() {
     let app = TestApp::sqlite().await;

@@ -1,8 +1,9 @@
 //! Nothing personal is stored or sent when an org redacts: two orgs on one server and database
 //! drive every endpoint that accepts text, from every tier, with planted personal data (in
 //! values, keys, numbers, nested); then every stored column of every table, the raw database
-//! files and every webhook body are searched. The redacting org's values are found nowhere; the
-//! control org's (`redact_pii: false`) are all found, which proves the search sees stored text.
+//! files and every webhook body are searched, and so are the answers that quote what was sent
+//! (validation errors). The redacting org's values are found nowhere; the control org's
+//! (`redact_pii: false`) are all found, which proves the search sees stored text.
 
 mod plant;
 mod scenario;

@@ -74,7 +74,7 @@ impl Run<'_> {
                 "amount": {"type": "integer", "description": self.plant.phone("schema.property.description"), "examples": [self.plant.card_number("schema.examples")]},
                 "to": {"type": "string", "default": self.plant.email("schema.default")}
             },
-            "additionalProperties": {"type": "integer"}
+            "additionalProperties": {"type": "integer", "maximum": 1000}
         })
     }
 
@@ -137,14 +137,51 @@ impl Run<'_> {
             self.standard("/v1/tokens/verify", json!({"token": answer["token"], "tool": "lookup", "params": params}), StatusCode::OK).await;
         assert_eq!(verified["valid"], true, "a token binds the original params: {verified}");
 
-        let p = &mut self.plant;
-        let invalid = json!({"tool": "refund", "params": {
-            "amount": p.card("validate.message", CardStyle::Spaces),
-            "to": p.card_number("validate.message"),
-            p.email("validate.path"): p.phone("validate.message"),
-        }});
-        let answer = self.standard("/v1/validate", invalid, StatusCode::OK).await;
+        let mut params = self.invalid_params("validate.message");
+        let path = self.plant.email("validate.path");
+        params[path] = json!(self.plant.phone("validate.message"));
+        let answer = self.standard("/v1/validate", json!({"tool": "refund", "params": params}), StatusCode::OK).await;
         assert_eq!(answer["valid"], false, "{answer}");
+        self.not_echoed("the answer of POST /v1/validate", &answer);
+        self.refused_params().await;
+    }
+
+    /// Params that fail the refund tool's schema, each error message quoting a planted value:
+    /// some recognisable as text, some only by the key they are under (as the params are).
+    fn invalid_params(&mut self, place: &str) -> Value {
+        let p = &mut self.plant;
+        json!({
+            "amount": p.card(place, CardStyle::Spaces),
+            "to": p.card_number(place),
+            "api_key": p.opaque(place),
+            "ssn": p.ssn_number(place),
+            "mobile": p.phone_number(place),
+            "password": {"old": p.opaque(place)},
+        })
+    }
+
+    /// A check and an approval whose params fail the schema are refused (422, nothing stored);
+    /// the refusal quotes the params redacted.
+    async fn refused_params(&mut self) {
+        for (path, place, extra) in
+            [("/v1/check", "check.invalid_params", json!({})), ("/v1/approvals", "approval.invalid_params", json!({"reason": "refund"}))]
+        {
+            let mut body = extra;
+            body["tool"] = json!("refund");
+            body["params"] = self.invalid_params(place);
+            self.plant.gone(place);
+            let answer = self.standard(path, body, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert_eq!(answer["error"]["code"], "invalid_params", "{answer}");
+            self.not_echoed(&format!("the refusal of POST {path}"), &answer);
+        }
+    }
+
+    /// For an org that redacts: `answer` quotes none of the planted values.
+    fn not_echoed(&self, what: &str, answer: &Value) {
+        if self.redact {
+            let echoed = super::occurrences(&self.plant.needles, &[(what.to_owned(), answer.to_string())]);
+            assert!(echoed.is_empty(), "{} personal values echoed:\n{}", echoed.len(), echoed.join("\n"));
+        }
     }
 
     fn approval_request(&mut self, place: &str) -> Value {
