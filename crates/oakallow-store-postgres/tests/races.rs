@@ -49,8 +49,8 @@ impl Cluster {
         for _ in 0..3 {
             nodes.push(Arc::new(PostgresStore::connect_with(schema.options(), 8).await.unwrap()));
         }
-        let account = Account { id: AccountId::generate(), email: "races@example.com".into(), created_at: T0 };
-        nodes[0].create_account(&account, None).await.unwrap();
+        let account = Account { id: AccountId::generate(), email: "races@example.com".into(), name: "races".into(), created_at: T0 };
+        nodes[0].create_account(&account, None, None).await.unwrap();
         let org = Org::new(account.id, "races".into(), T0);
         nodes[1].create_org(&org, &[], vec![]).await.unwrap();
         Self { nodes, account: account.id, org: org.id, schema }
