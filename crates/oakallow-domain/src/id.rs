@@ -157,6 +157,10 @@ typed_id!(/// A row of an account's credit ledger.
     LedgerId, "led");
 typed_id!(/// One claim of a webhook delivery by a worker: only its holder records the attempt.
     LeaseId, "lse");
+typed_id!(/// A signed-in dashboard session (the cookie holds a secret, never this id).
+    SessionId, "ses");
+typed_id!(/// An invitation to join an org (the link holds a secret, never this id).
+    InviteId, "inv");
 
 #[cfg(test)]
 mod tests {

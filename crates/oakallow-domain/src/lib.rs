@@ -2,6 +2,7 @@
 //! and its resolver, canonical JSON, keys and secrets, orgs, and the audit chain.
 //! This crate must never depend on tokio, sqlx or axum.
 
+pub mod account;
 pub mod approval;
 pub mod audit;
 pub mod billing;

@@ -25,8 +25,10 @@ pub const WEBHOOK_EVENTS: [&str; 7] = [
 pub struct Account {
     /// Its id.
     pub id: AccountId,
-    /// Sign-in email, unique.
+    /// Sign-in email, unique, lower-case.
     pub email: String,
+    /// The name shown to teammates and recorded on decisions.
+    pub name: String,
     /// Creation time.
     pub created_at: Timestamp,
 }

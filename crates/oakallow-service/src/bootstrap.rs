@@ -50,8 +50,9 @@ impl Service {
         let account = match self.store.account_by_email(&email).await? {
             Some(account) => account,
             None => {
-                let account = Account { id: AccountId::generate(), email, created_at: now };
-                self.store.create_account(&account, Some(&free_credit(now))).await?;
+                // Named by its email until its owner signs in and picks a name.
+                let account = Account { id: AccountId::generate(), name: email.clone(), email, created_at: now };
+                self.store.create_account(&account, None, Some(&free_credit(now))).await?;
                 account
             }
         };

@@ -1,7 +1,8 @@
 //! Accounts, orgs and API keys on PostgreSQL, and the versions of them that other nodes'
-//! caches compare against. Changes other nodes cache are announced (see `notify`).
+//! caches compare against. (Memberships, sessions and invitations: `people`.) Changes other nodes cache are announced (see `notify`).
 
 use oakallow_domain::Timestamp;
+use oakallow_domain::account::Membership;
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
@@ -10,15 +11,24 @@ use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
 use crate::error::map_error;
 use crate::notify::Channel;
+use crate::people::members;
 use crate::rows::{self, ACCOUNT_COLUMNS, KEY_COLUMNS, ORG_COLUMNS};
 use crate::{chain, credits};
 
-/// Creates an account and, with `free_credit`, its first lot of credit, in one transaction.
-pub(crate) async fn create_account(pool: &PgPool, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+/// Creates an account with its password, if any, and, with `free_credit`, its first lot of
+/// credit, in one transaction.
+pub(crate) async fn create_account(
+    pool: &PgPool,
+    account: &Account,
+    password_hash: Option<&str>,
+    free_credit: Option<&NewCredit>,
+) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(map_error)?;
-    sqlx::query("INSERT INTO accounts (id, email, created_at) VALUES ($1, $2, $3)")
+    sqlx::query("INSERT INTO accounts (id, email, name, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(account.id.to_string())
         .bind(&account.email)
+        .bind(&account.name)
+        .bind(password_hash)
         .bind(account.created_at.micros())
         .execute(&mut *tx)
         .await
@@ -71,6 +81,7 @@ pub(crate) async fn create_org(pool: &PgPool, org: &Org, keys: &[NewKey], activi
         .execute(&mut *tx)
         .await
         .map_err(map_error)?;
+    members::put(&mut *tx, &Membership::owner_of(org)).await?;
     for key in keys {
         insert_key(&mut tx, key).await?;
     }

@@ -2,7 +2,8 @@
 //! Every method is one transaction on a connection pool; the audit chain of each org is kept
 //! consistent across nodes by row locks on its head, and every other race between nodes
 //! (consuming a token, minting from a source, expiring an approval, claiming a webhook
-//! delivery, an idempotency key) is settled by one conditional or locking statement.
+//! delivery, an idempotency key, using an invitation, claiming the instance operator) is
+//! settled by one conditional or locking statement.
 //! Migrations in `migrations/` are applied at connect, under an advisory lock. The schema is
 //! whichever the connection's `search_path` selects first (e.g.
 //! `?options=-c%20search_path%3Doakallow` in the URL).
@@ -22,6 +23,7 @@ mod credits;
 mod error;
 mod migrate;
 mod notify;
+mod people;
 mod policy;
 mod rows;
 mod runtime;
@@ -111,8 +113,8 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn create_account(&self, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
-        accounts::create_account(&self.pool, account, free_credit).await
+    async fn create_account(&self, account: &Account, password_hash: Option<&str>, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+        accounts::create_account(&self.pool, account, password_hash, free_credit).await
     }
 
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {

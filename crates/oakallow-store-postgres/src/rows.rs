@@ -89,10 +89,10 @@ pub(crate) fn bigint(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, created_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, name, created_at";
 
 pub(crate) fn account(row: &PgRow) -> RowResult<Account> {
-    Ok(Account { id: parsed(row, 0)?, email: row.try_get(1)?, created_at: time(row, 2)? })
+    Ok(Account { id: parsed(row, 0)?, email: row.try_get(1)?, name: row.try_get(2)?, created_at: time(row, 3)? })
 }
 
 pub(crate) const ORG_COLUMNS: &str =

@@ -47,8 +47,8 @@ impl Nodes {
         let schema = common::Schema::create(&url).await;
         let writer = PostgresStore::connect_with(schema.options(), 4).await.unwrap();
         let watcher = PostgresStore::connect_with(schema.options(), 4).await.unwrap();
-        let account = Account { id: AccountId::generate(), email: "changes@example.com".into(), created_at: T0 };
-        writer.create_account(&account, None).await.unwrap();
+        let account = Account { id: AccountId::generate(), email: "changes@example.com".into(), name: "changes".into(), created_at: T0 };
+        writer.create_account(&account, None, None).await.unwrap();
         let org = Org::new(account.id, "changes".into(), T0);
         let key = ApiKey {
             id: KeyId::generate(),

@@ -1,16 +1,18 @@
 //! Several nodes on one database: concurrent starts migrate once without racing, the URL's
-//! `options` parameter selects the schema, and appends from different nodes share one chain.
+//! `options` parameter selects the schema, an upgrade keeps what the database held, and
+//! appends from different nodes share one chain.
 
 mod common;
 
 use oakallow_domain::Timestamp;
+use oakallow_domain::account::Membership;
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor, ActorKind, GENESIS_HASH};
 use oakallow_domain::id::AccountId;
 use oakallow_domain::org::{Account, Org};
-use oakallow_store::{BatchItem, RuntimeWrite, Store};
+use oakallow_store::{AccountStore, BatchItem, RuntimeWrite, Store};
 use oakallow_store_postgres::PostgresStore;
 
-const TABLES: [&str; 24] = [
+const TABLES: [&str; 29] = [
     "accounts",
     "orgs",
     "api_keys",
@@ -34,7 +36,23 @@ const TABLES: [&str; 24] = [
     "webhook_attempts",
     "credit_lots",
     "ledger",
+    "instance_operator",
+    "sessions",
+    "memberships",
+    "invites",
+    "sign_in_failures",
     "schema_migrations",
+];
+
+/// SQL that takes a database back to before version 6 (accounts), to upgrade it again.
+const BEFORE_ACCOUNTS: [&str; 7] = [
+    "DROP TABLE sign_in_failures",
+    "DROP TABLE invites",
+    "DROP TABLE memberships",
+    "DROP TABLE sessions",
+    "DROP TABLE instance_operator",
+    "ALTER TABLE accounts DROP COLUMN name",
+    "DELETE FROM schema_migrations WHERE version = 6",
 ];
 
 /// `url` with `options=-c search_path=<schema>` added, percent-encoded as libpq expects.
@@ -66,7 +84,7 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
     }
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(third.pool()).await.unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5], "each migration is recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6], "each migration is recorded once");
     for store in [&first, &second, &third] {
         store.ping().await.unwrap();
     }
@@ -80,8 +98,8 @@ async fn two_nodes_append_to_one_chain() {
     let nodes =
         [PostgresStore::connect_with(schema.options(), 4).await.unwrap(), PostgresStore::connect_with(schema.options(), 4).await.unwrap()];
     let at = Timestamp::from_micros(1_790_000_000_000_000);
-    let account = Account { id: AccountId::generate(), email: "nodes@example.com".into(), created_at: at };
-    nodes[0].create_account(&account, None).await.unwrap();
+    let account = Account { id: AccountId::generate(), email: "nodes@example.com".into(), name: "nodes".into(), created_at: at };
+    nodes[0].create_account(&account, None, None).await.unwrap();
     let org = Org::new(account.id, "nodes".into(), at);
     nodes[1].create_org(&org, &[], vec![]).await.unwrap();
     // Before any append the org has no head row; with only the genesis head a node creates
@@ -108,4 +126,25 @@ async fn two_nodes_append_to_one_chain() {
     }
     let check = nodes[1].verify_chain(org.id).await.unwrap();
     assert_eq!((check.entries, check.first_broken), (60, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
+async fn an_upgrade_names_accounts_by_email_and_makes_creators_owners() {
+    let url = common::test_url();
+    let schema = common::Schema::create(&url).await;
+    let store = PostgresStore::connect_with(schema.options(), 2).await.unwrap();
+    let at = Timestamp::from_micros(1_790_000_000_000_000);
+    let account = Account { id: AccountId::generate(), email: "old@example.com".into(), name: "lost".into(), created_at: at };
+    store.create_account(&account, None, None).await.unwrap();
+    let org = Org::new(account.id, "old".into(), at.plus_seconds(1));
+    store.create_org(&org, &[], vec![]).await.unwrap();
+    for sql in BEFORE_ACCOUNTS {
+        sqlx::raw_sql(sql).execute(store.pool()).await.unwrap();
+    }
+    store.pool().close().await;
+
+    let upgraded = PostgresStore::connect_with(schema.options(), 2).await.unwrap();
+    assert_eq!(upgraded.account(account.id).await.unwrap().map(|a| a.name), Some("old@example.com".into()));
+    assert_eq!(upgraded.membership(org.id, account.id).await.unwrap(), Some(Membership::owner_of(&org)));
 }

@@ -1,7 +1,8 @@
-//! Several nodes racing on the runtime workflow in one database: a token is consumed once, a
-//! batch aborted by a deadlock is tried again, a delivery attempt is claimed by one node, an
-//! expiry applies once, an idempotency key creates one approval, concurrent creators of a
-//! signing key agree on one, and charged calls never spend more credit than there is.
+//! Several nodes racing in one database: a token is consumed once, a batch aborted by a
+//! deadlock is tried again, a delivery attempt is claimed by one node, an expiry applies once,
+//! an idempotency key creates one approval, concurrent creators of a signing key agree on one,
+//! charged calls never spend more credit than there is, an invitation is used once, and the
+//! instance has one operator.
 
 #![expect(clippy::unwrap_used, reason = "test helpers: a failed step is a failed test")]
 
@@ -13,10 +14,11 @@ use std::time::Duration;
 
 use futures_util::future::join_all;
 use oakallow_domain::Timestamp;
+use oakallow_domain::account::{ApproverLevels, Invite, Role, secret_digest};
 use oakallow_domain::approval::{Approval, ApprovalStatus, new_reference};
 use oakallow_domain::audit::{ActivityRecord, ActivityType, Actor, ActorKind};
 use oakallow_domain::billing::{CreditKind, LedgerKind, PRICE_MICROUSD};
-use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId, LeaseId, LedgerId, OrgId};
+use oakallow_domain::id::{AccountId, ActivityId, ApprovalId, DeliveryId, EventId, InviteId, LeaseId, LedgerId, OrgId};
 use oakallow_domain::org::{Account, Org};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
@@ -49,11 +51,23 @@ impl Cluster {
         for _ in 0..3 {
             nodes.push(Arc::new(PostgresStore::connect_with(schema.options(), 8).await.unwrap()));
         }
-        let account = Account { id: AccountId::generate(), email: "races@example.com".into(), created_at: T0 };
-        nodes[0].create_account(&account, None).await.unwrap();
+        let account = Account { id: AccountId::generate(), email: "races@example.com".into(), name: "races".into(), created_at: T0 };
+        nodes[0].create_account(&account, None, None).await.unwrap();
         let org = Org::new(account.id, "races".into(), T0);
         nodes[1].create_org(&org, &[], vec![]).await.unwrap();
         Self { nodes, account: account.id, org: org.id, schema }
+    }
+
+    /// `n` new accounts, each made through a different node.
+    async fn people(&self, n: usize) -> Vec<AccountId> {
+        let mut people = Vec::new();
+        for i in 0..n {
+            let email = format!("person{i}@example.com");
+            let account = Account { id: AccountId::generate(), name: format!("Person {i}"), email, created_at: T0 };
+            self.node(i).create_account(&account, None, None).await.unwrap();
+            people.push(account.id);
+        }
+        people
     }
 
     /// The node for the `i`th task, round robin.
@@ -334,4 +348,47 @@ async fn charges_are_exact_across_nodes() {
     assert_eq!(debited, u64::try_from(paid_for).unwrap());
     assert_eq!(cluster.count(ActivityType::ParamsValidated).await, paid_for, "refused calls leave no entry");
     assert!(cluster.chain_is_intact().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
+async fn an_invitation_is_used_once_across_nodes() {
+    let cluster = Cluster::start().await;
+    let people = cluster.people(6).await;
+    let invite = Invite {
+        id: InviteId::generate(),
+        digest: secret_digest("one link"),
+        org_id: cluster.org,
+        role: Role::Admin,
+        approver: ApproverLevels::BOTH,
+        created_by: cluster.account,
+        created_at: T0,
+        expires_at: T0.plus_seconds(3600),
+        used_at: None,
+        used_by: None,
+    };
+    cluster.nodes[0].create_invite(&invite).await.unwrap();
+    let accepts = people.iter().enumerate().map(|(i, &person)| {
+        let node = cluster.node(i);
+        tokio::spawn(async move { node.accept_invite(&invite.digest, person, T0.plus_seconds(1)).await.unwrap() })
+    });
+    let joined: Vec<_> = join_all(accepts).await.into_iter().filter_map(Result::unwrap).collect();
+    assert_eq!(joined.len(), 1, "one person joined");
+    let used = cluster.nodes[2].invite_by_digest(&invite.digest).await.unwrap().unwrap();
+    assert_eq!(used.used_by, Some(joined[0].account_id));
+    assert_eq!(cluster.nodes[1].members(cluster.org).await.unwrap().len(), 2, "the owner and the one who joined");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
+async fn the_operator_is_claimed_once_across_nodes() {
+    let cluster = Cluster::start().await;
+    let people = cluster.people(6).await;
+    let claims = people.iter().enumerate().map(|(i, &person)| {
+        let node = cluster.node(i);
+        tokio::spawn(async move { node.claim_operator(person).await.unwrap().then_some(person) })
+    });
+    let winners: Vec<AccountId> = join_all(claims).await.into_iter().filter_map(Result::unwrap).collect();
+    assert_eq!(winners.len(), 1, "one operator");
+    assert_eq!(cluster.nodes[2].operator().await.unwrap(), Some(winners[0]));
 }

@@ -1,6 +1,7 @@
-//! Accounts, orgs and API keys on SQLite.
+//! Accounts, orgs and API keys on SQLite. (Memberships, sessions and invitations: `people`.)
 
 use oakallow_domain::Timestamp;
+use oakallow_domain::account::Membership;
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::{AccountId, KeyId, OrgId};
 use oakallow_domain::org::{Account, ApiKey, Org};
@@ -10,15 +11,22 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::activity::append_in as append;
 use crate::conn::map_error;
 use crate::credits;
+use crate::people::members;
 use crate::rows::{self, ACCOUNT_COLUMNS, KEY_COLUMNS, ORG_COLUMNS, parsed, time};
 use crate::runtime_rows::{id_list, int};
 
-/// Creates an account and, in the same transaction, its sign-up credit if any.
-pub(crate) fn create_account(conn: &mut Connection, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+/// Creates an account with its password, if any, and, in the same transaction, its sign-up
+/// credit if any.
+pub(crate) fn create_account(
+    conn: &mut Connection,
+    account: &Account,
+    password_hash: Option<&str>,
+    free_credit: Option<&NewCredit>,
+) -> StoreResult<()> {
     let tx = conn.transaction().map_err(map_error)?;
     tx.execute(
-        "INSERT INTO accounts (id, email, created_at) VALUES (?1, ?2, ?3)",
-        params![account.id.to_string(), account.email, account.created_at.micros()],
+        "INSERT INTO accounts (id, email, name, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![account.id.to_string(), account.email, account.name, password_hash, account.created_at.micros()],
     )
     .map_err(map_error)?;
     if let Some(credit) = free_credit {
@@ -70,6 +78,7 @@ pub(crate) fn create_org(conn: &mut Connection, org: &Org, keys: &[NewKey], acti
         ],
     )
     .map_err(map_error)?;
+    members::put(&tx, &Membership::owner_of(org))?;
     for key in keys {
         insert_key(&tx, key)?;
     }

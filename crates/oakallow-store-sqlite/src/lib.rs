@@ -9,6 +9,7 @@ mod billing;
 mod conn;
 mod credits;
 mod migrate;
+mod people;
 mod policy;
 mod rows;
 mod runtime;
@@ -73,9 +74,9 @@ impl Store for SqliteStore {
         self.readers.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(conn::map_error)).await
     }
 
-    async fn create_account(&self, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
-        let (account, credit) = (account.clone(), free_credit.cloned());
-        self.writer.run(move |conn| accounts::create_account(conn, &account, credit.as_ref())).await
+    async fn create_account(&self, account: &Account, password_hash: Option<&str>, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+        let (account, password_hash, credit) = (account.clone(), password_hash.map(str::to_owned), free_credit.cloned());
+        self.writer.run(move |conn| accounts::create_account(conn, &account, password_hash.as_deref(), credit.as_ref())).await
     }
 
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {

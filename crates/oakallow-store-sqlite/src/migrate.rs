@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_billing.sql")),
     (4, include_str!("../migrations/0004_deciders.sql")),
     (5, include_str!("../migrations/0005_delivery_leases.sql")),
+    (6, include_str!("../migrations/0006_accounts.sql")),
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.
@@ -31,4 +32,42 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<usize> {
         applied += 1;
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database at version 5 with one account and its org.
+    fn at_version_5() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)").unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 5) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [version]).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO accounts (id, email, created_at) VALUES ('acc_1', 'old@example.com', 7);
+             INSERT INTO orgs (id, account_id, name, token_signing, redact_pii, created_at, updated_at)
+             VALUES ('org_1', 'acc_1', 'old', 'hs256', 1, 8, 8);",
+        )
+        .unwrap();
+        conn
+    }
+
+    #[test]
+    fn existing_accounts_are_named_by_email_and_own_their_orgs() {
+        let mut conn = at_version_5();
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() - 5);
+        let name: String = conn.query_row("SELECT name FROM accounts WHERE id = 'acc_1'", [], |row| row.get(0)).unwrap();
+        assert_eq!(name, "old@example.com");
+        let membership: (String, String, bool, bool, i64) = conn
+            .query_row(
+                "SELECT account_id, role, approves_level1, approves_level2, created_at FROM memberships WHERE org_id = 'org_1'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+            )
+            .unwrap();
+        assert_eq!(membership, ("acc_1".into(), "owner".into(), true, true, 8));
+    }
 }

@@ -75,10 +75,10 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, created_at";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, email, name, created_at";
 
 pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
-    Ok(Account { id: parsed(row, 0)?, email: row.get(1)?, created_at: time(row, 2)? })
+    Ok(Account { id: parsed(row, 0)?, email: row.get(1)?, name: row.get(2)?, created_at: time(row, 3)? })
 }
 
 pub(crate) const ORG_COLUMNS: &str =

@@ -24,9 +24,9 @@ async fn sign_up_credit_is_written_with_the_account() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store = SqliteStore::open_dir(dir.path()).expect("open SQLite store");
     let at = Timestamp::from_micros(1_700_000_000_000_000);
-    let account = Account { id: AccountId::generate(), email: "s@example.com".into(), created_at: at };
+    let account = Account { id: AccountId::generate(), email: "s@example.com".into(), name: "s".into(), created_at: at };
     let credit = free_credit(at);
-    store.create_account(&account, Some(&credit)).await.expect("create account");
+    store.create_account(&account, None, Some(&credit)).await.expect("create account");
 
     let rows = store.ledger(account.id, None, 10).await.expect("ledger");
     assert_eq!(rows.len(), 1);
@@ -38,7 +38,7 @@ async fn sign_up_credit_is_written_with_the_account() {
 
     // A taken email writes no credit either.
     let twin = Account { id: AccountId::generate(), ..account.clone() };
-    assert!(matches!(store.create_account(&twin, Some(&free_credit(at))).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_account(&twin, None, Some(&free_credit(at))).await, Err(StoreError::Conflict(_))));
     assert!(store.ledger(twin.id, None, 10).await.expect("ledger").is_empty());
 
     let unknown = AccountId::generate();

@@ -2,6 +2,7 @@
 //! implements, each method one transaction, every query scoped by org. The
 //! [`conformance`] suite is the definition of "implements it correctly"; each backend runs it.
 
+mod accounts;
 mod billing_records;
 pub mod charges;
 pub mod conformance;
@@ -21,6 +22,7 @@ use oakallow_domain::org::{Account, ApiKey, Org};
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 
+pub use accounts::{AccountStore, Member, OrgMembership};
 pub use billing_records::{BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, OrgVersion, WriteOutcome};
 pub use error::{StoreError, StoreResult, exact_i64};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
@@ -33,7 +35,7 @@ pub use runtime_records::{
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: AccountStore {
     /// Short backend name for health output (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
@@ -42,20 +44,21 @@ pub trait Store: Send + Sync + 'static {
 
     // ----- accounts and orgs --------------------------------------------------------------------
 
-    /// Creates an account, with its sign-up credit if any; [`StoreError::Conflict`] if the
-    /// email is taken.
-    async fn create_account(&self, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()>;
+    /// Creates an account, with its sign-up credit if any, and, with `password_hash`, its
+    /// password; [`StoreError::Conflict`] if the email is taken.
+    async fn create_account(&self, account: &Account, password_hash: Option<&str>, free_credit: Option<&NewCredit>) -> StoreResult<()>;
 
     /// The account with this email.
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>>;
 
-    /// Creates an org with its first keys, and their audit entries, in one transaction.
+    /// Creates an org with its first keys, and their audit entries, in one transaction. The
+    /// owning account becomes its member with role `owner`, approving both levels.
     async fn create_org(&self, org: &Org, keys: &[NewKey], activity: Vec<ActivityRecord>) -> StoreResult<()>;
 
     /// One org.
     async fn org(&self, org_id: OrgId) -> StoreResult<Option<Org>>;
 
-    /// The orgs an account owns, oldest first.
+    /// The orgs an account owns (created), oldest first.
     async fn orgs_of_account(&self, account_id: AccountId) -> StoreResult<Vec<Org>>;
 
     /// Saves an org's settings, but only if they are still the version the change was planned

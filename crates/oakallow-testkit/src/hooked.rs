@@ -6,6 +6,8 @@
 //! [`StoreHooks::hold_next_walk`] and [`StoreHooks::hold_next_ping`] park the next chain
 //! verification or database probe ([`StoreHooks::walks`] and [`StoreHooks::pings`] count them).
 
+mod people;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -169,8 +171,8 @@ impl Store for HookedStore {
         self.inner.ping().await
     }
 
-    async fn create_account(&self, account: &Account, free_credit: Option<&NewCredit>) -> StoreResult<()> {
-        self.inner.create_account(account, free_credit).await
+    async fn create_account(&self, account: &Account, password_hash: Option<&str>, free_credit: Option<&NewCredit>) -> StoreResult<()> {
+        self.inner.create_account(account, password_hash, free_credit).await
     }
 
     async fn account_by_email(&self, email: &str) -> StoreResult<Option<Account>> {

@@ -35,7 +35,9 @@ macro_rules! conformance_tests {
             concurrent_consumption, executions_once_per_token, numbers_are_kept_exactly_or_refused, approvals_create_and_idempotency,
             approval_transitions, approval_listing_and_expiry, webhook_deliveries, delivery_leases, deliveries_are_shared_between_orgs, activity_in_ascending_order,
             charges_stop_at_zero, only_written_entries_are_paid, spending_order_and_expiry, set_balance_exactly,
-            usage_when_billing_is_off, concurrent_charges_are_exact, approvals_are_charged_once, versions_and_revocations);
+            usage_when_billing_is_off, concurrent_charges_are_exact, approvals_are_charged_once, versions_and_revocations,
+            accounts_have_names_and_passwords, operator_is_claimed_once, sessions_are_found_listed_and_revoked,
+            memberships_list_change_and_remove, invites_work_once, sign_in_failures_are_counted_in_their_window);
     };
     (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
         $crate::conformance_tests!(@case $make; $attrs; $case);
@@ -51,11 +53,13 @@ macro_rules! conformance_tests {
 }
 
 mod billing;
+mod people;
 mod runtime;
 
 /// Every case, by name.
 pub mod cases {
     pub use super::billing::*;
+    pub use super::people::*;
     pub use super::runtime::*;
     pub use super::{
         accounts_and_orgs, activity_queries, concurrent_runtime_commits, keys, org_isolation, policy_activity_joins_chain,
@@ -102,9 +106,15 @@ fn new_key(org: OrgId, tier: KeyTier, name: &str) -> (NewKey, RawKey) {
     (NewKey { key, digest: raw.digest() }, raw)
 }
 
+/// An account named after its email's local part.
+pub(crate) fn new_account(email: &str) -> Account {
+    let name = email.split('@').next().unwrap_or(email).to_uppercase();
+    Account { id: AccountId::generate(), email: email.into(), name, created_at: T0 }
+}
+
 pub(crate) async fn new_org(store: &dyn Store, email: &str) -> Org {
-    let account = Account { id: AccountId::generate(), email: email.into(), created_at: T0 };
-    store.create_account(&account, None).await.expect("create account");
+    let account = new_account(email);
+    store.create_account(&account, None, None).await.expect("create account");
     let org = Org::new(account.id, format!("org of {email}"), T0);
     store.create_org(&org, &[], vec![]).await.expect("create org");
     org
@@ -112,12 +122,12 @@ pub(crate) async fn new_org(store: &dyn Store, email: &str) -> Org {
 
 /// Accounts are unique by email; orgs belong to accounts and keep their settings.
 pub async fn accounts_and_orgs(store: Arc<dyn Store>) {
-    let account = Account { id: AccountId::generate(), email: "a@example.com".into(), created_at: T0 };
-    store.create_account(&account, None).await.unwrap();
+    let account = Account { id: AccountId::generate(), email: "a@example.com".into(), name: "Ann Example".into(), created_at: T0 };
+    store.create_account(&account, None, None).await.unwrap();
     assert_eq!(store.account_by_email("a@example.com").await.unwrap(), Some(account.clone()));
     assert_eq!(store.account_by_email("b@example.com").await.unwrap(), None);
     let twin = Account { id: AccountId::generate(), ..account.clone() };
-    assert!(matches!(store.create_account(&twin, None).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.create_account(&twin, None, None).await, Err(StoreError::Conflict(_))));
 
     let (management, _) = new_key(OrgId::generate(), KeyTier::Management, "m");
     let mut org = Org::new(account.id, "first".into(), T0);

@@ -46,7 +46,14 @@ async fn one_approver_key_cannot_decide_both_levels_postgres() {
 
 /// SQL that takes the database back to before deciders were stored (schema version 3, so the
 /// later migrations are undone too).
-const BEFORE_DECIDERS: [&str; 5] = [
+const BEFORE_DECIDERS: [&str; 12] = [
+    "DROP TABLE sign_in_failures",
+    "DROP TABLE invites",
+    "DROP TABLE memberships",
+    "DROP TABLE sessions",
+    "DROP TABLE instance_operator",
+    "ALTER TABLE accounts DROP COLUMN name",
+    "DELETE FROM schema_migrations WHERE version = 6",
     "ALTER TABLE webhook_deliveries DROP COLUMN lease_id",
     "DELETE FROM schema_migrations WHERE version = 5",
     "ALTER TABLE approval_decisions DROP COLUMN decider_kind",
