@@ -8,6 +8,7 @@
 pub mod hooked;
 mod postgres;
 pub mod receiver;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ use tokio::sync::oneshot;
 
 pub use hooked::{Held, HookedStore, SeenBatch, StoreHooks};
 pub use postgres::{NO_POSTGRES, new_schema_url, postgres_store, postgres_url};
+pub use web::{WebClient, WebPage};
 
 /// One org's ids and keys.
 #[derive(Debug, Clone)]
@@ -130,6 +132,9 @@ pub struct TestOptions {
     pub hooks: Option<Arc<StoreHooks>>,
     /// Connection limits of the HTTP server.
     pub connections: ConnectionLimits,
+    /// Start with no account at all (no bootstrap): the dashboard's first sign-up makes the
+    /// operator. `keys` is then empty.
+    pub empty: bool,
 }
 
 impl TestOptions {
@@ -141,7 +146,7 @@ impl TestOptions {
         config.webhooks.poll_interval = std::time::Duration::from_millis(20);
         config.webhooks.timeout = std::time::Duration::from_secs(2);
         config.sweep_interval = std::time::Duration::from_millis(50);
-        Self { backend, manual_clock: false, config, hooks: None, connections: ConnectionLimits::default() }
+        Self { backend, manual_clock: false, config, hooks: None, connections: ConnectionLimits::default(), empty: false }
     }
 
     /// With the store behind `hooks`.
@@ -153,6 +158,12 @@ impl TestOptions {
     /// With a manual clock.
     pub fn manual_clock(mut self) -> Self {
         self.manual_clock = true;
+        self
+    }
+
+    /// With no account yet (see [`TestOptions::empty`]).
+    pub fn empty(mut self) -> Self {
+        self.empty = true;
         self
     }
 }
@@ -183,8 +194,11 @@ impl TestApp {
             Backend::Postgres => Database::Postgres(new_schema_url().await),
         };
         let clock = options.manual_clock.then(|| ManualClock::new(SystemClock.now()));
+        let empty = options.empty;
         let mut app = Self::serve(Arc::new(database), clock, options, None).await;
-        app.keys = app.service.bootstrap("owner@example.com", "Test org").await.unwrap().into();
+        if !empty {
+            app.keys = app.service.bootstrap("owner@example.com", "Test org").await.unwrap().into();
+        }
         app
     }
 

@@ -8,6 +8,7 @@ mod batches;
 mod connections;
 mod contract;
 mod credits;
+mod dashboard;
 mod deciders;
 mod export;
 mod integrity;
