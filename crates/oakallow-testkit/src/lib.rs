@@ -1,10 +1,12 @@
 //! Test support: [`TestApp`] starts the real HTTP server on `127.0.0.1:0` over a fresh database
 //! (a temporary SQLite file, or a new PostgreSQL schema when `OAKALLOW_TEST_POSTGRES_URL` is set),
-//! bootstraps an org with one key of each tier, and stops the server when dropped.
+//! bootstraps an org with one key of each tier, and stops the server when dropped. [`Browser`]
+//! drives headless Chromium against it.
 
 #![expect(clippy::unwrap_used, reason = "test support: a failed setup step is a failed test")]
 #![expect(clippy::missing_panics_doc, reason = "test support")]
 
+pub mod browser;
 pub mod hooked;
 mod postgres;
 pub mod receiver;
@@ -24,6 +26,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use browser::{Appears, Browser, NO_BROWSER};
 pub use hooked::{Held, HookedStore, SeenBatch, StoreHooks};
 pub use postgres::{NO_POSTGRES, new_schema_url, postgres_store, postgres_url};
 pub use web::{WebClient, WebPage};

@@ -5,6 +5,7 @@
 mod approvals;
 mod audit;
 mod batches;
+mod browser;
 mod connections;
 mod contract;
 mod credits;
