@@ -77,6 +77,10 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             let config = load_config(file, database_overrides(&database))?;
             bootstrap(&config, &email, &org, json).await
         }
+        Command::Admin { command: AdminCommand::SetPassword { email, database } } => {
+            let config = load_config(file, database_overrides(&database))?;
+            set_password(&config, &email).await
+        }
         Command::Apply { file: document, url, key, dry_run } => apply(&document, &url, &key, dry_run).await,
         Command::Credits { command } => credits(file, command).await,
         Command::Openapi => {
@@ -179,6 +183,16 @@ async fn bootstrap(config: &Config, email: &str, org: &str, json: bool) -> Resul
         println!("approver key    {}", created.approver_key);
         println!("\nThese keys are shown only once. Store them somewhere safe.");
     }
+    Ok(())
+}
+
+async fn set_password(config: &Config, email: &str) -> Result<()> {
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password).context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    let email = email.to_owned();
+    let account = with_service(config, |service| async move { service.set_password(&email, &password).await }).await?;
+    println!("password set for account {account}; its sessions are signed out");
     Ok(())
 }
 

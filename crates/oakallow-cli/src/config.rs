@@ -39,6 +39,46 @@ pub struct Config {
     pub server: ServerConfig,
     /// Rate limits.
     pub rate_limits: RateLimitsConfig,
+    /// Dashboard accounts.
+    pub accounts: AccountsConfig,
+}
+
+/// `[accounts]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// `open`, `invite` or `closed`.
+    pub sign_up: String,
+    /// Hours a session lasts after sign-in.
+    pub session_hours: u32,
+    /// Failed sign-ins per account and per address per minute (0: no limit).
+    pub sign_in_attempts_per_minute: u32,
+    /// Days an invitation link works.
+    pub invite_days: u32,
+    /// Always mark cookies `Secure`.
+    pub secure_cookies: bool,
+}
+
+impl AccountsConfig {
+    /// Refuses a sign-up mode that does not exist.
+    fn check(&self) -> Result<()> {
+        if oakallow_service::config::SignUpMode::parse(&self.sign_up).is_none() {
+            bail!("accounts.sign_up must be open, invite or closed, not {:?}", self.sign_up);
+        }
+        Ok(())
+    }
+
+    fn service(&self) -> oakallow_service::config::AccountsConfig {
+        // Checked when the configuration was loaded.
+        let sign_up = oakallow_service::config::SignUpMode::parse(&self.sign_up).unwrap_or_default();
+        oakallow_service::config::AccountsConfig {
+            sign_up,
+            session_lifetime: std::time::Duration::from_secs(u64::from(self.session_hours.max(1)) * 3600),
+            sign_in_attempts_per_minute: self.sign_in_attempts_per_minute,
+            invite_lifetime: std::time::Duration::from_secs(u64::from(self.invite_days.max(1)) * 24 * 3600),
+            secure_cookies: self.secure_cookies,
+        }
+    }
 }
 
 /// `[rate_limits]`.
@@ -162,6 +202,7 @@ impl Config {
         service.billing_enabled = self.billing.enabled;
         service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));
         service.rate_limits = self.rate_limits.service();
+        service.accounts = self.accounts.service();
         service
     }
 }
@@ -226,6 +267,7 @@ impl Config {
         read_files(&mut table)?;
         let config: Self = Value::Table(table).try_into().context("invalid configuration")?;
         config.webhooks.check()?;
+        config.accounts.check()?;
         Ok(config)
     }
 }
@@ -371,6 +413,16 @@ mod tests {
         let env = env(&[("OAKALLOW_SERVER__MAX_CONNECTIONS", "10"), ("OAKALLOW_SERVER__HEADER_READ_TIMEOUT_SECONDS", "3")]);
         let limits = Config::load(None, env, vec![]).unwrap().connection_limits();
         assert_eq!((limits.max_connections, limits.header_read_timeout.as_secs()), (10, 3));
+    }
+
+    #[test]
+    fn accounts_come_from_their_section_and_a_bad_sign_up_mode_is_refused() {
+        let config = Config::load(None, env(&[]), vec![]).unwrap();
+        assert_eq!(config.service().accounts, oakallow_service::config::AccountsConfig::default(), "one set of defaults");
+        let config = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__SIGN_UP", "open")]), vec![]).unwrap();
+        assert_eq!(config.service().accounts.sign_up, oakallow_service::config::SignUpMode::Open);
+        let refused = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__SIGN_UP", "everyone")]), vec![]);
+        assert!(refused.is_err_and(|e| format!("{e:#}").contains("accounts.sign_up")));
     }
 
     #[test]

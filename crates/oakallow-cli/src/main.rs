@@ -122,6 +122,16 @@ enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Give an account (one made by `bootstrap`, say) a dashboard password, read from the first
+    /// line of standard input (never from the command line, where other users and shell history
+    /// could see it). Signs the account out everywhere.
+    SetPassword {
+        /// Account email.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 fn main() -> std::process::ExitCode {

@@ -5,9 +5,9 @@
 #![expect(clippy::unwrap_used, reason = "tests: a failed step is a failed test")]
 
 use oakallow_domain::Timestamp;
-use oakallow_domain::permission::Permission;
+use oakallow_domain::permission::{Permission, ResolvedFrom};
 use oakallow_domain::policy::{
-    CategorySpec, CheckInput, NamedSpec, PolicyEdit, PolicyState, RuleSpec, TenantSpec, ToolSpec, resolve_by_scan,
+    CategorySpec, CheckInput, NamedSpec, PolicyEdit, PolicyState, RuleSpec, TenantSpec, ToolSpec, matching_rules, resolve_by_scan,
 };
 use proptest::prelude::*;
 
@@ -115,6 +115,16 @@ fn assert_same(state: &PolicyState, requests: &[RequestShape]) -> Result<(), Tes
         let reference = resolve_by_scan(state, input);
         prop_assert_eq!((fast.permission, fast.resolved_from, fast.rule_id), reference, "request {:?}", request);
         prop_assert_eq!(fast.tool_registered(), state.tool_by_name(&tool).is_some());
+        // The tester's list: every matching rule, most specific first; the first is the rule
+        // that decides whenever a rule decides.
+        let matching = matching_rules(state, input);
+        if fast.rule_id.is_some() {
+            prop_assert_eq!(matching.first().copied(), Some((fast.resolved_from, fast.rule_id.unwrap_or_else(|| unreachable!()))));
+        } else if fast.resolved_from != ResolvedFrom::ToolDisabled {
+            prop_assert!(matching.is_empty(), "no rule decided, so none matches: {:?}", matching);
+        }
+        let levels: Vec<_> = matching.iter().map(|(level, _)| ResolvedFrom::ALL.iter().position(|l| l == level)).collect();
+        prop_assert!(levels.is_sorted(), "most specific level first: {:?}", matching);
     }
     Ok(())
 }

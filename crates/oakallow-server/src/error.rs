@@ -79,7 +79,9 @@ impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         let status = match &error {
             ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
-            ServiceError::ForbiddenTier { .. } | ServiceError::ToolDisabled { .. } => StatusCode::FORBIDDEN,
+            ServiceError::ForbiddenTier { .. } | ServiceError::ForbiddenRole { .. } | ServiceError::ToolDisabled { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ServiceError::NotFound { .. } | ServiceError::ToolNotFound { .. } => StatusCode::NOT_FOUND,
             ServiceError::Conflict { .. }
             | ServiceError::NotAuthorized { .. }

@@ -2,6 +2,7 @@
 //! all built from the same handler definitions so the document cannot drift from the routes.
 
 mod connections;
+mod dashboard;
 pub mod error;
 pub mod extract;
 mod openapi;
@@ -98,8 +99,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .clone()
 }
 
-async fn no_route() -> ApiError {
-    ApiError::no_route()
+/// An unknown route: the error envelope for API clients; an HTML page for a browser asking for
+/// a page outside `/v1`.
+async fn no_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    let wants_html =
+        headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && !uri.path().starts_with("/v1/") {
+        return dashboard::pages::ErrorPage::not_found().into_response();
+    }
+    ApiError::no_route().into_response()
 }
 
 async fn wrong_method() -> ApiError {
@@ -116,6 +124,7 @@ pub fn app(service: Arc<Service>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let (router, _) = api().split_for_parts();
     router
+        .merge(dashboard::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -78,6 +78,19 @@ pub struct ApprovalRequest {
     pub check_id: Option<String>,
 }
 
+/// A decision as the service records it, whoever made it.
+#[derive(Debug, Clone)]
+pub(crate) struct Decision {
+    /// Approve or deny.
+    pub verdict: Verdict,
+    /// The decider's name as recorded (already redacted as the org wants).
+    pub by: String,
+    /// The note (already redacted).
+    pub note: Option<String>,
+    /// A member's approver groups; `None` for an approver key (its tier is the permission).
+    pub levels: Option<oakallow_domain::account::ApproverLevels>,
+}
+
 /// Body of `POST /v1/approvals/{id}/decide`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -188,6 +201,8 @@ impl Service {
             match self.store.create_approval(&new, self.charge(&runtime.org)).await {
                 Ok(CreateOutcome::Created) => {
                     self.webhook_wake.notify_one();
+                    // Nobody listening is fine: the send only fails then.
+                    let _ = self.approval_changes.send(new.approval.org_id);
                     return Ok((ApprovalView::at(&new.approval, now), false));
                 }
                 Ok(CreateOutcome::Replayed(existing)) => return Ok((ApprovalView::at(&existing, now), true)),
@@ -317,7 +332,11 @@ impl Service {
             return Err(ServiceError::invalid(format!("wait must be at most {MAX_WAIT_SECONDS} seconds")));
         }
         // A long-poll holds a connection for up to a minute: each key may hold only so many.
-        let _permit = if wait > 0 { Some(self.limits.long_poll(caller.key_id())?) } else { None };
+        // (The dashboard never long-polls; a member's read has no key to count against.)
+        let _permit = match caller.key_id() {
+            Some(key) if wait > 0 => Some(self.limits.long_poll(key)?),
+            _ => None,
+        };
         if caller.tier() == oakallow_domain::keys::KeyTier::Standard {
             self.bill_poll(caller, id, wait).await?;
         }
@@ -408,22 +427,30 @@ impl Service {
         // a same person as two.
         let runtime = self.org_runtime(caller.org_id()).await?;
         let (decided_by, note) = (redact::text(&runtime.org, &decided_by), redact::optional_text(&runtime.org, request.note.as_deref()));
-        self.decide(caller.actor(), caller.org_id(), id, request.decision, decided_by, note).await
+        self.decide(caller.actor(), caller.org_id(), id, Decision { verdict: request.decision, by: decided_by, note, levels: None }).await
     }
 
-    /// Decides for `actor` (an approver key now; a dashboard user later), who is the decision's
-    /// verified identity; `by` is only the name they gave.
-    async fn decide(
+    /// Decides for `actor` (an approver key, or a signed-in member), who is the decision's
+    /// verified identity; `decision.by` is only the name they gave. With `decision.levels`
+    /// (a member's approver groups), the level the approval waits at must be one of them.
+    pub(crate) async fn decide(
         &self,
         actor: Actor,
         org: oakallow_domain::id::OrgId,
         id: ApprovalId,
-        verdict: Verdict,
-        by: String,
-        note: Option<String>,
+        decision: Decision,
     ) -> ServiceResult<ApprovalView> {
+        let Decision { verdict, by, note, levels } = decision;
         let approval = self.store.approval(org, id).await?.ok_or_else(approval_not_found)?;
         let now = self.clock.now();
+        if let Some(levels) = levels
+            && approval.status_at(now) == ApprovalStatus::Pending
+            && !levels.may_decide(approval.level)
+        {
+            return Err(ServiceError::ForbiddenRole {
+                required: if approval.level == 1 { "the level-1 approver group" } else { "the level-2 approver group" },
+            });
+        }
         let decider = Decider { kind: actor.kind, id: actor.id.clone() };
         let outcome = approval.decide(now, verdict, &decider).map_err(|e| match e {
             DecideError::NotPending(status) => ServiceError::ApprovalNotPending { status },
@@ -491,6 +518,7 @@ impl Service {
         }
         self.wakeups.notify(before.id);
         self.webhook_wake.notify_one();
+        let _ = self.approval_changes.send(before.org_id);
         Ok(ApprovalView::at(&transition.after, now))
     }
 

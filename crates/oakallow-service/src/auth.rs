@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::RwLock;
 
 use oakallow_domain::audit::{Actor, ActorKind};
-use oakallow_domain::id::{KeyId, OrgId};
+use oakallow_domain::id::{AccountId, KeyId, OrgId};
 use oakallow_domain::keys::{KeyTier, RawKey};
 use oakallow_domain::org::ApiKey;
 use oakallow_store::Store;
@@ -14,13 +14,22 @@ use oakallow_store::Store;
 use crate::error::{ServiceError, ServiceResult};
 use crate::pauses::{PausePoint, Pauses};
 
-/// An authenticated key, of any tier.
+/// An authenticated caller of one org: an API key of any tier, or a signed-in member acting
+/// with the tier their role grants (see [`crate::people`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     org_id: OrgId,
-    key_id: KeyId,
     tier: KeyTier,
-    prefix: String,
+    principal: Principal,
+}
+
+/// Who is behind a caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Principal {
+    /// An API key and its display prefix.
+    Key { id: KeyId, prefix: String },
+    /// A signed-in account and its name.
+    Member { id: AccountId, name: String },
 }
 
 impl Caller {
@@ -34,14 +43,27 @@ impl Caller {
         self.tier
     }
 
-    /// The key's id.
-    pub fn key_id(&self) -> KeyId {
-        self.key_id
+    /// The key's id; `None` for a signed-in member.
+    pub fn key_id(&self) -> Option<KeyId> {
+        match &self.principal {
+            Principal::Key { id, .. } => Some(*id),
+            Principal::Member { .. } => None,
+        }
     }
 
-    /// The caller as an audit actor (labelled with the key's display prefix).
+    /// The caller as an audit actor: a key labelled with its display prefix, or a member
+    /// labelled with their name.
     pub fn actor(&self) -> Actor {
-        Actor { kind: ActorKind::Key, id: self.key_id.to_string(), label: self.prefix.clone() }
+        match &self.principal {
+            Principal::Key { id, prefix } => Actor { kind: ActorKind::Key, id: id.to_string(), label: prefix.clone() },
+            Principal::Member { id, name } => Actor { kind: ActorKind::User, id: id.to_string(), label: name.clone() },
+        }
+    }
+
+    /// A signed-in member of `org_id` acting with `tier`. Only [`crate::people`] makes these,
+    /// from a live session and a membership that grants the tier.
+    pub(crate) fn member(org_id: OrgId, tier: KeyTier, account: AccountId, name: String) -> Self {
+        Self { org_id, tier, principal: Principal::Member { id: account, name } }
     }
 
     /// This caller as a management key, or 403.
@@ -112,6 +134,23 @@ tiered!(
     /// A standard or approver key reading approvals.
     ApprovalReader
 );
+
+macro_rules! granted {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// A member's caller with this tier, granted by their role (only
+            /// [`crate::people`] grants tiers this way; keys go through [`Caller`]'s checks).
+            pub(crate) fn granted(caller: Caller) -> Self {
+                Self(caller)
+            }
+        }
+    )*};
+}
+
+// Members read, read approvals, and (owners and admins) manage. They never get the standard
+// tier (a person does not make the agent's runtime calls) nor the approver tier (a member
+// decides through `Service::decide_as_member`, which checks their approver groups).
+granted!(Management, Reader, ApprovalReader);
 
 /// Digests of presented keys that no key has, remembered at most this many at a time.
 const UNKNOWN_DIGESTS: usize = 10_000;
@@ -225,7 +264,7 @@ pub(crate) async fn authenticate(
     if key.revoked_at.is_some() {
         return Err(ServiceError::Unauthenticated);
     }
-    Ok(Caller { org_id: key.org_id, key_id: key.id, tier: key.tier, prefix: key.prefix })
+    Ok(Caller { org_id: key.org_id, tier: key.tier, principal: Principal::Key { id: key.id, prefix: key.prefix } })
 }
 
 /// Reads a key from the store and caches it. If a key was revoked during the read, the answer

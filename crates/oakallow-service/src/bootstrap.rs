@@ -53,6 +53,8 @@ impl Service {
                 // Named by its email until its owner signs in and picks a name.
                 let account = Account { id: AccountId::generate(), name: email.clone(), email, created_at: now };
                 self.store.create_account(&account, None, Some(&free_credit(now))).await?;
+                // The instance's first account is its operator, however it was made.
+                self.store.claim_operator(account.id).await?;
                 account
             }
         };

@@ -20,6 +20,61 @@ pub struct ServiceConfig {
     pub sync_interval: Duration,
     /// Rate limits per key, per org, of key lookups and of long-polls.
     pub rate_limits: RateLimitConfig,
+    /// Dashboard accounts: who may sign up, sessions, sign-in attempts.
+    pub accounts: AccountsConfig,
+}
+
+/// Who may create an account once the instance has its operator (the first account, which
+/// may always sign up on an empty instance).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SignUpMode {
+    /// Anyone who can reach the dashboard.
+    Open,
+    /// Only with an invitation link to an org (default).
+    #[default]
+    Invite,
+    /// Nobody; accounts come from `oakallow admin bootstrap` only.
+    Closed,
+}
+
+impl SignUpMode {
+    /// Parses the config value.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "invite" => Some(Self::Invite),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// Dashboard account settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountsConfig {
+    /// Who may sign up.
+    pub sign_up: SignUpMode,
+    /// How long a session lasts after sign-in, however active.
+    pub session_lifetime: Duration,
+    /// Failed sign-ins allowed per account and per address within a minute; the next is refused.
+    pub sign_in_attempts_per_minute: u32,
+    /// How long an invitation link works.
+    pub invite_lifetime: Duration,
+    /// Mark dashboard cookies `Secure` on every answer (set it when serving over TLS directly;
+    /// behind a proxy, `X-Forwarded-Proto: https` does it per request).
+    pub secure_cookies: bool,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            sign_up: SignUpMode::Invite,
+            session_lifetime: Duration::from_secs(12 * 3600),
+            sign_in_attempts_per_minute: 5,
+            invite_lifetime: Duration::from_secs(7 * 24 * 3600),
+            secure_cookies: false,
+        }
+    }
 }
 
 /// Webhook delivery settings.
@@ -70,6 +125,7 @@ impl Default for ServiceConfig {
             billing_enabled: true,
             sync_interval: Duration::from_secs(2),
             rate_limits: RateLimitConfig::default(),
+            accounts: AccountsConfig::default(),
         }
     }
 }

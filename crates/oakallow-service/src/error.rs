@@ -27,6 +27,12 @@ pub enum ServiceError {
         /// Tiers that may.
         required: &'static str,
     },
+    /// The signed-in member's role (or approver group) does not allow this.
+    #[error("this needs {required}")]
+    ForbiddenRole {
+        /// Who may.
+        required: &'static str,
+    },
     /// The object does not exist in the caller's org.
     #[error("{what} not found")]
     NotFound {
@@ -112,6 +118,7 @@ impl ServiceError {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::ForbiddenTier { .. } => "forbidden_tier",
+            Self::ForbiddenRole { .. } => "forbidden_role",
             Self::NotFound { .. } => "not_found",
             Self::ToolNotFound { .. } => "tool_not_found",
             Self::ToolDisabled { .. } => "tool_disabled",
@@ -132,6 +139,7 @@ impl ServiceError {
     pub fn details(&self) -> Value {
         match self {
             Self::ForbiddenTier { required } => json!({ "required_tier": required }),
+            Self::ForbiddenRole { required } => json!({ "required": required }),
             Self::ToolNotFound { name } | Self::ToolDisabled { name } => json!({ "tool": name }),
             Self::Conflict { details, .. } | Self::InvalidRequest { details, .. } => details.clone(),
             Self::InvalidParams { errors } => json!({ "errors": errors }),

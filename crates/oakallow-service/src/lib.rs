@@ -14,12 +14,14 @@ pub mod config;
 pub mod error;
 mod events;
 pub mod executions;
+pub mod explain;
 pub mod keys;
 pub mod manage;
 pub mod org;
 mod orgs_cache;
 pub mod page;
 pub mod pauses;
+pub mod people;
 pub mod policy_doc;
 pub mod rate_limits;
 mod redact;
@@ -72,6 +74,8 @@ pub struct Service {
     walks: ChainWalks,
     database_probe: SharedRuns<bool>,
     wakeups: Wakeups,
+    /// Orgs whose approvals just changed on this node (the dashboard's live queue listens).
+    approval_changes: tokio::sync::broadcast::Sender<oakallow_domain::id::OrgId>,
     webhook_wake: Arc<Notify>,
     webhook_passes: watch::Receiver<WebhookPasses>,
     stop: watch::Sender<bool>,
@@ -165,6 +169,7 @@ impl Service {
             walks: ChainWalks::default(),
             database_probe: SharedRuns::default(),
             wakeups: Wakeups::new(stopping),
+            approval_changes: tokio::sync::broadcast::channel(256).0,
             webhook_wake,
             webhook_passes,
             stop,
@@ -191,8 +196,16 @@ impl Service {
     pub async fn authenticate(&self, presented: &str) -> ServiceResult<Caller> {
         let lookups = || self.limits.admit_lookup(self.clock.now());
         let caller = auth::authenticate(self.store.as_ref(), &self.keys, &self.pauses, lookups, presented).await?;
-        self.limits.admit_request(caller.key_id(), caller.org_id(), self.clock.now())?;
+        let key = caller.key_id().ok_or(ServiceError::Internal)?;
+        self.limits.admit_request(key, caller.org_id(), self.clock.now())?;
         Ok(caller)
+    }
+
+    /// Announces, with its org id, each approval created or decided on this node (expired too,
+    /// when this node's sweeper expires it). Changes made on other nodes are not announced here:
+    /// a listener that must see them also re-reads now and then.
+    pub fn approval_changes(&self) -> tokio::sync::broadcast::Receiver<oakallow_domain::id::OrgId> {
+        self.approval_changes.subscribe()
     }
 
     /// How many long-polls (`GET /v1/approvals/{id}?wait=`) are waiting on this node, as it

@@ -1,13 +1,16 @@
 //! Test support: [`TestApp`] starts the real HTTP server on `127.0.0.1:0` over a fresh database
 //! (a temporary SQLite file, or a new PostgreSQL schema when `OAKALLOW_TEST_POSTGRES_URL` is set),
-//! bootstraps an org with one key of each tier, and stops the server when dropped.
+//! bootstraps an org with one key of each tier, and stops the server when dropped. [`Browser`]
+//! drives headless Chromium against it.
 
 #![expect(clippy::unwrap_used, reason = "test support: a failed setup step is a failed test")]
 #![expect(clippy::missing_panics_doc, reason = "test support")]
 
+pub mod browser;
 pub mod hooked;
 mod postgres;
 pub mod receiver;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -23,8 +26,10 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
+pub use browser::{Appears, Browser, NO_BROWSER};
 pub use hooked::{Held, HookedStore, SeenBatch, StoreHooks};
 pub use postgres::{NO_POSTGRES, new_schema_url, postgres_store, postgres_url};
+pub use web::{WebClient, WebPage};
 
 /// One org's ids and keys.
 #[derive(Debug, Clone)]
@@ -130,6 +135,9 @@ pub struct TestOptions {
     pub hooks: Option<Arc<StoreHooks>>,
     /// Connection limits of the HTTP server.
     pub connections: ConnectionLimits,
+    /// Start with no account at all (no bootstrap): the dashboard's first sign-up makes the
+    /// operator. `keys` is then empty.
+    pub empty: bool,
 }
 
 impl TestOptions {
@@ -141,7 +149,7 @@ impl TestOptions {
         config.webhooks.poll_interval = std::time::Duration::from_millis(20);
         config.webhooks.timeout = std::time::Duration::from_secs(2);
         config.sweep_interval = std::time::Duration::from_millis(50);
-        Self { backend, manual_clock: false, config, hooks: None, connections: ConnectionLimits::default() }
+        Self { backend, manual_clock: false, config, hooks: None, connections: ConnectionLimits::default(), empty: false }
     }
 
     /// With the store behind `hooks`.
@@ -153,6 +161,12 @@ impl TestOptions {
     /// With a manual clock.
     pub fn manual_clock(mut self) -> Self {
         self.manual_clock = true;
+        self
+    }
+
+    /// With no account yet (see [`TestOptions::empty`]).
+    pub fn empty(mut self) -> Self {
+        self.empty = true;
         self
     }
 }
@@ -183,8 +197,11 @@ impl TestApp {
             Backend::Postgres => Database::Postgres(new_schema_url().await),
         };
         let clock = options.manual_clock.then(|| ManualClock::new(SystemClock.now()));
+        let empty = options.empty;
         let mut app = Self::serve(Arc::new(database), clock, options, None).await;
-        app.keys = app.service.bootstrap("owner@example.com", "Test org").await.unwrap().into();
+        if !empty {
+            app.keys = app.service.bootstrap("owner@example.com", "Test org").await.unwrap().into();
+        }
         app
     }
 

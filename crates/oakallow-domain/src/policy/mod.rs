@@ -17,6 +17,6 @@ pub use change::{ObjectKind, PolicyChange};
 pub use document::{DiffItem, DocumentPlan, MAX_DOCUMENT_BYTES, PolicyDiff, check_document_size, describe, plan_document};
 pub use edit::{MAX_LABEL_LEN, MAX_REFERENCE_LEN, PolicyEdit, PolicyError, check_name, check_text};
 pub use model::{Annotations, Category, Method, Resource, Rule, RuleScope, Tenant, Tool};
-pub use resolve::{CheckInput, Decision, resolve_by_scan};
+pub use resolve::{CheckInput, Decision, matching_rules, resolve_by_scan};
 pub use spec::{CategorySpec, NamedSpec, PolicyDocument, RuleSpec, TenantSpec, ToolSpec};
 pub use state::{PolicyParts, PolicyState};

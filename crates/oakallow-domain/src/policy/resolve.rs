@@ -155,6 +155,36 @@ pub fn resolve_by_scan(state: &PolicyState, input: CheckInput<'_>) -> (Permissio
     (permission, step, None)
 }
 
+/// Every rule that matches a call, most specific level first (the first one decides, unless
+/// the tool is disabled): what the dashboard's "which rule wins" tester shows. A scan, like
+/// [`resolve_by_scan`]; not for the hot path.
+pub fn matching_rules(state: &PolicyState, input: CheckInput<'_>) -> Vec<(ResolvedFrom, RuleId)> {
+    let tool = state.tools.values().find(|t| t.name == input.tool);
+    let tenant = input.tenant.and_then(|name| state.tenants.values().find(|t| t.external_id == name));
+    let resource = input.resource.and_then(|name| state.resources.values().find(|r| r.name == name));
+    let method = input.method.and_then(|name| state.methods.values().find(|m| m.name == name));
+    let mut found = Vec::new();
+    for step in &ResolvedFrom::ALL[1..17] {
+        let name = step.as_str();
+        let shape = ScopeShape {
+            tenant: name.starts_with("tenant_"),
+            resource: name.contains("resource"),
+            tool: name.contains("tool"),
+            method: name.contains("method"),
+        };
+        for rule in state.rules.values().filter(|rule| rule.scope.shape() == shape) {
+            let matches = rule.scope.tenant.is_none_or(|id| tenant.is_some_and(|t| t.id == id))
+                && rule.scope.resource.is_none_or(|id| resource.is_some_and(|r| r.id == id))
+                && rule.scope.tool.is_none_or(|id| tool.is_some_and(|t| t.id == id))
+                && rule.scope.method.is_none_or(|id| method.is_some_and(|m| m.id == id));
+            if matches {
+                found.push((*step, rule.id));
+            }
+        }
+    }
+    found
+}
+
 impl Decision<'_> {
     /// The tool name is registered in the org.
     pub fn tool_registered(&self) -> bool {

@@ -117,7 +117,8 @@ async fn serve_connection(
     mut stopped: watch::Receiver<bool>,
 ) {
     let slot = Arc::clone(&admitted.slot);
-    let service = ConnectionService { router, slot: Arc::clone(&slot), body_read_timeout: limits.body_read_timeout };
+    let peer = stream.peer_addr().ok();
+    let service = ConnectionService { router, slot: Arc::clone(&slot), body_read_timeout: limits.body_read_timeout, peer };
     let io = TokioIo::new(Watched::new(stream, Arc::clone(&slot)));
     // hyper's own header timer runs from the moment a connection goes idle; it is kept only as
     // a backstop behind the slot's finer limits.

@@ -79,6 +79,8 @@ pub(crate) struct ConnectionService {
     pub(crate) router: Router,
     pub(crate) slot: Arc<Slot>,
     pub(crate) body_read_timeout: Duration,
+    /// The client's address (the dashboard counts sign-in attempts per address).
+    pub(crate) peer: Option<std::net::SocketAddr>,
 }
 
 type Answer = Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
@@ -93,7 +95,10 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
         let in_flight = InFlight(Arc::clone(&self.slot));
         let deadline = Instant::now() + self.body_read_timeout;
         let slot = Arc::clone(&self.slot);
-        let request = request.map(|body| Body::new(RequestBody { inner: body, slot, deadline, timer: None }));
+        let mut request = request.map(|body| Body::new(RequestBody { inner: body, slot, deadline, timer: None }));
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        }
         let router = self.router.clone();
         Box::pin(async move {
             let response = router.oneshot(request).await?;

@@ -98,8 +98,8 @@ async fn unknown_routes_methods_and_queries_get_envelopes() {
     for presented in [None, Some(app.keys.management.as_str())] {
         let (status, body) = app.call(Method::GET, "/v1/no-such-thing", presented, None).await;
         assert_envelope(status, &body, StatusCode::NOT_FOUND, "not_found", "unknown route");
-        let (status, body) = app.call(Method::GET, "/", presented, None).await;
-        assert_envelope(status, &body, StatusCode::NOT_FOUND, "not_found", "root");
+        let (status, body) = app.call(Method::GET, "/no-such-page", presented, None).await;
+        assert_envelope(status, &body, StatusCode::NOT_FOUND, "not_found", "unknown page, asked for by an API client");
     }
     let (status, body) = app.call(Method::DELETE, "/v1/check", Some(&app.keys.standard), None).await;
     assert_envelope(status, &body, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "wrong method");

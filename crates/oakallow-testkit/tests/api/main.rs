@@ -5,9 +5,11 @@
 mod approvals;
 mod audit;
 mod batches;
+mod browser;
 mod connections;
 mod contract;
 mod credits;
+mod dashboard;
 mod deciders;
 mod export;
 mod integrity;

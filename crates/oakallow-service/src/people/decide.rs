@@ -1,0 +1,32 @@
+//! Deciding an approval as a signed-in member: recorded as that person (account id and name),
+//! allowed only to members of the approver group of the level the approval waits at. The
+//! level-2 "different person" rule compares account ids, so one person cannot decide both
+//! levels, whatever name they type.
+
+use oakallow_domain::approval::Verdict;
+use oakallow_domain::policy::check_text;
+
+use super::OrgMember;
+use crate::Service;
+use crate::approvals::{ApprovalView, Decision};
+use crate::error::{ServiceError, ServiceResult};
+use crate::redact;
+
+impl Service {
+    /// Approves or denies, with an optional note, as `member`.
+    pub async fn decide_as_member(
+        &self,
+        member: &OrgMember,
+        id: &str,
+        verdict: Verdict,
+        note: Option<String>,
+    ) -> ServiceResult<ApprovalView> {
+        let id = oakallow_domain::id::ApprovalId::parse(id).ok_or(ServiceError::NotFound { what: "approval" })?;
+        let note = note.filter(|n| !n.trim().is_empty());
+        check_text("note", note.as_deref())?;
+        let by = redact::text(&member.org, &member.account.name);
+        let note = redact::optional_text(&member.org, note.as_deref());
+        let decision = Decision { verdict, by, note, levels: Some(member.approver()) };
+        self.decide(member.approval_reader().actor(), member.org_id(), id, decision).await
+    }
+}
