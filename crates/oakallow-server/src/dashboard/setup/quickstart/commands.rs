@@ -52,9 +52,7 @@ pub(super) fn all(base: &str, org_id: &str, keys: Keys) -> Vec<Command> {
         &standard,
         "POST",
         "/v1/approvals",
-        Some(&format!(
-            r#"{{"tool": "{TOOL}", "params": {{"to": "customer@example.com", "subject": "Your refund"}}, "reason": "Confirm the refund to the customer"}}"#
-        )),
+        Some(&format!(r#"{{"tool": "{TOOL}", "params": {{"to": "customer@example.com"}}, "reason": "Refund confirmation"}}"#)),
     );
     vec![
         Command {
@@ -80,7 +78,7 @@ pub(super) fn all(base: &str, org_id: &str, keys: Keys) -> Vec<Command> {
                 &management,
                 "POST",
                 "/v1/rules",
-                Some(&format!(r#"{{"tool": "{TOOL}", "permission": "requires_approval", "note": "A person reads every email first"}}"#)),
+                Some(&format!(r#"{{"tool": "{TOOL}", "permission": "requires_approval"}}"#)),
             ),
             answers: r#""permission":"requires_approval""#.into(),
         },

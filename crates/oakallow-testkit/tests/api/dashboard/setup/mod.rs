@@ -3,6 +3,7 @@
 //! may do what (members read, a forged POST is refused with 403), and another org's ids
 //! answering 404.
 
+mod browser;
 mod keys;
 mod quickstart;
 mod roles;
