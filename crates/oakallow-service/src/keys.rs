@@ -1,5 +1,7 @@
-//! API keys of an org: create (standard and approver only; management keys come from the
-//! operator CLI or the dashboard), list, read, revoke. The raw key is returned once, at creation.
+//! API keys of an org: create, list, read, revoke. The raw key is returned once, at creation.
+//! A key creates standard and approver keys only; management keys come from the operator CLI
+//! or from an owner or admin signed in to the dashboard, so a leaked management key cannot
+//! mint more of its kind.
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::audit::{ActivityRecord, ActivityType};
@@ -75,10 +77,11 @@ pub(crate) fn key_created(actor: oakallow_domain::audit::Actor, key: &ApiKey) ->
 }
 
 impl Service {
-    /// Creates a standard or approver key.
+    /// Creates a key: standard or approver for a management key, any tier for a signed-in
+    /// owner or admin.
     pub async fn create_key(&self, caller: &Management, request: CreateKeyRequest) -> ServiceResult<CreatedKey> {
         check_name("name", &request.name)?;
-        if request.tier == KeyTier::Management {
+        if request.tier == KeyTier::Management && caller.key_id().is_some() {
             return Err(ServiceError::invalid("management keys are created by the operator CLI or in the dashboard"));
         }
         let runtime = self.org_runtime(caller.org_id()).await?;
