@@ -140,7 +140,6 @@ impl Fields {
     }
 
     /// Whether a checkbox `name` was ticked.
-    #[expect(dead_code, reason = "for the policy and team forms; whoever uses it first removes this")]
     pub(crate) fn checked(&self, name: &str) -> bool {
         self.0.iter().any(|(k, v)| k == name && v != "false")
     }
