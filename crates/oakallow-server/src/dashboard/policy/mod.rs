@@ -1,12 +1,14 @@
 //! The policy pages (PRODUCT.md section 11): tools, categories, tenants, resources, methods and
-//! rules — each a list with a create form, an object's page with its edit form, and delete.
-//! The forms write the same JSON bodies as the management API and go through the same service
-//! methods, so the same rules check them; members read, owners and admins change.
+//! rules — each a list with a create form, an object's page with its edit form, and delete —
+//! and the "which rule wins" tester. The forms write the same JSON bodies as the management
+//! API and go through the same service methods, so the same rules check them; members read,
+//! owners and admins change.
 
 mod form;
 mod handlers;
 mod kinds;
 mod table;
+mod tester;
 mod tool_form;
 
 use axum::Router;
@@ -25,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(kind_routes::<Resources>())
         .merge(kind_routes::<Methods>())
         .merge(kind_routes::<Rules>())
+        .route("/orgs/{org}/tester", get(tester::page))
 }
 
 /// List and create, show and save, delete: `/orgs/{org}/<section>[/{id}[/delete]]`.

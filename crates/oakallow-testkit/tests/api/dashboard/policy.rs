@@ -1,9 +1,11 @@
 //! The policy pages (issue 8): tools, categories, tenants, resources, methods and rules made,
 //! changed and deleted through the forms, checked through the API; refused forms; members read
-//! but cannot change; other orgs' ids answer 404.
+//! but cannot change; other orgs' ids answer 404; and the "which rule wins" tester agrees with
+//! `POST /v1/check` while recording nothing.
 
 use oakallow_domain::account::{ApproverLevels, Role};
 use oakallow_domain::keys::KeyTier;
+use oakallow_domain::policy::PolicyDocument;
 use oakallow_service::keys::CreateKeyRequest;
 use oakallow_service::people::OrgMember;
 use oakallow_testkit::{TestApp, WebClient};
@@ -197,6 +199,8 @@ async fn a_member_reads_the_policy_but_cannot_change_it() {
         assert!(refused.shows("admin or owner"), "{}", refused.body);
     }
     assert_eq!(listed(&app, &key, "tools").await, before, "nothing changed");
+    let tested = bob.get(&format!("/orgs/{org}/tester?tool=refund"), StatusCode::OK).await;
+    assert!(tested.shows("id=\"tester-result\""), "the tester is for every member:\n{}", tested.body);
 }
 
 #[tokio::test]
@@ -222,4 +226,81 @@ async fn another_orgs_ids_answer_404_on_every_policy_page() {
     }
     assert_eq!(listed(&app, &key, "tenants").await, vec![json!({"external_id": "acme", "name": null})]);
     assert_eq!(listed(&app, &key, "rules").await.len(), 1);
+}
+
+/// What the tester page says about a call.
+#[derive(Debug, PartialEq)]
+struct Tested {
+    permission: String,
+    resolved_from: String,
+    deciding: Option<String>,
+    considered: usize,
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).map(|i| i + start.len()).unwrap_or_else(|| panic!("{start:?} not in:\n{text}"));
+    text[from..].split(end).next().unwrap()
+}
+
+async fn tester(web: &WebClient, org: &str, call: &[(&str, &str)]) -> Tested {
+    let query: Vec<String> = call.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let page = web.get(&format!("/orgs/{org}/tester?{}", query.join("&")), StatusCode::OK).await;
+    let result = between(&page.body, "<section class=\"card\" id=\"tester-result\"", "</section>");
+    let rows: Vec<&str> = result.split("<tr>").skip(2).collect();
+    let deciding = rows.iter().find(|row| row.contains("class=\"decides\"")).map(|row| between(row, "<code>", "<").to_owned());
+    Tested {
+        permission: between(result, "class=\"badge ", "\"").to_owned(),
+        resolved_from: between(result, "id=\"resolved-from\">", "<").to_owned(),
+        deciding,
+        considered: rows.len(),
+    }
+}
+
+#[tokio::test]
+async fn the_tester_answers_what_the_check_answers_and_records_nothing() {
+    let app = empty_app().await;
+    let (web, org) = operator(&app).await;
+    let key = standard_key(&app, &web, &org).await;
+    let document: PolicyDocument = serde_json::from_value(json!({
+        "categories": [{"name": "email", "default_permission": "allowed"}],
+        "tools": [{"name": "refund"}, {"name": "send_email", "category": "email"}],
+        "tenants": [{"external_id": "acme"}], "methods": [{"name": "POST"}],
+        "rules": [{"tenant": "acme", "tool": "refund", "permission": "allowed"}, {"tool": "refund", "method": "POST", "permission": "disabled"}]
+    }))
+    .unwrap();
+    let owner = member_of(&app, &web, &org).await.management().unwrap();
+    app.service.apply_policy(&owner, document, false).await.unwrap();
+    let checks = async || app.get("/v1/activity?type=permission.checked&limit=500", &key).await.1["data"].as_array().unwrap().len();
+    let before = checks().await;
+
+    let calls: [&[(&str, &str)]; 4] = [
+        &[("tool", "refund"), ("tenant", "acme"), ("method", "POST")],
+        &[("tool", "refund"), ("method", "POST")],
+        &[("tool", "send_email"), ("tenant", "nobody")],
+        &[("tool", "unknown_tool")],
+    ];
+    let mut levels = Vec::new();
+    for call in calls {
+        let tested = tester(&web, &org, call).await;
+        let body: serde_json::Map<String, Value> = call.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect();
+        let (status, checked) = app.post("/v1/check", &key, &Value::Object(body)).await;
+        assert_eq!(status, StatusCode::OK, "{checked}");
+        assert_eq!(
+            (tested.permission.as_str(), tested.resolved_from.as_str()),
+            (as_str(&checked["permission"]), as_str(&checked["resolved_from"]))
+        );
+        levels.push(tested);
+    }
+    let level = |t: &Tested| (t.resolved_from.clone(), t.deciding.clone(), t.considered);
+    assert_eq!(level(&levels[0]), ("tenant_tool".into(), Some("tenant_tool".into()), 2), "the org rule matches too, but is outranked");
+    assert_eq!(level(&levels[1]), ("org_tool_method".into(), Some("org_tool_method".into()), 1));
+    assert_eq!(level(&levels[2]), ("category_default".into(), None, 0));
+    assert_eq!(level(&levels[3]), ("fail_safe".into(), None, 0));
+
+    // The four checks were recorded; the tester's four looks were not.
+    assert_eq!(checks().await - before, 4);
+}
+
+fn as_str(value: &Value) -> &str {
+    value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
 }
