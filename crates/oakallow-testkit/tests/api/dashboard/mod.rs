@@ -3,6 +3,7 @@
 
 mod accounts;
 mod policy;
+mod policy_browser;
 
 use oakallow_testkit::{Backend, TestApp, TestOptions, WebClient};
 
