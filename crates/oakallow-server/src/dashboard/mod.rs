@@ -7,6 +7,7 @@
 mod auth;
 mod home;
 pub(crate) mod pages;
+mod policy;
 mod setup;
 pub(crate) mod web;
 
@@ -34,6 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orgs/new", get(home::new_org_page).post(home::create_org))
         .route("/orgs/{org}/", get(home::overview))
         .merge(setup::routes())
+        .merge(policy::routes())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

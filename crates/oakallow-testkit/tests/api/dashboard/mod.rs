@@ -2,6 +2,8 @@
 //! (The browser tests drive the same pages in Chromium.)
 
 mod accounts;
+mod policy;
+mod policy_browser;
 mod setup;
 
 use oakallow_testkit::{Backend, TestApp, TestOptions, WebClient};
