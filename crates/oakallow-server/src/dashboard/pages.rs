@@ -165,11 +165,19 @@ pub(crate) fn redirect_with(state: &AppState, headers: &HeaderMap, to: &str, ok:
     response
 }
 
-/// After a form: back to `to` with "done" or with the reason it was refused.
+/// After a form: back to `to` with "done" or with the reason it was refused; a refusal by role
+/// (403), something that is not there or not the visitor's (404), and failures get their error
+/// page instead, with their status.
 pub(crate) fn after<T>(state: &AppState, headers: &HeaderMap, to: &str, result: Result<T, ServiceError>, done: &str) -> Response {
     match result {
         Ok(_) => redirect_with(state, headers, to, true, done),
-        Err(error @ (ServiceError::Unavailable | ServiceError::Internal)) => ErrorPage::from_service(&error).into_response(),
+        Err(
+            error @ (ServiceError::ForbiddenRole { .. }
+            | ServiceError::ForbiddenTier { .. }
+            | ServiceError::NotFound { .. }
+            | ServiceError::Unavailable
+            | ServiceError::Internal),
+        ) => ErrorPage::from_service(&error).into_response(),
         Err(error) => redirect_with(state, headers, to, false, &error_text(&error)),
     }
 }

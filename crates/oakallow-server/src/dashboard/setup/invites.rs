@@ -8,8 +8,9 @@ use axum::routing::post;
 use oakallow_domain::account::Role;
 
 use super::team::{approver_levels, team_page};
-use super::{base_url, finish, form_member};
+use super::{base_url, form_member};
 use crate::AppState;
+use crate::dashboard::pages::after;
 use crate::dashboard::pages::redirect_with;
 use crate::dashboard::web::CheckedForm;
 
@@ -34,7 +35,7 @@ async fn create(State(state): State<AppState>, Path(org): Path<String>, form: Ch
             let link = format!("{}/invites/{}", base_url(&form.headers), created.secret.expose());
             team_page(&state, &member, shell, Some(link)).await
         }
-        Err(error) => finish(&state, &form.headers, &to, Err::<(), _>(error), ""),
+        Err(error) => after(&state, &form.headers, &to, Err::<(), _>(error), ""),
     }
 }
 
@@ -45,5 +46,5 @@ async fn withdraw(State(state): State<AppState>, Path((org, id)): Path<(String, 
         Err(response) => return response,
     };
     let result = state.service.withdraw_invite(&member, &id).await;
-    finish(&state, &form.headers, &format!("/orgs/{org}/team"), result, "Invitation withdrawn; its link no longer works.")
+    after(&state, &form.headers, &format!("/orgs/{org}/team"), result, "Invitation withdrawn; its link no longer works.")
 }

@@ -16,7 +16,7 @@ use oakallow_service::keys::{CreateKeyRequest, CreatedKey};
 use oakallow_service::page::PageRequest;
 use serde::Deserialize;
 
-use super::{finish, form_member, refused, short_time};
+use super::{after, form_member, refused, short_time};
 use crate::AppState;
 use crate::dashboard::pages::{Shell, org_page, redirect_with, render};
 use crate::dashboard::web::{CheckedForm, Visitor};
@@ -120,7 +120,7 @@ async fn create(State(state): State<AppState>, Path(org): Path<String>, form: Ch
     let request = CreateKeyRequest { name: form.fields.get("name").unwrap_or("").to_owned(), tier };
     let created = match state.service.create_key(&caller, request).await {
         Ok(created) => created,
-        Err(error) => return finish(&state, &form.headers, &to, Err::<(), _>(error), ""),
+        Err(error) => return after(&state, &form.headers, &to, Err::<(), _>(error), ""),
     };
     let listing = match listing(&state, &caller, None).await {
         Ok(listing) => listing,
@@ -144,5 +144,5 @@ async fn revoke(State(state): State<AppState>, Path((org, id)): Path<(String, St
         Ok(key) => format!("Key {} ({}) is revoked; it no longer works.", key.name, key.prefix),
         Err(_) => String::new(),
     };
-    finish(&state, &form.headers, &format!("/orgs/{org}/keys"), result, &done)
+    after(&state, &form.headers, &format!("/orgs/{org}/keys"), result, &done)
 }

@@ -37,15 +37,6 @@ async fn form_member(
     org_page(state, visitor, org, section, title, &form.headers).await
 }
 
-/// After a form: back to `to` with `done` or the reason it was refused; a refusal by role
-/// (403) or an id this org does not have (404) answers its error page instead.
-fn finish<T>(state: &AppState, headers: &HeaderMap, to: &str, result: Result<T, ServiceError>, done: &str) -> Response {
-    match result {
-        Err(error @ (ServiceError::ForbiddenRole { .. } | ServiceError::NotFound { .. })) => refused(&error),
-        other => after(state, headers, to, other, done),
-    }
-}
-
 /// The error page for a use case that refused or failed.
 fn refused(error: &ServiceError) -> Response {
     ErrorPage::from_service(error).into_response()

@@ -18,8 +18,9 @@ use oakallow_service::auth::Management;
 use oakallow_service::keys::{CreateKeyRequest, CreatedKey};
 use oakallow_service::people::OrgMember;
 
-use super::{base_url, finish, form_member};
+use super::{base_url, form_member};
 use crate::AppState;
+use crate::dashboard::pages::after;
 use crate::dashboard::pages::{Shell, org_page, render};
 use crate::dashboard::web::{CheckedForm, Visitor};
 use commands::{Command, Keys};
@@ -86,6 +87,6 @@ async fn create_keys(State(state): State<AppState>, Path(org): Path<String>, for
             let page = QuickstartPage::new(shell, &member, &form.headers, Some(keys));
             render(&page, &page.shell)
         }
-        Err(error) => finish(&state, &form.headers, &format!("/orgs/{org}/quickstart"), Err::<(), _>(error), ""),
+        Err(error) => after(&state, &form.headers, &format!("/orgs/{org}/quickstart"), Err::<(), _>(error), ""),
     }
 }

@@ -12,7 +12,7 @@ use axum::routing::get;
 use oakallow_domain::org::Org;
 use serde_json::{Map, Value};
 
-use super::{finish, form_member, refused};
+use super::{after, form_member, refused};
 use crate::AppState;
 use crate::dashboard::pages::{Shell, org_page, redirect_with, render};
 use crate::dashboard::web::{CheckedForm, Fields, Visitor};
@@ -81,5 +81,5 @@ async fn save(State(state): State<AppState>, Path(org): Path<String>, form: Chec
         return redirect_with(&state, &form.headers, &to, true, "Nothing changed.");
     }
     let result = state.service.update_org(&caller, patch).await;
-    finish(&state, &form.headers, &to, result, "Settings saved.")
+    after(&state, &form.headers, &to, result, "Settings saved.")
 }

@@ -13,7 +13,7 @@ use oakallow_domain::account::{ApproverLevels, Invite, Membership, Role};
 use oakallow_domain::org::Account;
 use oakallow_service::people::OrgMember;
 
-use super::{finish, form_member, refused, short_time};
+use super::{after, form_member, refused, short_time};
 use crate::AppState;
 use crate::dashboard::pages::{Shell, org_page, redirect_with, render};
 use crate::dashboard::web::{CheckedForm, Fields, Visitor};
@@ -140,7 +140,7 @@ async fn change(State(state): State<AppState>, Path((org, account)): Path<(Strin
         return redirect_with(&state, &form.headers, &to, false, "Choose a role: member, admin or owner.");
     };
     let result = state.service.change_member(&member, &account, role, approver_levels(&form.fields)).await;
-    finish(&state, &form.headers, &to, result, "Saved. The change applies from their next page.")
+    after(&state, &form.headers, &to, result, "Saved. The change applies from their next page.")
 }
 
 /// `POST /orgs/{org}/team/{account}/remove`.
@@ -150,7 +150,7 @@ async fn remove(State(state): State<AppState>, Path((org, account)): Path<(Strin
         Err(response) => return response,
     };
     let result = state.service.remove_member(&member, &account).await;
-    finish(&state, &form.headers, &format!("/orgs/{org}/team"), result, "Removed from the organization.")
+    after(&state, &form.headers, &format!("/orgs/{org}/team"), result, "Removed from the organization.")
 }
 
 /// `POST /orgs/{org}/team/leave`: the visitor leaves (unless they are its last owner).
@@ -161,6 +161,6 @@ async fn leave(State(state): State<AppState>, Path(org): Path<String>, form: Che
     };
     match state.service.remove_member(&member, &member.account.id.to_string()).await {
         Ok(()) => redirect_with(&state, &form.headers, "/", true, &format!("You left {}.", member.org.name)),
-        Err(error) => finish(&state, &form.headers, &format!("/orgs/{org}/team"), Err::<(), _>(error), ""),
+        Err(error) => after(&state, &form.headers, &format!("/orgs/{org}/team"), Err::<(), _>(error), ""),
     }
 }
