@@ -6,6 +6,7 @@
 
 mod auth;
 mod home;
+mod ops;
 pub(crate) mod pages;
 pub(crate) mod web;
 
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/account/sessions/{id}/revoke", post(home::revoke_session))
         .route("/orgs/new", get(home::new_org_page).post(home::create_org))
         .route("/orgs/{org}/", get(home::overview))
+        .merge(ops::routes())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
