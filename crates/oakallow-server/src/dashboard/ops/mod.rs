@@ -1,11 +1,14 @@
-//! The operations pages: the approvals queue (live). Each
+//! The operations pages: the approvals queue (live), activity, webhooks and billing. Each
 //! handler makes a caller from the visitor's membership and calls the service method the API
 //! calls; the service decides who may.
 
+mod activity;
 mod approvals;
+mod billing;
 mod live;
 mod pending;
 mod text;
+mod webhooks;
 
 use axum::Router;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -23,6 +26,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orgs/{org}/approvals/live", get(live::live))
         .route("/orgs/{org}/approvals/{id}", get(approvals::detail))
         .route("/orgs/{org}/approvals/{id}/decide", post(approvals::decide))
+        .route("/orgs/{org}/activity", get(activity::page))
+        .route("/orgs/{org}/activity/export", get(activity::export))
+        .route("/orgs/{org}/webhooks", get(webhooks::page).post(webhooks::save))
+        .route("/orgs/{org}/webhooks/secret", post(webhooks::rotate))
+        .route("/orgs/{org}/webhooks/test", post(webhooks::test))
+        .route("/orgs/{org}/webhooks/deliveries/{id}/retry", post(webhooks::retry))
+        .route("/orgs/{org}/billing", get(billing::page))
 }
 
 /// The member behind a checked form, in org `org`: the sign-in page for nobody, the 404 page

@@ -1,4 +1,4 @@
-//! How the operations pages write times and JSON for people.
+//! How the operations pages write times, money and JSON for people.
 
 use oakallow_domain::Timestamp;
 use serde_json::Value;
@@ -12,6 +12,18 @@ pub(super) fn time(at: Timestamp) -> String {
     }
 }
 
+/// Micro-dollars as dollars: `$5.00`, `$0.005`, `-$0.015`; never rounded, so that a price of
+/// half a cent reads as one.
+pub(super) fn usd(micro: i64) -> String {
+    let sign = if micro < 0 { "-" } else { "" };
+    let micro = micro.unsigned_abs();
+    let (dollars, fraction) = (micro / 1_000_000, micro % 1_000_000);
+    let digits = format!("{fraction:06}");
+    let cents = digits.trim_end_matches('0');
+    let shown = if cents.len() < 2 { &digits[..2] } else { cents };
+    format!("{sign}${dollars}.{shown}")
+}
+
 /// A JSON value on one line, as compact as it is stored.
 pub(super) fn compact(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
@@ -20,6 +32,16 @@ pub(super) fn compact(value: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dollars_keep_every_digit_that_matters() {
+        assert_eq!(usd(5_000_000), "$5.00");
+        assert_eq!(usd(5_000), "$0.005");
+        assert_eq!(usd(-15_000), "-$0.015");
+        assert_eq!(usd(1_230_000), "$1.23");
+        assert_eq!(usd(1_200_001), "$1.200001");
+        assert_eq!(usd(0), "$0.00");
+    }
 
     #[test]
     fn times_read_to_the_second_in_utc() {

@@ -4,6 +4,7 @@
 
 mod approvals;
 mod live;
+mod pages;
 
 use oakallow_domain::account::{ApproverLevels, Role};
 use oakallow_domain::keys::KeyTier;
