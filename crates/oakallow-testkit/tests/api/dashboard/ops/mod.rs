@@ -1,8 +1,9 @@
 //! The operations pages (issue 8): the approvals queue and its live stream, activity,
 //! webhooks and billing, driven over HTTP as a browser would, with their effects checked
-//! through the API and the service.
+//! through the API and the service; and once in Chromium, with screenshots.
 
 mod approvals;
+mod browser;
 mod live;
 mod pages;
 
