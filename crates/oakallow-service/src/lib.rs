@@ -208,6 +208,13 @@ impl Service {
         self.approval_changes.subscribe()
     }
 
+    /// Turns `true` when the service begins stopping ([`Service::stop`]): a response held open
+    /// for a client (the dashboard's live approvals stream) ends then, so that shutdown does not
+    /// wait for it.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
     /// How many long-polls (`GET /v1/approvals/{id}?wait=`) are waiting on this node, as it
     /// changes: tests wait for a long-poll to be parked before they decide, instead of sleeping.
     pub fn parked_long_polls(&self) -> watch::Receiver<usize> {

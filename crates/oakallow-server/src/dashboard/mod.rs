@@ -6,6 +6,7 @@
 
 mod auth;
 mod home;
+mod ops;
 pub(crate) mod pages;
 mod policy;
 mod setup;
@@ -36,6 +37,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orgs/{org}/", get(home::overview))
         .merge(setup::routes())
         .merge(policy::routes())
+        .merge(ops::routes())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

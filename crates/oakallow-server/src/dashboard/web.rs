@@ -145,7 +145,6 @@ impl Fields {
     }
 
     /// Every value of `name` (multi-selects, repeated checkboxes).
-    #[expect(dead_code, reason = "for the webhook events form; whoever uses it first removes this")]
     pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
     }

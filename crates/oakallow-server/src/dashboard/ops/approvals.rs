@@ -1,0 +1,158 @@
+//! The approvals queue: pending first (live, see [`super::live`]), then the history; one
+//! approval's page; and deciding, as the signed-in member, through
+//! [`oakallow_service::Service::decide_as_member`], which checks the approver group.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use oakallow_domain::approval::{ApprovalStatus, Verdict};
+use oakallow_service::ServiceError;
+use oakallow_service::approvals::{ApprovalQuery, ApprovalView};
+use serde::Deserialize;
+
+use super::pending::{PendingItem, PendingList, risks};
+use super::{form_member, text};
+use crate::AppState;
+use crate::dashboard::pages::{ErrorPage, Shell, after, org_page, redirect_with, render};
+use crate::dashboard::web::{CheckedForm, Visitor, urlencoding};
+
+/// History rows per page.
+const HISTORY_PAGE: u32 = 25;
+
+/// `?status=&cursor=` of the queue's history.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct HistoryQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+}
+
+/// A decided, expired or cancelled approval in the history.
+struct HistoryRow {
+    view: ApprovalView,
+    requested: String,
+    ended: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "ops_approvals.html")]
+struct QueuePage {
+    shell: Shell,
+    org_id: String,
+    pending: PendingList,
+    history: Vec<HistoryRow>,
+    status: String,
+    next: Option<String>,
+}
+
+/// `GET /orgs/{org}/approvals`.
+pub(super) async fn queue(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path(org): Path<String>,
+    Query(query): Query<HistoryQuery>,
+) -> Response {
+    let (member, shell) = match org_page(&state, &visitor, &org, "approvals", "Approvals", &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let status = query.status.as_deref().and_then(ApprovalStatus::parse).filter(|s| *s != ApprovalStatus::Pending);
+    let history =
+        ApprovalQuery { status, limit: Some(HISTORY_PAGE), cursor: query.cursor.filter(|c| !c.is_empty()), ..ApprovalQuery::default() };
+    let loaded = async {
+        let pending = PendingList::load(&state.service, &member, visitor.csrf()).await?;
+        let page = state.service.list_approvals(&member.approval_reader(), &history).await?;
+        Ok::<_, ServiceError>((pending, page))
+    };
+    let (pending, page) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(error) => return ErrorPage::from_service(&error).into_response(),
+    };
+    let status = status.map(ApprovalStatus::as_str).unwrap_or_default().to_owned();
+    let next = page.next_cursor.map(|cursor| format!("?status={status}&cursor={}", urlencoding(&cursor)));
+    let history = page.data.into_iter().filter(|v| v.status != ApprovalStatus::Pending).map(history_row).collect();
+    let page = QueuePage { shell, org_id: member.org_id().to_string(), pending, history, status, next };
+    render(&page, &page.shell)
+}
+
+impl QueuePage {
+    /// Whether the history shows only `status` ("" for every outcome).
+    fn shows(&self, status: &str) -> bool {
+        self.status == status
+    }
+}
+
+fn history_row(view: ApprovalView) -> HistoryRow {
+    HistoryRow { requested: text::time(view.created_at), ended: view.decided_at.map(text::time), view }
+}
+
+#[derive(Template)]
+#[template(path = "ops_approval.html")]
+struct DetailPage {
+    shell: Shell,
+    org_id: String,
+    csrf: String,
+    item: PendingItem,
+    context: Option<String>,
+    ended: Option<String>,
+}
+
+/// `GET /orgs/{org}/approvals/{id}`: 404 for another org's approval.
+pub(super) async fn detail(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    Path((org, id)): Path<(String, String)>,
+) -> Response {
+    let (member, shell) = match org_page(&state, &visitor, &org, "approvals", "Approval", &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
+    };
+    let loaded = async {
+        let view = state.service.get_approval(&member.approval_reader(), &id, None).await?;
+        let risks = risks(&state.service, &member, [view.tool.as_str()].into()).await?;
+        Ok::<_, ServiceError>(PendingItem::new(view, &member, &risks))
+    };
+    let item = match loaded.await {
+        Ok(item) => item,
+        Err(error) => return ErrorPage::from_service(&error).into_response(),
+    };
+    let context = item.view.context.as_ref().map(text::compact);
+    let ended = item.view.decided_at.map(text::time);
+    let page = DetailPage { shell, org_id: member.org_id().to_string(), csrf: visitor.csrf(), item, context, ended };
+    render(&page, &page.shell)
+}
+
+/// `POST /orgs/{org}/approvals/{id}/decide` with `decision=approved|denied` and `note`. A
+/// member outside the approver group of the level gets the 403 page, another org's approval
+/// the 404 page; a decision that came too late goes back to the queue saying why.
+pub(super) async fn decide(State(state): State<AppState>, Path((org, id)): Path<(String, String)>, form: CheckedForm) -> Response {
+    let member = match form_member(&state, &form, &org).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let verdict = match form.fields.get("decision") {
+        Some("approved") => Verdict::Approved,
+        Some("denied") => Verdict::Denied,
+        _ => return ErrorPage::new(StatusCode::BAD_REQUEST, "Choose Approve or Deny.").into_response(),
+    };
+    let note = form.fields.get("note").map(str::to_owned);
+    let queue = format!("/orgs/{}/approvals", member.org_id());
+    match state.service.decide_as_member(&member, &id, verdict, note).await {
+        Ok(view) => redirect_with(&state, &form.headers, &queue, true, &decided(&view, verdict)),
+        Err(error @ (ServiceError::ForbiddenRole { .. } | ServiceError::NotFound { .. })) => {
+            ErrorPage::from_service(&error).into_response()
+        }
+        Err(error) => after(&state, &form.headers, &queue, Err::<(), _>(error), ""),
+    }
+}
+
+/// What the queue says after a decision.
+fn decided(view: &ApprovalView, verdict: Verdict) -> String {
+    if view.status == ApprovalStatus::Pending {
+        format!("{}: level {} approved; it now waits for level {}.", view.reference, view.level.saturating_sub(1), view.level)
+    } else {
+        format!("{} {}.", view.reference, verdict.as_str())
+    }
+}
