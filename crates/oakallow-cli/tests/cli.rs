@@ -51,8 +51,23 @@ async fn bootstrap_serve_apply_and_stop_on_sqlite() {
     assert_eq!((&again["account_id"], &again["org_id"]), (&keys["account_id"], &keys["org_id"]), "the same account and org");
     assert_ne!(again["standard_key"], keys["standard_key"], "new keys every time");
 
+    // The bootstrapped account gets a dashboard password (from standard input only).
+    let mut args = vec!["admin", "set-password", "--email", "owner@example.com"];
+    args.extend_from_slice(&database);
+    let output = support::oakallow_with_stdin(&args, "a long enough password\n");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut args = vec!["admin", "set-password", "--email", "owner@example.com"];
+    args.extend_from_slice(&database);
+    let short = support::oakallow_with_stdin(&args, "short\n");
+    assert!(!short.status.success() && String::from_utf8_lossy(&short.stderr).contains("at least 10"), "too short is refused");
+
     let server = Server::start(&database, &[]);
     exercise(&server, &keys, dir.path()).await;
+    let web = oakallow_testkit::WebClient::new(&server.base);
+    let signed_in = web.sign_in("owner@example.com", "a long enough password").await;
+    assert_eq!(signed_in.location.as_deref(), Some("/"), "the bootstrapped account signs in");
+    let home = web.get("/", reqwest::StatusCode::SEE_OTHER).await;
+    assert_eq!(home.location, Some(format!("/orgs/{}/", keys["org_id"].as_str().unwrap())), "into its bootstrapped org");
     assert!(server.stop().success(), "a clean exit on SIGTERM");
     assert!(data.join("oakallow.db").exists());
 

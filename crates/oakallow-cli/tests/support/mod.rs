@@ -27,6 +27,21 @@ pub fn oakallow_with_env(args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(BIN).args(args).env_remove("RUST_LOG").envs(env.iter().copied()).output().unwrap()
 }
 
+/// Runs `oakallow <args>` to completion with `input` on its standard input.
+pub fn oakallow_with_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Runs `oakallow admin bootstrap … --json` on `database` and answers its JSON.
 pub fn bootstrap(database: &[&str], email: &str) -> Value {
     let mut args = vec!["admin", "bootstrap", "--email", email, "--org", "demo", "--json"];

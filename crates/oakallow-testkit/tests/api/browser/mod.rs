@@ -2,6 +2,7 @@
 //! screenshotted at desktop and phone widths, and `app.js` (live approvals, copy buttons) and
 //! the harness's helpers exercised against a small site of our own.
 
+mod flow;
 mod site;
 
 use std::path::Path;
