@@ -113,7 +113,8 @@ fn fallback(tool: Option<&Tool>, category_default: impl Fn(&Tool) -> Option<Perm
 }
 
 /// The reference resolver: finds objects by scanning lists and walks the levels in order,
-/// scanning every rule at each level. Slow and obviously right; used to test [`PolicyState::resolve`].
+/// scanning every rule at each level (see [`matching_rules`]): the first match decides. Slow and
+/// obviously right; used to test [`PolicyState::resolve`].
 pub fn resolve_by_scan(state: &PolicyState, input: CheckInput<'_>) -> (Permission, ResolvedFrom, Option<RuleId>) {
     let tool = state.tools.values().find(|t| t.name == input.tool);
     if let Some(tool) = tool
@@ -121,32 +122,10 @@ pub fn resolve_by_scan(state: &PolicyState, input: CheckInput<'_>) -> (Permissio
     {
         return (Permission::Disabled, ResolvedFrom::ToolDisabled, None);
     }
-    let tenant = input.tenant.and_then(|name| state.tenants.values().find(|t| t.external_id == name));
-    let resource = input.resource.and_then(|name| state.resources.values().find(|r| r.name == name));
-    let method = input.method.and_then(|name| state.methods.values().find(|m| m.name == name));
-
-    // The level order is read off the names in `ResolvedFrom::ALL`, independently of the
-    // fast path's table.
-    for step in &ResolvedFrom::ALL[1..17] {
-        let name = step.as_str();
-        let shape = ScopeShape {
-            tenant: name.starts_with("tenant_"),
-            resource: name.contains("resource"),
-            tool: name.contains("tool"),
-            method: name.contains("method"),
-        };
-        for rule in state.rules.values() {
-            if rule.scope.shape() != shape {
-                continue;
-            }
-            let matches = rule.scope.tenant.is_none_or(|id| tenant.is_some_and(|t| t.id == id))
-                && rule.scope.resource.is_none_or(|id| resource.is_some_and(|r| r.id == id))
-                && rule.scope.tool.is_none_or(|id| tool.is_some_and(|t| t.id == id))
-                && rule.scope.method.is_none_or(|id| method.is_some_and(|m| m.id == id));
-            if matches {
-                return (rule.permission, *step, Some(rule.id));
-            }
-        }
+    if let Some(&(step, id)) = matching_rules(state, input).first()
+        && let Some(rule) = state.rules.get(&id)
+    {
+        return (rule.permission, step, Some(id));
     }
     let (permission, step) = fallback(tool, |tool| {
         let category = state.categories.values().find(|c| Some(c.id) == tool.category);
@@ -155,15 +134,17 @@ pub fn resolve_by_scan(state: &PolicyState, input: CheckInput<'_>) -> (Permissio
     (permission, step, None)
 }
 
-/// Every rule that matches a call, most specific level first (the first one decides, unless
-/// the tool is disabled): what the dashboard's "which rule wins" tester shows. A scan, like
-/// [`resolve_by_scan`]; not for the hot path.
+/// Every rule that matches a call, most specific level first: the first one decides, unless
+/// the tool is disabled. What the dashboard's "which rule wins" tester shows, and the core of
+/// [`resolve_by_scan`]; a scan of every rule, not for the hot path.
 pub fn matching_rules(state: &PolicyState, input: CheckInput<'_>) -> Vec<(ResolvedFrom, RuleId)> {
     let tool = state.tools.values().find(|t| t.name == input.tool);
     let tenant = input.tenant.and_then(|name| state.tenants.values().find(|t| t.external_id == name));
     let resource = input.resource.and_then(|name| state.resources.values().find(|r| r.name == name));
     let method = input.method.and_then(|name| state.methods.values().find(|m| m.name == name));
     let mut found = Vec::new();
+    // The level order is read off the names in `ResolvedFrom::ALL`, independently of the fast
+    // path's table.
     for step in &ResolvedFrom::ALL[1..17] {
         let name = step.as_str();
         let shape = ScopeShape {
