@@ -5,6 +5,7 @@
 //! live approvals queue. Assets are compiled into the binary.
 
 mod auth;
+mod builder;
 mod home;
 pub(crate) mod pages;
 pub(crate) mod web;
@@ -32,6 +33,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/account/sessions/{id}/revoke", post(home::revoke_session))
         .route("/orgs/new", get(home::new_org_page).post(home::create_org))
         .route("/orgs/{org}/", get(home::overview))
+        .merge(builder::routes())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
