@@ -2,6 +2,7 @@
 //! (The browser tests drive the same pages in Chromium.)
 
 mod accounts;
+mod builder;
 
 use oakallow_testkit::{Backend, TestApp, TestOptions, WebClient};
 
