@@ -1,14 +1,16 @@
 //! `GET /v1/policy` and `PUT /v1/policy`: the whole policy as one declarative document, applied
-//! in one transaction, idempotently, with a dry-run diff.
+//! in one transaction, idempotently, with a dry-run diff; and the preview the dashboard's API
+//! Builder shows, planned exactly as a dry run.
 
-use oakallow_domain::policy::{PolicyDiff, PolicyDocument, check_document_size, plan_document};
+use oakallow_domain::Timestamp;
+use oakallow_domain::policy::{DocumentPlan, PolicyDiff, PolicyDocument, check_document_size, plan_document};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::auth::{Management, Reader};
 use crate::error::ServiceResult;
 use crate::manage::check_tool_schema;
-use crate::orgs_cache::PolicyPlan;
+use crate::orgs_cache::{OrgRuntime, PolicyPlan};
 use crate::{Service, audit_details, redact};
 
 /// Answer of `PUT /v1/policy`.
@@ -29,17 +31,14 @@ impl Service {
     /// Makes the org's policy equal to `document` (each section present is replaced; sections
     /// left out are kept), or with `dry_run` only reports what that would change.
     pub async fn apply_policy(&self, caller: &Management, document: PolicyDocument, dry_run: bool) -> ServiceResult<PolicyApplied> {
-        for tool in document.tools.iter().flatten() {
-            check_tool_schema(tool)?;
-        }
         let now = self.clock.now();
         if dry_run {
             let runtime = self.org_runtime(caller.org_id()).await?;
-            let plan = plan_document(&runtime.policy, redact::spec(&runtime.org, document), now)?;
-            if !plan.changes.is_empty() {
-                check_document_size(&runtime.policy, &plan.state)?;
-            }
+            let plan = plan_without_writing(&runtime, document, now)?;
             return Ok(PolicyApplied { applied: false, diff: plan.diff });
+        }
+        for tool in document.tools.iter().flatten() {
+            check_tool_schema(tool)?;
         }
         self.orgs
             .edit_policy(self.store.as_ref(), caller.org_id(), |runtime| {
@@ -53,4 +52,24 @@ impl Service {
             })
             .await
     }
+
+    /// The org's policy as `GET /v1/policy` would export it after `PUT /v1/policy` with
+    /// `document`: checked and planned exactly as a dry run, but any member may ask, since
+    /// nothing is written (the dashboard's API Builder).
+    pub async fn preview_policy(&self, caller: &Reader, document: PolicyDocument) -> ServiceResult<PolicyDocument> {
+        let runtime = self.org_runtime(caller.org_id()).await?;
+        Ok(plan_without_writing(&runtime, document, self.clock.now())?.state.to_document())
+    }
+}
+
+/// The plan of a dry run: the same checks as applying, against the org's current policy.
+fn plan_without_writing(runtime: &OrgRuntime, document: PolicyDocument, now: Timestamp) -> ServiceResult<DocumentPlan> {
+    for tool in document.tools.iter().flatten() {
+        check_tool_schema(tool)?;
+    }
+    let plan = plan_document(&runtime.policy, redact::spec(&runtime.org, document), now)?;
+    if !plan.changes.is_empty() {
+        check_document_size(&runtime.policy, &plan.state)?;
+    }
+    Ok(plan)
 }

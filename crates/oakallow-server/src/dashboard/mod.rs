@@ -5,6 +5,7 @@
 //! live approvals queue. Assets are compiled into the binary.
 
 mod auth;
+mod builder;
 mod home;
 mod ops;
 pub(crate) mod pages;
@@ -38,6 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(setup::routes())
         .merge(policy::routes())
         .merge(ops::routes())
+        .merge(builder::routes())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {

@@ -2,6 +2,7 @@
 //! (The browser tests drive the same pages in Chromium.)
 
 mod accounts;
+mod builder;
 mod ops;
 mod policy;
 mod policy_browser;
