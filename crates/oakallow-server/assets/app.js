@@ -7,6 +7,7 @@
 //   fragment that replaces the element's content. EventSource reconnects by itself. While the
 //   person is typing a note inside the element (focus inside, or a field changed), the newest
 //   fragment is held (the element gets `data-held`) and applied once they leave it unchanged.
+//   A fragment identical to what is shown (the first event always is) replaces nothing.
 "use strict";
 
 (() => {
@@ -85,9 +86,19 @@
       delete element.dataset.held;
       element.innerHTML = html;
     };
+    // Whether `html` is what the element shows already (both as this browser serialises them):
+    // then nothing is replaced, so a button about to be clicked or a field with focus stays.
+    const showing = (html) => {
+      const parsed = document.createElement("template");
+      parsed.innerHTML = html;
+      return parsed.innerHTML === element.innerHTML;
+    };
     const source = new EventSource(element.dataset.src);
     source.addEventListener("approvals", (event) => {
-      if (busy(element)) {
+      if (showing(event.data)) {
+        held = null;
+        delete element.dataset.held;
+      } else if (busy(element)) {
         held = event.data;
         element.dataset.held = "";
       } else {

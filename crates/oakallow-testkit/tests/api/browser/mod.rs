@@ -66,6 +66,18 @@ async fn live_approvals_replace_the_list_but_keep_a_note_being_typed() {
     browser.click("#title").await;
     browser.wait_for(Appears::Css("#newer"), WAIT).await;
     assert_eq!(browser.run("return document.querySelector('[data-live-approvals]').hasAttribute('data-held')", vec![]).await, false);
+
+    // A fragment identical to what is shown replaces nothing (a button about to be clicked stays
+    // the same element); a different one does. The stream is ordered: once `#newest` shows, the
+    // identical fragment before it was handled.
+    let count = "window.replacements = 0;
+        new MutationObserver((records) => { window.replacements += records.length; })
+            .observe(document.querySelector('[data-live-approvals]'), { childList: true });";
+    browser.run(count, vec![]).await;
+    site.send("approvals", r#"<p id="newer">2 pending</p>"#);
+    site.send("approvals", r#"<p id="newest">3 pending</p>"#);
+    browser.wait_for(Appears::Css("#newest"), WAIT).await;
+    assert_eq!(browser.run("return window.replacements", vec![]).await, 1, "only the different fragment replaced the list");
 }
 
 #[tokio::test]
