@@ -190,9 +190,15 @@ pub(crate) fn error_text(error: &ServiceError) -> String {
             format!("The parameters do not match the schema: {first}")
         }
         other => {
+            // A sentence, except where it starts with a field name (`parameters_schema …`), which
+            // stays as the API spells it.
             let text = other.to_string();
+            let starts_with_name = text.split_whitespace().next().is_some_and(|word| word.contains('_'));
             let mut chars = text.chars();
-            chars.next().map(|c| c.to_uppercase().chain(chars).collect::<String>() + ".").unwrap_or_default()
+            match chars.next() {
+                Some(first) if !starts_with_name => first.to_uppercase().chain(chars).collect::<String>() + ".",
+                _ => text + ".",
+            }
         }
     }
 }

@@ -276,6 +276,7 @@ async fn every_page_fits_a_desktop_and_a_phone() {
         ("methods", "methods"),
         ("rules", "rules-page"),
         ("tester?tool=refund&tenant=acme", "tester-page"),
+        ("builder?from=current", "builder"),
         ("keys", "keys"),
         ("webhooks", "webhooks"),
         ("billing", "billing"),
