@@ -7,16 +7,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 /// The WebDriver server the harness runs.
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 /// How long chromedriver may take to announce its port and then to answer ready.
 const STARTUP: Duration = Duration::from_secs(20);
-
-/// Between two `/status` probes.
-const POLL: Duration = Duration::from_millis(25);
 
 /// A running chromedriver, in a process group of its own that also holds the browsers it starts.
 pub(super) struct Chromedriver {
@@ -51,20 +47,15 @@ impl Chromedriver {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// Polls `/status` until it answers `ready: true`, failing at the deadline.
+    /// Checks that the driver, which announced its port once listening, answers `/status` with
+    /// `ready: true`.
     async fn wait_ready(&self) {
-        let deadline = Instant::now() + STARTUP;
         let status = format!("{}/status", self.url());
-        let http = reqwest::Client::new();
-        loop {
-            if let Ok(response) = http.get(&status).send().await
-                && let Ok(body) = response.json::<serde_json::Value>().await
-                && body["value"]["ready"] == true
-            {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{CHROMEDRIVER} was not ready within {STARTUP:?}");
-            tokio::time::sleep(POLL).await;
+        let answer = tokio::time::timeout(STARTUP, async { reqwest::get(&status).await?.json::<serde_json::Value>().await }).await;
+        match answer {
+            Ok(Ok(body)) => assert_eq!(body["value"]["ready"], true, "{CHROMEDRIVER} is not ready: {body}"),
+            Ok(Err(e)) => panic!("{CHROMEDRIVER} does not answer {status}: {e}"),
+            Err(_) => panic!("{CHROMEDRIVER} did not answer {status} within {STARTUP:?}"),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! What a person does on a page: fill a field found by its label, click, read text, and wait
-//! until something appears (polling the page against a deadline; no fixed sleeps).
+//! until something appears (woken by changes in the page, against a deadline; no sleeps).
 
 use std::time::Duration;
 
@@ -10,8 +10,14 @@ use tokio::time::Instant;
 
 use super::{Browser, done};
 
-/// Between two looks at the page while waiting.
-const POLL: Duration = Duration::from_millis(50);
+/// Longest single wait in the page for a change, in ms (below WebDriver's script timeout).
+const CHANGE_WAIT_MS: u64 = 5_000;
+
+/// Resolves at the next change of the document, or after `arguments[0]` ms.
+const NEXT_CHANGE: &str = "const [ms, done] = arguments;
+    const observer = new MutationObserver(() => { observer.disconnect(); done(true); });
+    observer.observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+    setTimeout(() => { observer.disconnect(); done(false); }, ms);";
 
 /// What [`Browser::wait_for`] waits for.
 #[derive(Debug, Clone, Copy)]
@@ -56,17 +62,22 @@ impl Browser {
         self.client().find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("find `{css}` on {url}: {e}"))
     }
 
-    /// Waits until `what` is on the page, looking every 50 ms (also across page loads), and
-    /// fails with the page's text if it is still missing after `deadline`.
+    /// Waits until `what` is on the page (also across page loads), and fails with the page's
+    /// text if it is still missing after `deadline`. Between two looks it waits in the page for
+    /// the next change of the document (a `MutationObserver`) or an unload, not for a fixed time.
     pub async fn wait_for(&self, what: Appears<'_>, deadline: Duration) {
         let until = Instant::now() + deadline;
         while !self.shows(what).await {
-            if Instant::now() >= until {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 let page = self.run("return document.body ? document.body.innerText : ''", vec![]).await;
                 let page: String = page.as_str().unwrap_or("").chars().take(2000).collect();
                 panic!("waited {deadline:?} for {what:?} on {}; the page reads:\n{page}", self.url().await);
             }
-            tokio::time::sleep(POLL).await;
+            // Answers at the next change, or when the time left is up; a navigation ends the
+            // script with an error, and the next look then waits for the new page to load.
+            let left_ms = u64::try_from(left.as_millis()).unwrap_or(u64::MAX).min(CHANGE_WAIT_MS);
+            let _ = self.client().execute_async(NEXT_CHANGE, vec![json!(left_ms)]).await;
         }
     }
 
