@@ -164,6 +164,14 @@ pub(crate) struct CheckedForm {
     pub(crate) headers: HeaderMap,
 }
 
+impl CheckedForm {
+    /// The signed-in visitor who sent the form, or the redirect to the sign-in page.
+    #[expect(clippy::result_large_err, reason = "the refusal is the answer itself, as for every dashboard extractor")]
+    pub(crate) fn signed_in(&self) -> Result<&Visitor, Response> {
+        self.visitor.as_ref().ok_or_else(|| Redirect::to("/sign-in").into_response())
+    }
+}
+
 impl FromRequest<AppState> for CheckedForm {
     type Rejection = Response;
 

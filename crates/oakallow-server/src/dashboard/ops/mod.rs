@@ -11,7 +11,7 @@ mod text;
 mod webhooks;
 
 use axum::Router;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use oakallow_service::people::OrgMember;
 
@@ -38,6 +38,6 @@ pub(crate) fn routes() -> Router<AppState> {
 /// The member behind a checked form, in org `org`: the sign-in page for nobody, the 404 page
 /// for an org the visitor is not in.
 async fn form_member(state: &AppState, form: &CheckedForm, org: &str) -> Result<OrgMember, Response> {
-    let Some(visitor) = &form.visitor else { return Err(Redirect::to("/sign-in").into_response()) };
+    let visitor = form.signed_in()?;
     state.service.member(&visitor.signed_in, org).await.map_err(|error| ErrorPage::from_service(&error).into_response())
 }

@@ -169,7 +169,7 @@ async fn configuring<P: PolicyPage>(
     org: &str,
     form: &CheckedForm,
 ) -> Result<(OrgMember, Shell, Management, Vec<Group>), Response> {
-    let Some(visitor) = &form.visitor else { return Err(Redirect::to("/sign-in").into_response()) };
+    let visitor = form.signed_in()?;
     let (member, shell) = context::<P>(state, visitor, org, &form.headers).await?;
     let caller = member.management().map_err(|error| ErrorPage::from_service(&error).into_response())?;
     let names = names::<P>(state, &member).await.map_err(|error| ErrorPage::from_service(&error).into_response())?;

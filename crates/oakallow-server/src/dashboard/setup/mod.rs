@@ -10,7 +10,7 @@ mod team;
 
 use axum::Router;
 use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use oakallow_domain::Timestamp;
 use oakallow_service::ServiceError;
 use oakallow_service::people::OrgMember;
@@ -33,7 +33,7 @@ async fn form_member(
     section: &'static str,
     title: &str,
 ) -> Result<(OrgMember, Shell), Response> {
-    let Some(visitor) = &form.visitor else { return Err(Redirect::to("/sign-in").into_response()) };
+    let visitor = form.signed_in()?;
     org_page(state, visitor, org, section, title, &form.headers).await
 }
 
