@@ -42,6 +42,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(system::openapi))
         .routes(routes!(runtime::check))
         .routes(routes!(runtime::validate))
+        .routes(routes!(runtime::discover))
         .routes(routes!(manage::tools::list, manage::tools::create))
         .routes(routes!(manage::tools::get, manage::tools::update, manage::tools::delete))
         .routes(routes!(manage::categories::list, manage::categories::create))

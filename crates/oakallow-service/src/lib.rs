@@ -11,6 +11,7 @@ mod chain_walks;
 pub mod check;
 pub mod commit;
 pub mod config;
+pub mod discover;
 pub mod error;
 mod events;
 pub mod executions;

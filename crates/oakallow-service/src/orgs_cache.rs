@@ -12,7 +12,7 @@ use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::{OrgId, ToolId};
 use oakallow_domain::org::Org;
 use oakallow_domain::policy::{PolicyChange, PolicyParts, PolicyState, check_document_size};
-use oakallow_store::{Store, StoreError};
+use oakallow_store::{Outbox, Store, StoreError};
 
 use crate::error::{ServiceError, ServiceResult};
 use crate::schema;
@@ -59,6 +59,8 @@ pub(crate) struct PolicyPlan<R> {
     pub(crate) changes: Vec<PolicyChange>,
     /// Audit entries committed with them.
     pub(crate) activity: Vec<ActivityRecord>,
+    /// Webhook events committed with them.
+    pub(crate) outbox: Vec<Outbox>,
     /// The edit's answer.
     pub(crate) answer: R,
 }
@@ -135,12 +137,12 @@ impl OrgCache {
         let _edit = slot.edit.lock().await;
         let mut current = current_or_load(store, &slot, org).await?;
         for _ in 0..EDIT_ATTEMPTS {
-            let PolicyPlan { mut state, changes, activity, answer } = plan(&current)?;
+            let PolicyPlan { mut state, changes, activity, outbox, answer } = plan(&current)?;
             if changes.is_empty() {
                 return Ok(answer);
             }
             check_document_size(&current.policy, &state)?;
-            match store.commit_policy(org, current.policy.version, &changes, activity).await {
+            match store.commit_policy(org, current.policy.version, &changes, activity, outbox).await {
                 Ok(version) => {
                     state.version = version;
                     let next = OrgRuntime::build(current.org.clone(), state, Some(&current));

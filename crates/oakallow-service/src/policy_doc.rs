@@ -48,7 +48,13 @@ impl Service {
                 let details = audit_details("applied", "policy", None, &plan.diff, json!({ "summary": summary }));
                 let activity = vec![self.config_changed(caller, details)];
                 let applied = !plan.changes.is_empty();
-                Ok(PolicyPlan { state: plan.state, changes: plan.changes, activity, answer: PolicyApplied { applied, diff: plan.diff } })
+                Ok(PolicyPlan {
+                    state: plan.state,
+                    changes: plan.changes,
+                    activity,
+                    outbox: Vec::new(),
+                    answer: PolicyApplied { applied, diff: plan.diff },
+                })
             })
             .await
     }

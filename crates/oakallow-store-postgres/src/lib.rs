@@ -181,8 +181,9 @@ impl Store for PostgresStore {
         expected_version: u64,
         changes: &[PolicyChange],
         activity: Vec<ActivityRecord>,
+        outbox: Vec<Outbox>,
     ) -> StoreResult<u64> {
-        policy::commit(&self.pool, &self.channel, org_id, expected_version, changes, &activity).await
+        policy::commit(&self.pool, &self.channel, org_id, expected_version, changes, &activity, &outbox).await
     }
 
     async fn policy_version(&self, org_id: OrgId) -> StoreResult<u64> {

@@ -5,7 +5,7 @@
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::OrgId;
 use oakallow_domain::policy::{Category, Method, PolicyChange, PolicyParts, Resource, Rule, Tenant, Tool};
-use oakallow_store::{Change, StoreError, StoreResult};
+use oakallow_store::{Change, Outbox, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool};
 
@@ -63,6 +63,7 @@ pub(crate) async fn commit(
     expected: u64,
     changes: &[PolicyChange],
     activity: &[ActivityRecord],
+    outbox: &[Outbox],
 ) -> StoreResult<u64> {
     let expected_sql = i64::try_from(expected).map_err(|_| StoreError::VersionConflict)?;
     let org_text = org.to_string();
@@ -84,6 +85,7 @@ pub(crate) async fn commit(
     }
     channel.announce(&mut tx, &Change::Policy(org, expected + 1)).await?;
     chain::append(&mut tx, activity).await?;
+    crate::webhooks::insert_outbox(&mut tx, channel, outbox).await?;
     tx.commit().await.map_err(map_error)?;
     Ok(expected + 1)
 }

@@ -140,7 +140,7 @@ async fn another_node_hears_every_change() {
     nodes.writer.create_approval(&new, None).await.unwrap();
     assert_eq!(nodes.next(LISTENING).await, Change::Resync, "a resync first, once listening");
 
-    let version = nodes.writer.commit_policy(nodes.org.id, 0, &[], vec![]).await.unwrap();
+    let version = nodes.writer.commit_policy(nodes.org.id, 0, &[], vec![], vec![]).await.unwrap();
     assert_eq!(nodes.next(PROMPTLY).await, Change::Policy(nodes.org.id, version));
 
     let mut renamed = nodes.org.clone();
@@ -171,7 +171,7 @@ async fn another_node_hears_every_change() {
     nodes.writer.enqueue_webhook(&nodes.outbox()).await.unwrap();
     assert_eq!(nodes.next(PROMPTLY).await, Change::Webhooks);
 
-    let stale = nodes.writer.commit_policy(nodes.org.id, 0, &[], vec![]).await;
+    let stale = nodes.writer.commit_policy(nodes.org.id, 0, &[], vec![], vec![]).await;
     assert_eq!(stale, Err(StoreError::VersionConflict));
     let ghost = Org::new(nodes.org.account_id, "ghost".into(), T0);
     assert_eq!(nodes.writer.update_org(&ghost, T0, None, record(ghost.id, ActivityType::ConfigChanged)).await, Err(StoreError::NotFound));
@@ -188,7 +188,7 @@ async fn a_lost_connection_is_a_resync_and_closing_the_pool_stops_watching() {
     let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(nodes.writer.pool()).await.unwrap();
     assert!(terminated);
     assert_eq!(nodes.next(LISTENING).await, Change::Resync, "announcements may have been missed meanwhile");
-    nodes.writer.commit_policy(nodes.org.id, 0, &[], vec![]).await.unwrap();
+    nodes.writer.commit_policy(nodes.org.id, 0, &[], vec![], vec![]).await.unwrap();
     assert_eq!(nodes.next(PROMPTLY).await, Change::Policy(nodes.org.id, 1), "listening again");
 
     let pid = nodes.listener_pid().await.expect("the watcher listens again");

@@ -149,9 +149,10 @@ impl Store for SqliteStore {
         expected_version: u64,
         changes: &[PolicyChange],
         activity: Vec<ActivityRecord>,
+        outbox: Vec<Outbox>,
     ) -> StoreResult<u64> {
         let changes = changes.to_vec();
-        self.writer.run(move |conn| policy::commit(conn, org_id, expected_version, &changes, &activity)).await
+        self.writer.run(move |conn| policy::commit(conn, org_id, expected_version, &changes, &activity, &outbox)).await
     }
 
     async fn policy_version(&self, org_id: OrgId) -> StoreResult<u64> {

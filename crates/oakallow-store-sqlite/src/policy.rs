@@ -3,7 +3,7 @@
 use oakallow_domain::audit::ActivityRecord;
 use oakallow_domain::id::OrgId;
 use oakallow_domain::policy::{PolicyChange, PolicyParts};
-use oakallow_store::{StoreError, StoreResult};
+use oakallow_store::{Outbox, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use crate::activity::append_in;
@@ -56,6 +56,7 @@ pub(crate) fn commit(
     expected: u64,
     changes: &[PolicyChange],
     activity: &[ActivityRecord],
+    outbox: &[Outbox],
 ) -> StoreResult<u64> {
     let tx = conn.transaction().map_err(map_error)?;
     let org_text = org.to_string();
@@ -76,6 +77,7 @@ pub(crate) fn commit(
         apply(&tx, &org_text, change)?;
     }
     append_in(&tx, activity)?;
+    crate::webhooks::insert_outbox(&tx, outbox)?;
     tx.commit().map_err(map_error)?;
     Ok(expected + 1)
 }

@@ -104,7 +104,7 @@ pub trait Store: AccountStore {
     async fn load_policy(&self, org_id: OrgId) -> StoreResult<(u64, PolicyParts)>;
 
     /// Applies `changes` (already ordered) if the org's policy is still at `expected_version`,
-    /// writes `activity`, and returns the new version. [`StoreError::VersionConflict`] if another
+    /// writes `activity` and queues `outbox` (webhook events), and returns the new version. [`StoreError::VersionConflict`] if another
     /// writer got there first; nothing is written then.
     async fn commit_policy(
         &self,
@@ -112,6 +112,7 @@ pub trait Store: AccountStore {
         expected_version: u64,
         changes: &[PolicyChange],
         activity: Vec<ActivityRecord>,
+        outbox: Vec<Outbox>,
     ) -> StoreResult<u64>;
 
     /// The org's current policy version (cheap; for detecting changes made elsewhere).

@@ -239,8 +239,9 @@ impl Store for HookedStore {
         expected_version: u64,
         changes: &[PolicyChange],
         activity: Vec<ActivityRecord>,
+        outbox: Vec<Outbox>,
     ) -> StoreResult<u64> {
-        self.inner.commit_policy(org_id, expected_version, changes, activity).await
+        self.inner.commit_policy(org_id, expected_version, changes, activity, outbox).await
     }
 
     async fn policy_version(&self, org_id: OrgId) -> StoreResult<u64> {

@@ -1,8 +1,10 @@
-//! Runtime endpoints of the agent's standard key: `POST /v1/check`, `POST /v1/validate`.
+//! Runtime endpoints of the agent's standard key: `POST /v1/check`, `POST /v1/validate`,
+//! `POST /v1/tools/discover`.
 
 use axum::Json;
 use axum::extract::State;
 use oakallow_service::check::{CheckRequest, CheckResponse, ValidateRequest, ValidateResponse};
+use oakallow_service::discover::{DiscoverRequest, DiscoverResponse};
 
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
@@ -32,4 +34,18 @@ pub async fn validate(
     JsonBody(request): JsonBody<ValidateRequest>,
 ) -> ApiResult<Json<ValidateResponse>> {
     Ok(Json(app.service.validate(&caller, request).await?))
+}
+
+/// An MCP gateway reports the tools it found upstream: unknown ones become drafts (at most 50
+/// per hour and 500 in all per org), and every one gets the permission a call would get now.
+#[utoipa::path(post, path = "/v1/tools/discover", operation_id = "discover_tools", tag = "runtime", request_body = DiscoverRequest,
+    security(("api_key" = ["standard"]), ("bearer" = ["standard"])),
+    responses((status = 200, body = DiscoverResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub async fn discover(
+    State(app): State<AppState>,
+    StandardKey(caller): StandardKey,
+    JsonBody(request): JsonBody<DiscoverRequest>,
+) -> ApiResult<Json<DiscoverResponse>> {
+    Ok(Json(app.service.discover_tools(&caller, request).await?))
 }

@@ -86,7 +86,7 @@ impl Service {
                 let diff = describe(&runtime.policy, &state, &changes);
                 let details = audit_details("deleted", K::KIND.as_str(), Some(&id.to_string()), &diff, json!({ "cascade": cascade }));
                 let activity = vec![self.config_changed(caller, details)];
-                Ok(PolicyPlan { state, changes, activity, answer: () })
+                Ok(PolicyPlan { state, changes, activity, outbox: Vec::new(), answer: () })
             })
             .await
     }
@@ -108,7 +108,7 @@ impl Service {
                 let diff = describe(&runtime.policy, &state, &changes);
                 let details = audit_details(action, K::KIND.as_str(), Some(&id.to_string()), &diff, json!({}));
                 let activity = vec![self.config_changed(caller, details)];
-                Ok(PolicyPlan { state, changes, activity, answer: view })
+                Ok(PolicyPlan { state, changes, activity, outbox: Vec::new(), answer: view })
             })
             .await
     }

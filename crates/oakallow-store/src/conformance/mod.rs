@@ -179,7 +179,7 @@ pub async fn org_isolation(store: Arc<dyn Store>) {
     assert_eq!(store.key(a.id, key.key.id).await.unwrap().and_then(|k| k.revoked_at), None);
 
     let (state, changes) = sample_policy(PolicyState::default());
-    store.commit_policy(a.id, 0, &changes, vec![]).await.unwrap();
+    store.commit_policy(a.id, 0, &changes, vec![], vec![]).await.unwrap();
     let (version, parts) = store.load_policy(b.id).await.unwrap();
     assert_eq!((version, parts), (0, PolicyParts::default()));
     assert_eq!(store.load_policy(a.id).await.unwrap().1, state.to_parts());
@@ -279,7 +279,7 @@ pub async fn policy_round_trip(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "p@example.com").await;
     assert_eq!(store.load_policy(org.id).await.unwrap(), (0, PolicyParts::default()));
     let (state, changes) = sample_policy(PolicyState::default());
-    let version = store.commit_policy(org.id, 0, &changes, vec![record(org.id, ActivityType::ConfigChanged)]).await.unwrap();
+    let version = store.commit_policy(org.id, 0, &changes, vec![record(org.id, ActivityType::ConfigChanged)], vec![]).await.unwrap();
     assert_eq!(version, 1);
     assert_eq!(store.policy_version(org.id).await.unwrap(), 1);
     let (loaded_version, parts) = store.load_policy(org.id).await.unwrap();
@@ -295,7 +295,7 @@ pub async fn policy_round_trip(store: Arc<dyn Store>) {
     edit.delete_category(email, true).unwrap();
     edit.delete_tool(delete_db, true).unwrap();
     let (state, changes) = edit.finish();
-    assert_eq!(store.commit_policy(org.id, 1, &changes, vec![]).await.unwrap(), 2);
+    assert_eq!(store.commit_policy(org.id, 1, &changes, vec![], vec![]).await.unwrap(), 2);
     assert_eq!(store.load_policy(org.id).await.unwrap(), (2, state.to_parts()));
 }
 
@@ -303,19 +303,19 @@ pub async fn policy_round_trip(store: Arc<dyn Store>) {
 pub async fn policy_version_conflict(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "v@example.com").await;
     let (state, changes) = sample_policy(PolicyState::default());
-    store.commit_policy(org.id, 0, &changes, vec![]).await.unwrap();
+    store.commit_policy(org.id, 0, &changes, vec![], vec![]).await.unwrap();
     let mut edit = PolicyEdit::new(state.clone(), T0);
     edit.put_resource(None, NamedSpec { name: "other".into(), description: None }).unwrap();
     let (_, more) = edit.finish();
     let before = store.list_activity(org.id, &ActivityFilter { limit: 50, ..Default::default() }).await.unwrap().len();
     assert_eq!(
-        store.commit_policy(org.id, 0, &more, vec![record(org.id, ActivityType::ConfigChanged)]).await,
+        store.commit_policy(org.id, 0, &more, vec![record(org.id, ActivityType::ConfigChanged)], vec![]).await,
         Err(StoreError::VersionConflict)
     );
     assert_eq!(store.load_policy(org.id).await.unwrap(), (1, state.to_parts()));
     let after = store.list_activity(org.id, &ActivityFilter { limit: 50, ..Default::default() }).await.unwrap().len();
     assert_eq!(before, after);
-    assert_eq!(store.commit_policy(OrgId::generate(), 0, &more, vec![]).await, Err(StoreError::NotFound));
+    assert_eq!(store.commit_policy(OrgId::generate(), 0, &more, vec![], vec![]).await, Err(StoreError::NotFound));
 }
 
 /// The database itself refuses duplicate names and dangling references, whatever the caller
@@ -323,16 +323,16 @@ pub async fn policy_version_conflict(store: Arc<dyn Store>) {
 pub async fn policy_constraints(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "c@example.com").await;
     let (state, changes) = sample_policy(PolicyState::default());
-    store.commit_policy(org.id, 0, &changes, vec![]).await.unwrap();
+    store.commit_policy(org.id, 0, &changes, vec![], vec![]).await.unwrap();
 
     let mut twin = state.tool_by_name("send_email").unwrap().clone();
     twin.id = oakallow_domain::id::ToolId::generate();
     let duplicate = [oakallow_domain::policy::PolicyChange::PutTool(twin)];
-    assert!(matches!(store.commit_policy(org.id, 1, &duplicate, vec![]).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.commit_policy(org.id, 1, &duplicate, vec![], vec![]).await, Err(StoreError::Conflict(_))));
 
     let referenced = state.tool_by_name("delete_db").unwrap().id;
     let dangling = [oakallow_domain::policy::PolicyChange::DeleteTool(referenced)];
-    assert!(matches!(store.commit_policy(org.id, 1, &dangling, vec![]).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.commit_policy(org.id, 1, &dangling, vec![], vec![]).await, Err(StoreError::Conflict(_))));
     assert_eq!(store.load_policy(org.id).await.unwrap(), (1, state.to_parts()));
 }
 
@@ -447,7 +447,7 @@ pub async fn policy_activity_joins_chain(store: Arc<dyn Store>) {
     let (_, changes) = sample_policy(PolicyState::default());
     let mut change = record(org.id, ActivityType::ConfigChanged);
     change.details = Some(json!({"action": "create", "kind": "tool"}));
-    store.commit_policy(org.id, 0, &changes, vec![change.clone()]).await.unwrap();
+    store.commit_policy(org.id, 0, &changes, vec![change.clone()], vec![]).await.unwrap();
     let (key, _) = new_key(org.id, KeyTier::Standard, "s");
     store.create_key(&key, record(org.id, ActivityType::KeyCreated)).await.unwrap();
     store.commit_unbilled(&[checked(org.id, "y", 1)]).await.unwrap();

@@ -11,6 +11,7 @@ mod contract;
 mod credits;
 mod dashboard;
 mod deciders;
+mod discover;
 mod export;
 mod integrity;
 mod invalid_input;

@@ -135,6 +135,15 @@ async fn runtime(c: &Contract<'_>) {
     c.post("/v1/check", s, json!([1]), 400).await;
     c.post("/v1/validate", s, json!({"tool": "wire_money", "params": {"amount": "five"}}), 200).await;
     c.post("/v1/validate", s, json!({"tool": "nope", "params": {}}), 404).await;
+    c.post(
+        "/v1/tools/discover",
+        s,
+        json!({"tenant": "acme", "tools": [{"name": "wire_money"}, {"name": "found_upstream",
+        "description": "d", "annotations": {"read_only": true}, "parameters_schema": {"type": "object"}}, {"name": " x"}]}),
+        200,
+    )
+    .await;
+    c.post("/v1/tools/discover", s, json!({"tools": [{"name": "a", "surprise": 1}]}), 400).await;
 }
 
 async fn approvals(c: &Contract<'_>) {

@@ -17,6 +17,7 @@ fn allowed(method: &str, path: &str) -> &'static [Tier] {
     match (method, path) {
         (_, "/v1/health" | "/v1/openapi.json") => ANYONE,
         ("POST", "/v1/check" | "/v1/validate" | "/v1/tokens" | "/v1/tokens/mint" | "/v1/tokens/verify" | "/v1/executions") => S,
+        ("POST", "/v1/tools/discover") => S,
         ("POST", "/v1/approvals" | "/v1/approvals/request" | "/v1/approvals/{id}/cancel") => S,
         ("GET", "/v1/approvals" | "/v1/approvals/{id}") => SA,
         ("POST", "/v1/approvals/{id}/decide") => A,
