@@ -1,8 +1,16 @@
-//! Tells this package's tests whether a PostgreSQL test database is configured: with
-//! `OAKALLOW_TEST_POSTGRES_URL` unset at build time, the PostgreSQL tests are compiled as
-//! ignored, so the runner's summary counts them as ignored instead of passed. With
-//! `OAKALLOW_REQUIRE_POSTGRES=1` (CI) they are compiled in whatever the URL says, so a missing
-//! database fails them instead.
+//! Tells this package's tests what can run here, as cfgs, so that a test that cannot run is
+//! compiled as ignored (counted as ignored in the runner's summary, never as passed):
+//! - `postgres_tests`: `OAKALLOW_TEST_POSTGRES_URL` is set at build time. With
+//!   `OAKALLOW_REQUIRE_POSTGRES=1` (CI) it is set whatever the URL says, so a missing database
+//!   fails those tests instead.
+//! - `mcp_tests`: Node.js and the npm packages of `tests/mcp` (`npm ci --prefix tests/mcp`) are
+//!   installed, for the MCP end-to-end tests. With `OAKALLOW_CI=1` (CI installs them) it is always
+//!   set, so a missing package fails those tests.
+
+use std::path::Path;
+
+/// Written by `npm ci` / `npm install` once the packages are in place.
+const NPM_INSTALLED: &str = "../../tests/mcp/node_modules/.package-lock.json";
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(postgres_tests)");
@@ -11,5 +19,14 @@ fn main() {
     let required = std::env::var("OAKALLOW_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
     if required || std::env::var_os("OAKALLOW_TEST_POSTGRES_URL").is_some_and(|url| !url.is_empty()) {
         println!("cargo::rustc-cfg=postgres_tests");
+    }
+
+    println!("cargo::rustc-check-cfg=cfg(mcp_tests)");
+    println!("cargo::rerun-if-env-changed=OAKALLOW_CI");
+    println!("cargo::rerun-if-changed={NPM_INSTALLED}");
+    let ci = std::env::var("OAKALLOW_CI").is_ok_and(|v| v == "1");
+    let node = std::process::Command::new("node").arg("--version").output().is_ok_and(|out| out.status.success());
+    if ci || (node && Path::new(NPM_INSTALLED).exists()) {
+        println!("cargo::rustc-cfg=mcp_tests");
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Overrides};
-use crate::{AdminCommand, Cli, Command, CreditsCommand, DatabaseArgs};
+use crate::{AdminCommand, Cli, Command, CreditsCommand, DatabaseArgs, McpProxyArgs};
 
 fn database_overrides(database: &DatabaseArgs) -> Overrides {
     let mut flags: Overrides = Vec::new();
@@ -83,6 +83,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         }
         Command::Apply { file: document, url, key, dry_run } => apply(&document, &url, &key, dry_run).await,
         Command::Credits { command } => credits(file, command).await,
+        Command::McpProxy(args) => mcp_proxy(file, args).await,
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&oakallow_server::openapi())?);
             Ok(())
@@ -104,7 +105,8 @@ async fn serve(config: Config) -> Result<()> {
     tracing::info!(%address, backend, "oakallow is listening on http://{address}");
     let mut limits = config.connection_limits();
     limits.max_connections = crate::descriptors::connection_cap(limits.max_connections, config.database.max_connections);
-    oakallow_server::serve(listener, service, limits, shutdown_signal()).await;
+    let mcp = (oakallow_mcp::endpoint::PATH, oakallow_mcp::endpoint::router(Arc::clone(&service)));
+    oakallow_server::serve(listener, service, vec![mcp], limits, shutdown_signal()).await;
     tracing::info!("no more requests; finishing background work");
     tasks.finished().await;
     tracing::info!("oakallow stopped");
@@ -206,4 +208,27 @@ async fn apply(path: &Path, url: &str, key: &str, dry_run: bool) -> Result<()> {
     let answer = client.apply_policy(&document, dry_run).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(())
+}
+
+/// `oakallow mcp-proxy`: the file (when given) with the flags over it. Logs go to stderr: on
+/// stdio, stdout is the MCP protocol.
+async fn mcp_proxy(file: Option<&Path>, args: McpProxyArgs) -> Result<()> {
+    use oakallow_mcp::proxy::{ProxyConfig, UpstreamSpec, run};
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+    let mut config = match file {
+        Some(path) => ProxyConfig::from_file(path)?,
+        None => ProxyConfig::default(),
+    };
+    config.url = args.url.or(config.url);
+    config.key = args.key.or(config.key);
+    config.tenant = args.tenant.or(config.tenant);
+    config.approval_wait_seconds = args.approval_wait.or(config.approval_wait_seconds);
+    config.listen = args.listen.or(config.listen);
+    if !args.allowed_host.is_empty() {
+        config.allowed_hosts = Some(args.allowed_host);
+    }
+    config.upstreams.extend(args.upstream_cmd.iter().map(|line| UpstreamSpec::command_line(line)));
+    config.upstreams.extend(args.upstream_url.iter().map(|url| UpstreamSpec::url(url)));
+    run(config, shutdown_signal()).await
 }

@@ -71,10 +71,45 @@ enum Command {
         #[command(subcommand)]
         command: CreditsCommand,
     },
+    /// Put MCP tool servers behind oakallow: an MCP server for the agent's client (stdio, or
+    /// Streamable HTTP with --listen) that checks every tools/call, waits for approvals, and logs
+    /// what ran. With --config, the file is the proxy's TOML (url, key, tenant, [[upstream]]
+    /// tables; see docs/MCP.md); flags override it and add upstreams.
+    McpProxy(McpProxyArgs),
     /// Print the OpenAPI document.
     Openapi,
     /// Print the version.
     Version,
+}
+
+/// Flags of `oakallow mcp-proxy`.
+#[derive(Debug, Args)]
+struct McpProxyArgs {
+    /// oakallow server URL.
+    #[arg(long, env = "OAKALLOW_URL")]
+    url: Option<String>,
+    /// The agent's standard API key.
+    #[arg(long, env = "OAKALLOW_KEY", hide_env_values = true)]
+    key: Option<String>,
+    /// An upstream MCP server run over stdio: the command and its arguments in one string
+    /// (split on spaces). Repeatable.
+    #[arg(long = "upstream-cmd", value_name = "CMD ARGS")]
+    upstream_cmd: Vec<String>,
+    /// An upstream MCP server over Streamable HTTP. Repeatable.
+    #[arg(long = "upstream-url", value_name = "URL")]
+    upstream_url: Vec<String>,
+    /// Serve Streamable HTTP at http://ADDR:PORT/mcp instead of stdio.
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<std::net::SocketAddr>,
+    /// `Host` values the HTTP listener accepts (default: loopback names). Repeatable.
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_host: Vec<String>,
+    /// Tenant `external_id` the calls are made for.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Longest wait for a person to approve a call (default 300).
+    #[arg(long = "approval-wait", value_name = "SECONDS")]
+    approval_wait: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use oakallow_service::Service;
 use tokio::net::TcpListener;
@@ -26,7 +27,7 @@ use utoipa_axum::routes;
 
 pub use crate::connections::ConnectionLimits;
 use crate::error::ApiError;
-use crate::extract::{MAX_BODY_BYTES, MAX_POLICY_BODY_BYTES};
+use crate::extract::{AnyKey, MAX_BODY_BYTES, MAX_POLICY_BODY_BYTES};
 use crate::routes::{activity, approvals, billing, keys, manage, org, policy, runtime, system, tokens, webhooks};
 
 /// What every handler can reach.
@@ -120,10 +121,28 @@ fn panicked(_: Box<dyn std::any::Any + Send>) -> Response {
     ApiError::internal().into_response()
 }
 
-/// The whole HTTP application on `service`.
-pub fn app(service: Arc<Service>) -> Router {
+/// A router mounted beside the API at a path (the CLI mounts `POST /mcp` this way, which keeps the
+/// MCP SDK out of this crate). Every request to it must carry an API key of any tier, refused
+/// with the error envelope otherwise; the authenticated [`oakallow_service::auth::Caller`] is in
+/// the request's extensions.
+pub type Mounted = (&'static str, Router);
+
+/// Authenticates a request to a [`Mounted`] router and hands it the caller.
+async fn require_key(AnyKey(caller): AnyKey, mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// The whole HTTP application on `service`, with `mounted` routers beside the API.
+pub fn app(service: Arc<Service>, mounted: Vec<Mounted>) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let (router, _) = api().split_for_parts();
+    let state = AppState { service };
+    let (mut router, _) = api().split_for_parts();
+    if !mounted.is_empty() {
+        // Only the mounted routes get this key check: the API's handlers check their own tier.
+        let beside = mounted.into_iter().fold(Router::new(), |beside, (path, mounted)| beside.route_service(path, mounted));
+        router = router.merge(beside.route_layer(axum::middleware::from_fn_with_state(state.clone(), require_key)));
+    }
     router
         .merge(dashboard::routes())
         .fallback(no_route)
@@ -136,13 +155,19 @@ pub fn app(service: Arc<Service>) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(AppState { service })
+        .with_state(state)
 }
 
 /// Serves the API on `listener`, within `limits`, until `shutdown` completes; then stops the
 /// service's background work, answers waiting long-polls, and finishes the requests in flight
 /// (dropping whatever is left after `limits.shutdown_timeout`).
-pub async fn serve(listener: TcpListener, service: Arc<Service>, limits: ConnectionLimits, shutdown: impl Future<Output = ()> + Send) {
-    let router = app(Arc::clone(&service));
+pub async fn serve(
+    listener: TcpListener,
+    service: Arc<Service>,
+    mounted: Vec<Mounted>,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let router = app(Arc::clone(&service), mounted);
     connections::run(listener, router, limits, shutdown, || service.stop()).await;
 }

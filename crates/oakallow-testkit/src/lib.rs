@@ -221,7 +221,8 @@ impl TestApp {
         let served = Arc::clone(&service);
         let limits = options.connections.clone();
         let served = tokio::spawn(async move {
-            oakallow_server::serve(listener, served, limits, async move {
+            let mcp = (oakallow_mcp::endpoint::PATH, oakallow_mcp::endpoint::router(Arc::clone(&served)));
+            oakallow_server::serve(listener, served, vec![mcp], limits, async move {
                 let _ = stop.await;
             })
             .await;
