@@ -18,8 +18,8 @@ use oakallow_service::manage::Tools;
 use oakallow_service::page::PageRequest;
 use oakallow_service::{Service, ServiceError};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject, ListToolsResult, PaginatedRequestParams,
+    ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
@@ -242,10 +242,7 @@ impl Endpoint {
 
 impl ServerHandler for Endpoint {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
-        info.server_info = Implementation::new("oakallow", env!("CARGO_PKG_VERSION"));
-        info.instructions = Some("Ask oakallow about your own permissions and approvals. Answers are those of the REST API.".to_owned());
-        info
+        crate::server_config("oakallow", "Ask oakallow about your own permissions and approvals. Answers are those of the REST API.")
     }
 
     async fn list_tools(

@@ -5,3 +5,14 @@
 
 pub mod endpoint;
 pub mod proxy;
+
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+
+/// What an oakallow MCP server tells its client in `initialize`: its name, that it has tools
+/// (and nothing else), and how to use it.
+fn server_config(name: &str, instructions: &str) -> ServerConfig {
+    let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
+    info.server_info = Implementation::new(name, env!("CARGO_PKG_VERSION"));
+    info.instructions = Some(instructions.to_owned());
+    info
+}

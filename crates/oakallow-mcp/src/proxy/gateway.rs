@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use oakallow_client::ClientError;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, ProgressToken, ServerCapabilities, ServerConfig, Tool,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, ProgressToken, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
@@ -358,14 +358,11 @@ impl Inner {
 
 impl ServerHandler for Gateway {
     fn get_info(&self) -> ServerConfig {
-        let mut info = ServerConfig::new(ServerCapabilities::builder().enable_tools().build());
-        info.server_info = Implementation::new("oakallow-mcp-proxy", env!("CARGO_PKG_VERSION"));
-        info.instructions = Some(
+        crate::server_config(
+            "oakallow-mcp-proxy",
             "Every tool call is checked by oakallow first. Some calls wait for a person to approve them; \
-             a refusal, a denial or a wait that ran out comes back as a tool error that says why."
-                .to_owned(),
-        );
-        info
+             a refusal, a denial or a wait that ran out comes back as a tool error that says why.",
+        )
     }
 
     async fn list_tools(

@@ -29,7 +29,7 @@ use upstream::Upstream;
 pub const DEFAULT_APPROVAL_WAIT_SECONDS: u64 = 300;
 
 /// What the gateway needs: the oakallow server and key, the upstreams, and how to serve.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
     /// Base URL of the oakallow server.
@@ -56,6 +56,20 @@ pub struct ProxyConfig {
     /// The servers behind the gateway.
     #[serde(default, rename = "upstream")]
     pub upstreams: Vec<UpstreamSpec>,
+}
+
+/// Everything but the key, which never reaches a log.
+impl std::fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxyConfig")
+            .field("url", &self.url)
+            .field("tenant", &self.tenant)
+            .field("approval_wait_seconds", &self.approval_wait_seconds)
+            .field("listen", &self.listen)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("upstreams", &self.upstreams)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ProxyConfig {
