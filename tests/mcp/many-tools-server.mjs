@@ -6,7 +6,9 @@
 // registers N tools tool_0000, tool_0001, … Each takes {"text": string} (required); even ones are
 // read-only, odd ones destructive; all are idempotent and closed-world. tools/list answers in pages
 // of 100 with nextCursor (the SDK's McpServer does not paginate, so this uses the low-level Server).
-// tools/call answers {content: [{type: "text", text: "ran <name> with <text>"}]}.
+// tools/call answers {content: [{type: "text", text: "ran <name> with <text>"}]}, except two
+// texts the tests use: "token" answers the call's _meta["oakallow/execution_token"] (what the
+// gateway forwarded), and "exit" ends the process without answering (an upstream that dies).
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -53,6 +55,8 @@ server.setRequestHandler(CallToolRequestSchema, (request) => {
   const { name, arguments: args } = request.params;
   if (!byName.has(name)) throw invalidParams(`unknown tool ${JSON.stringify(name)}`);
   if (typeof args?.text !== 'string') throw invalidParams(`${name} needs a string "text"`);
+  if (args.text === 'exit') process.exit(3);
+  if (args.text === 'token') return { content: [{ type: 'text', text: String(request.params._meta?.['oakallow/execution_token']) }] };
   return { content: [{ type: 'text', text: `ran ${name} with ${args.text}` }] };
 });
 

@@ -374,6 +374,26 @@ async fn tools_two_upstreams_share_are_prefixed_per_upstream() {
     let ran = client.run(json!({"op": "call_tool", "name": "b__tool_0001", "arguments": {"text": "x"}})).await;
     assert!(!is_error(&ran), "{ran}");
     assert_eq!(text_of(&ran), "ran tool_0001 with x");
+
+    // The upstream got the call's execution token in _meta: genuine, bound to this tool and these
+    // arguments, and already used once the gateway logged the execution.
+    let ran = client.run(json!({"op": "call_tool", "name": "b__tool_0001", "arguments": {"text": "token"}})).await;
+    let token = text_of(&ran);
+    let verify = json!({"token": token, "tool": "b__tool_0001", "params": {"text": "token"}, "consume": false});
+    let (status, verified) = app.post("/v1/tokens/verify", &app.keys.standard, &verify).await;
+    assert_eq!(
+        (status, &verified["reason"], &verified["claims"]["tool"]),
+        (StatusCode::OK, &json!("used"), &json!("b__tool_0001")),
+        "{verified}"
+    );
+
+    // An upstream that dies mid-call: a tool error, and the execution is logged as an error.
+    let died = client.run(json!({"op": "call_tool", "name": "b__tool_0001", "arguments": {"text": "exit"}})).await;
+    assert!(is_error(&died), "{died}");
+    assert!(text_of(&died).starts_with("The upstream server failed to run b__tool_0001"), "{died}");
+    let (status, logged) = app.get("/v1/activity?type=execution.logged&limit=1", &app.keys.management).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(logged["data"][0]["result"], "error", "{logged}");
 }
 
 /// Must show 1 over Streamable HTTP: the same walk through `mcp-proxy --listen`.
