@@ -52,6 +52,9 @@ def main():
     env = dict(os.environ, OAKALLOW_RATE_LIMITS__PER_KEY_PER_SECOND="0", OAKALLOW_RATE_LIMITS__PER_ORG_PER_SECOND="0")
     keys = json.loads(subprocess.run([BINARY, "admin", "bootstrap", "--email", "bench@example.com", "--org", "bench",
                                       "--data-dir", data, "--json"], check=True, capture_output=True, env=env).stdout)
+    # Every proxied call is billed twice (check, execution); the free credit would run out.
+    subprocess.run([BINARY, "credits", "grant", "--account", "bench@example.com", "--calls", "10000000", "--data-dir", data],
+                   check=True, capture_output=True, env=env)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([BINARY, "serve", "--data-dir", data, "--listen", f"127.0.0.1:{port}"], env=env,
@@ -75,7 +78,9 @@ def main():
              "--direct", f"node {EVERYTHING} stdio",
              "--proxied", f"{BINARY} mcp-proxy --config {config}",
              "--tool", "echo", "--args", json.dumps({"message": "hi"}), "--calls", str(CALLS), "--rounds", str(ROUNDS)],
-            env=dict(env, OAKALLOW_KEY=keys["standard_key"]), check=True, capture_output=True, text=True)
+            env=dict(env, OAKALLOW_KEY=keys["standard_key"]), capture_output=True, text=True)
+        if bench.returncode != 0:
+            sys.exit(f"bench.mjs failed:\n{bench.stderr}")
         print(bench.stdout)
         verified = get(base, "/v1/activity/verify", keys["management_key"])
         print(f"audit trail: {verified['entries']} entries, chain valid: {verified['valid']}")
