@@ -9,14 +9,26 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 const ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 const BODY_LEN: usize = 26;
 
-/// Encodes 128 bits as 26 lowercase Crockford base32 characters (sort order preserved).
-pub fn encode_body(value: u128) -> String {
+/// The 26 lowercase Crockford base32 characters of 128 bits (sort order preserved), as ASCII.
+fn body_bytes(value: u128) -> [u8; BODY_LEN] {
     let mut out = [0u8; BODY_LEN];
     for (i, slot) in out.iter_mut().enumerate() {
         let shift = 5 * (BODY_LEN - 1 - i);
         *slot = ALPHABET[((value >> shift) & 0x1f) as usize];
     }
-    out.iter().map(|&b| b as char).collect()
+    out
+}
+
+/// Writes the body of `value` (ids are written on every check: no allocation here).
+fn write_body(f: &mut fmt::Formatter<'_>, value: u128) -> fmt::Result {
+    let bytes = body_bytes(value);
+    // The alphabet is ASCII, so this never fails.
+    f.write_str(std::str::from_utf8(&bytes).map_err(|_| fmt::Error)?)
+}
+
+/// Encodes 128 bits as 26 lowercase Crockford base32 characters (sort order preserved).
+pub fn encode_body(value: u128) -> String {
+    body_bytes(value).iter().map(|&b| char::from(b)).collect()
 }
 
 /// Decodes the 26-character body written by [`encode_body`]; `None` if it is not one.
@@ -71,7 +83,8 @@ macro_rules! typed_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}_{}", $prefix, encode_body(self.0))
+                f.write_str(concat!($prefix, "_"))?;
+                write_body(f, self.0)
             }
         }
 
