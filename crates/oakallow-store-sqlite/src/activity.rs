@@ -64,13 +64,16 @@ fn opt_json(value: Option<&serde_json::Value>) -> Option<String> {
     value.map(rows::to_json)
 }
 
+/// Written once: the statement cache is keyed by this text, and every entry looks it up.
+static INSERT_ENTRY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
+    )
+});
+
 fn insert(tx: &Transaction<'_>, r: &ActivityRecord, seq: u64, prev_hash: &str, hash: &str) -> StoreResult<()> {
     let duration_ms = r.duration_ms.map(|d| exact_i64(d, "duration_ms")).transpose()?;
-    let mut statement = tx
-        .prepare_cached(&format!(
-            "INSERT INTO activity ({ACTIVITY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"
-        ))
-        .map_err(map_error)?;
+    let mut statement = tx.prepare_cached(&INSERT_ENTRY).map_err(map_error)?;
     statement
         .execute(params![
             r.id.to_string(),

@@ -97,8 +97,12 @@ fn apply(tx: &Transaction<'_>, chains: &mut Chains, write: &RuntimeWrite) -> Sto
     }
 }
 
+/// Written once: the statement cache is keyed by this text, and every check looks it up.
+static INSERT_CHECK: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("INSERT INTO checks ({CHECK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"));
+
 fn insert_check(tx: &Transaction<'_>, c: &CheckRecord) -> StoreResult<()> {
-    tx.prepare_cached(&format!("INSERT INTO checks ({CHECK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
+    tx.prepare_cached(&INSERT_CHECK)
         .map_err(map_error)?
         .execute(params![
             c.id.to_string(),
