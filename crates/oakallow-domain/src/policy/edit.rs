@@ -350,7 +350,7 @@ impl PolicyEdit {
         check_text("note", spec.note.as_deref())?;
         let scope = self.scope_of(&spec)?;
         let id = self.existing_or_new(id, &self.draft.rules, ObjectKind::Rule, RuleId::generate)?;
-        if let Some(existing) = self.draft.rule_scopes.get(&scope)
+        if let Some((existing, _)) = self.draft.rule_scopes.get(&scope)
             && *existing != id
         {
             return Err(PolicyError::Duplicate { kind: ObjectKind::Rule, field: "scope", name: self.scope_label(&scope) });

@@ -3,7 +3,7 @@
 //! lookups, independent of the number of rules); [`resolve_by_scan`] is a deliberately simple
 //! reference that the fast path is differentially tested against.
 
-use super::model::{Rule, RuleScope, Tool};
+use super::model::{RuleScope, Tool};
 use super::state::PolicyState;
 use crate::id::{MethodId, ResourceId, RuleId, TenantId, ToolId};
 use crate::permission::{GROUP_ORDER, Permission, ResolvedFrom, ScopeShape};
@@ -60,15 +60,16 @@ impl PolicyState {
         if tool.is_some_and(|t| !t.enabled) {
             return decided(Permission::Disabled, ResolvedFrom::ToolDisabled, None);
         }
-        if let Some(rule) = self.first_matching_rule(&known) {
-            return decided(rule.permission, rule.scope.shape().resolved_from(), Some(rule.id));
+        if let Some((scope, (id, permission))) = self.first_matching_rule(&known) {
+            return decided(permission, scope.shape().resolved_from(), Some(id));
         }
         let (permission, step) =
             fallback(tool, |tool| tool.category.and_then(|id| self.categories.get(&id)).and_then(|c| c.default_permission));
         decided(permission, step, None)
     }
 
-    fn first_matching_rule(&self, known: &Known) -> Option<&Rule> {
+    /// The most specific rule that matches: its scope, id and permission.
+    fn first_matching_rule(&self, known: &Known) -> Option<(RuleScope, (RuleId, Permission))> {
         let tenant_groups = [known.tenant.map(|t| (0, Some(t))), Some((8, None))];
         for (offset, tenant) in tenant_groups.into_iter().flatten() {
             for (position, &(resource, tool, method)) in GROUP_ORDER.iter().enumerate() {
@@ -76,8 +77,8 @@ impl PolicyState {
                     continue;
                 }
                 let Some(scope) = scope_for(known, tenant, resource, tool, method) else { continue };
-                if let Some(rule) = self.rule_by_scope(&scope) {
-                    return Some(rule);
+                if let Some(&found) = self.rule_scopes.get(&scope) {
+                    return Some((scope, found));
                 }
             }
         }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::change::PolicyChange;
 use super::model::{Category, Method, Resource, Rule, RuleScope, Tenant, Tool};
 use crate::id::{CategoryId, MethodId, ResourceId, RuleId, TenantId, ToolId};
+use crate::permission::Permission;
 
 /// A hash map with a fast, randomly seeded hasher (keys are short and looked up on every check).
 pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -26,7 +27,10 @@ pub struct PolicyState {
     pub(crate) tenant_names: FastMap<String, TenantId>,
     pub(crate) resource_names: FastMap<String, ResourceId>,
     pub(crate) method_names: FastMap<String, MethodId>,
-    pub(crate) rule_scopes: FastMap<RuleScope, RuleId>,
+    /// Each rule's id and permission by its scope: everything a decision needs from a matching
+    /// rule, in the hash table the resolver probes (no second lookup in `rules`, whose tree of
+    /// whole rules is cold at scale).
+    pub(crate) rule_scopes: FastMap<RuleScope, (RuleId, Permission)>,
     /// How many rules sit at each of the 16 rule levels, so empty levels cost nothing.
     pub(crate) level_counts: [u32; 16],
 }
@@ -87,7 +91,7 @@ impl PolicyState {
     fn put_rule(&mut self, rule: Rule) {
         self.delete_rule(rule.id);
         self.level_counts[rule.scope.shape().level_index()] += 1;
-        self.rule_scopes.insert(rule.scope, rule.id);
+        self.rule_scopes.insert(rule.scope, (rule.id, rule.permission));
         self.rules.insert(rule.id, rule);
     }
 
@@ -167,7 +171,7 @@ impl PolicyState {
 
     /// The rule with exactly this scope.
     pub fn rule_by_scope(&self, scope: &RuleScope) -> Option<&Rule> {
-        self.rule_scopes.get(scope).and_then(|id| self.rules.get(id))
+        self.rule_scopes.get(scope).and_then(|(id, _)| self.rules.get(id))
     }
 }
 
