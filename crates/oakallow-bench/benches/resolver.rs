@@ -102,6 +102,9 @@ fn main() {
     let rows: Vec<Row> = plan.sizes.iter().map(|&rules| bench_size(&mut criterion, &plan, rules)).collect();
     criterion.final_summary();
     print_table(&rows, &load_before, &load_average());
+    if plan.quick {
+        println!("Quick mode: a smoke run that checks agreement; its timings are not measurements.");
+    }
 }
 
 /// Builds, checks and times one size.

@@ -64,8 +64,8 @@ pub struct RuleSet {
 const CREATED: Timestamp = Timestamp::from_micros(1_764_547_200_000_000);
 
 impl RuleSet {
-    /// Generates `rules` rules (at most about half of every level's possible scopes, so about
-    /// 3.4 million) from `seed`; the same arguments give the same policy.
+    /// Generates `rules` rules from `seed` (a level holds at most half of its possible scopes, so
+    /// at most about 5.7 million rules); the same arguments give the same policy.
     pub fn generate(rules: usize, seed: u64) -> Result<Self, BenchError> {
         let mut rng = StdRng::seed_from_u64(seed);
         let levels = draw_rules(&mut rng, rules)?;
