@@ -4,6 +4,7 @@
 //! with `--stop-on-stdin-eof`, when its standard input closes (so that it never outlives the
 //! script that started it).
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -11,7 +12,6 @@ use anyhow::{Context, ensure};
 use axum::body::Bytes;
 use clap::Parser;
 use oakallow_loadgen::constant::{DEFAULT_BODY, router};
-use tokio::io::AsyncReadExt;
 
 /// The bare axum baseline: a constant JSON answer to every POST.
 #[derive(Debug, Parser)]
@@ -48,9 +48,15 @@ async fn stopped(watch_stdin: bool) {
         if !watch_stdin {
             return std::future::pending().await;
         }
-        let mut stdin = tokio::io::stdin();
-        let mut scratch = [0u8; 256];
-        while stdin.read(&mut scratch).await.is_ok_and(|n| n > 0) {}
+        // A plain thread, not tokio's stdin: a read parked in tokio's blocking pool would hold up
+        // the runtime's shutdown after a signal.
+        let (closed, on_close) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let mut scratch = [0u8; 256];
+            while std::io::stdin().read(&mut scratch).is_ok_and(|n| n > 0) {}
+            drop(closed);
+        });
+        let _ = on_close.await;
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
