@@ -43,10 +43,7 @@ def _key_expr(used):
 def policy_yaml(rule_set):
     """The resource policy (JSON is valid YAML)."""
     constants = {"disabled": {name: True for name, tool in rule_set.tools.items() if not tool["enabled"]}}
-    fallback = {}
-    for name, tool in rule_set.tools.items():
-        fallback[name] = " ".join(rule_set._fallback(tool))
-    constants["fallback"] = fallback
+    constants["fallback"] = {name: " ".join(rule_set.fallback(tool)) for name, tool in rule_set.tools.items()}
     steps = ['R.attr.tool in C.disabled ? "disabled tool_disabled"']
     for index, (name, *used) in enumerate(LEVELS):
         entries = {"|".join(v for v in scope if v is not None): permission

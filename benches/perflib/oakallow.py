@@ -56,6 +56,20 @@ def apply_policy(port, management_key, document):
     return sum(1 for item in answer["diff"]["created"] if item["kind"] == "rule")
 
 
+def _psql(admin_url, sql):
+    return subprocess.run(["psql", admin_url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def drop_stale_databases(admin_url, prefix):
+    """Drops `<prefix><pid>` databases left by runs that were killed (their pid is gone)."""
+    names = _psql(admin_url, f"SELECT datname FROM pg_database WHERE datname LIKE '{prefix}%'").split()
+    for name in names:
+        pid = name.removeprefix(prefix)
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            _psql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class PostgresDatabase:
     """A fresh database on the local PostgreSQL server (through `psql`), dropped by `drop()`."""
 
@@ -68,7 +82,7 @@ class PostgresDatabase:
         self.url = urllib.parse.urlunsplit(parts._replace(path="/" + name))
 
     def _psql(self, sql):
-        subprocess.run(["psql", self.admin_url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql], check=True, capture_output=True)
+        return _psql(self.admin_url, sql)
 
     def drop(self):
         self._psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')

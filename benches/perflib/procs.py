@@ -19,11 +19,16 @@ _children = []
 _PR_SET_PDEATHSIG = 1
 
 
+try:
+    # Looked up once here: after fork, the child only makes the call (no dlopen between fork and exec).
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
 def _die_with_parent():
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Child:

@@ -125,9 +125,10 @@ class RuleSet:
             scope = tuple(request.get(d) if needed[d] else None for d in DIMENSIONS)
             if scope in self.rules:
                 return self.rules[scope], name
-        return self._fallback(tool)
+        return self.fallback(tool)
 
-    def _fallback(self, tool):
+    def fallback(self, tool):
+        """The answer when no rule matches: (permission, resolved_from)."""
         if tool is None:
             return "requires_approval", "fail_safe"
         if tool["default_permission"]:

@@ -1,5 +1,6 @@
 """The report of one run: the HTTP table, then every Performance bar with what was measured."""
 
+import os
 import statistics
 import sys
 
@@ -17,13 +18,17 @@ def render(run, header):
     notes = list(run.notes)
     notes.append(f"Rule set: {args.rules:,} rules over 100 tenants, 200 tools, 50 resources, 10 methods on 15 of the 16 rule levels "
                  "(an `org_wildcard` rule would hide every fallback), 4 disabled tools, tool and category defaults; "
-                 "256 different check requests sent in turn (every level and fallback among them).")
+                 f"the load cycles through 256 different check requests, decided at {len(run.load_steps)} of the 20 steps "
+                 "of the resolution chain (gate, 15 rule levels, 4 fallbacks).")
     notes.append(f"Cerbos {cerbos.VERSION}: the same rule set as one resource policy (16 constant maps, one per level, walked in "
                  "oakallow's order by one variable; outputs carry the three-valued answer), audit off; see benches/perflib/cerbos.py.")
     agreement = ", ".join(f"{n} {a:,}/{t:,}" for n, (a, t) in getattr(run, "agreement", {}).items())
     if agreement:
         notes.append(f"Answers equal to the reference resolver (permission and deciding level) before the load: {agreement}.")
-    notes.append("loadgen: one thread, keep-alive, one request in flight per connection, on the same 2 cores as the server.")
+    notes.append("loadgen: one thread, keep-alive, one request in flight per connection, on the same 2 cores as the server; "
+                 "server CPU / req is the server process's user + system time over the run (PostgreSQL's own not included).")
+    notes.append("Load average at the end: " + " / ".join(f"{v:.2f}" for v in os.getloadavg())
+                 + " (the machine is shared: compare ratios within a run, not absolute figures across runs).")
     if args.quick:
         notes.append("Quick run: too short to judge speed; it only shows that every piece works.")
     if run.failures:
@@ -92,10 +97,11 @@ def _system_rows(run, judge):
         rows.append([label, measured, bar + " (judged at p99)", judge(f["woke"] == f["n"] and f["p99_ms"] <= limit) if f["woke"] else met(False)])
     w = r.get("webhooks")
     if w:
-        measured = (f"{w['delivered']:,}/{w['events']:,} delivered, {w['bad_signatures']} bad signatures, "
+        late = "" if w["delivered"] == w["events"] else f" within {w['wait']} s of the last event queued"
+        measured = (f"{w['delivered']:,}/{w['events']:,} delivered{late}, {w['bad_signatures']} bad signatures, "
                     f"{num(w['rate'])} deliveries/s from the first to the last received ({w['attempts']:,} attempts; "
                     f"events queued at {num(w['queued_per_second'])}/s)")
-        works = w["delivered"] == w["events"] and not w["bad_signatures"]
+        works = w["delivered"] == w["events"] and not w["bad_signatures"] and w["rate"] is not None
         rows.append([f"webhooks, {w['events']:,} events", measured, "all delivered, signatures valid, ≥ 1,000/s",
                      met(False) if not works else judge((w["rate"] or 0) >= 1000)])
     if "idle_mb" in r:

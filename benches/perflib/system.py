@@ -10,19 +10,19 @@ from .rules import RuleSet
 
 
 def idle_rss(binary, work_dir, settle=1.0):
-    """RSS (MiB) of a server on an empty database (migrated, no account), once it answers and has
+    """RSS (MB) of a server on an empty database (migrated, no account), once it answers and has
     been idle for `settle` seconds."""
     data = tempfile.mkdtemp(prefix="idle-", dir=work_dir)
     server = oakallow.Server(binary, data, os.path.join(work_dir, "idle.log"), name="oakallow (idle)")
     try:
         time.sleep(settle)
-        return server.child.rss_kib() / 1024
+        return server.child.rss_kib() * 1024 / 1e6
     finally:
         server.stop()
 
 
 def loaded_rss(binary, work_dir, rules, progress):
-    """RSS (MiB) with `rules` rules: loaded with `PUT /v1/policy`, then the server restarted and
+    """RSS (MB) with `rules` rules: loaded with `PUT /v1/policy`, then the server restarted and
     the org warmed with one check (so the figure is the loaded state, not the upload's garbage).
     Returns (after restart and a check, right after the upload, the data directory)."""
     data = tempfile.mkdtemp(prefix="loaded-", dir=work_dir)
@@ -34,7 +34,7 @@ def loaded_rss(binary, work_dir, rules, progress):
         started = time.monotonic()
         created = oakallow.apply_policy(server.port, keys["management_key"], rule_set.document())
         progress(f"memory: {created} rules loaded in {time.monotonic() - started:.1f} s")
-        after_upload = server.child.rss_kib() / 1024
+        after_upload = server.child.rss_kib() * 1024 / 1e6
     finally:
         server.stop()
     server = oakallow.Server(binary, data, log, name="oakallow (loaded)")
@@ -44,7 +44,7 @@ def loaded_rss(binary, work_dir, rules, progress):
         if (answer["permission"], answer["resolved_from"]) != rule_set.resolve(request):
             raise RuntimeError(f"check after restart disagrees with the reference: {answer}")
         time.sleep(0.5)
-        return server.child.rss_kib() / 1024, after_upload, data
+        return server.child.rss_kib() * 1024 / 1e6, after_upload, data
     finally:
         server.stop()
 
