@@ -207,7 +207,10 @@ impl Inner {
                 };
                 match check["permission"].as_str() {
                     Some("allowed") => {
-                        let token = check["token"].as_str().unwrap_or_default().to_owned();
+                        // Fail closed: an allowed answer without its token authorizes nothing.
+                        let Some(token) = check["token"].as_str().filter(|token| !token.is_empty()).map(str::to_owned) else {
+                            return Ok(refusal(format!("oakallow allowed {name} but minted no token; the call was not run."), check));
+                        };
                         return Ok(self.forward(&route, &name, request, meta, &arguments, &token).await);
                     }
                     Some("disabled") => {
@@ -264,7 +267,8 @@ impl Inner {
         let status = decided["status"].as_str().unwrap_or_default();
         match status {
             "approved" => match self.oakallow.token_for_approval(&id).await {
-                Ok(token) => Ok(self.forward(&route, &name, request, meta, &arguments, &token).await),
+                Ok(token) if !token.is_empty() => Ok(self.forward(&route, &name, request, meta, &arguments, &token).await),
+                Ok(_) => Ok(refusal(format!("oakallow minted no token for approval {id}; the call to {name} was not run."), facts(status))),
                 Err(error) => Ok(unanswered(&name, &error)),
             },
             "denied" => {
