@@ -105,10 +105,12 @@ pub struct DiscoverResponse {
 /// How many more drafts the org may get now.
 fn room(runtime: &OrgRuntime, now: Timestamp) -> usize {
     let hour_ago = now.plus_seconds(-3600);
-    let drafts: Vec<Timestamp> =
-        runtime.policy.tools().values().filter(|tool| tool.tags.iter().any(|tag| tag == DRAFT_TAG)).map(|tool| tool.created_at).collect();
-    let this_hour = drafts.iter().filter(|created| **created > hour_ago).count();
-    IN_TOTAL.saturating_sub(drafts.len()).min(PER_HOUR.saturating_sub(this_hour))
+    let (mut drafts, mut this_hour) = (0, 0);
+    for tool in runtime.policy.tools().values().filter(|tool| tool.tags.iter().any(|tag| tag == DRAFT_TAG)) {
+        drafts += 1;
+        this_hour += usize::from(tool.created_at > hour_ago);
+    }
+    IN_TOTAL.saturating_sub(drafts).min(PER_HOUR.saturating_sub(this_hour))
 }
 
 /// The draft for a reported tool, and a note if its schema could not be kept.
