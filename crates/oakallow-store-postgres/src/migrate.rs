@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_deciders.sql")),
     (5, include_str!("../migrations/0005_delivery_leases.sql")),
     (6, include_str!("../migrations/0006_accounts.sql")),
+    (7, include_str!("../migrations/0007_delivery_claims.sql")),
 ];
 
 /// The advisory lock key that serializes migrations (the bytes of `oakallow`). It is

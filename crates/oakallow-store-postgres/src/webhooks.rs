@@ -68,22 +68,32 @@ pub(crate) async fn enqueue(pool: &PgPool, channel: &Channel, outbox: &Outbox) -
 /// re-checked against the condition and, no longer due, left out.
 pub(crate) async fn claim(pool: &PgPool, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
     let mut tx = pool.begin().await.map_err(map_error)?;
-    // Each due delivery is ranked within its org, after the org's deliveries still under a
-    // claim (pending, leased, lease not run out), so no org takes more than its share.
+    // Each org with pending deliveries (found one index seek at a time) offers its earliest due
+    // deliveries up to its share, less those under a live lease, and the claim takes the
+    // earliest of the offers: the cost follows the number of such orgs, not the backlog.
     let sql = format!(
-        "WITH busy AS (
+        "WITH RECURSIVE pending(org_id) AS (
+           (SELECT org_id FROM webhook_deliveries WHERE status = 'pending' ORDER BY org_id LIMIT 1)
+           UNION ALL
+           SELECT (SELECT w.org_id FROM webhook_deliveries w WHERE w.status = 'pending' AND w.org_id > pending.org_id
+                   ORDER BY w.org_id LIMIT 1)
+           FROM pending WHERE pending.org_id IS NOT NULL),
+         busy AS (
            SELECT org_id, count(*) AS n FROM webhook_deliveries
            WHERE status = 'pending' AND lease_id IS NOT NULL AND next_attempt_at > $1 GROUP BY org_id),
-         ranked AS (
-           SELECT w.id, w.next_attempt_at,
-                  row_number() OVER (PARTITION BY w.org_id ORDER BY w.next_attempt_at, w.id) + coalesce(b.n, 0) AS rank
-           FROM webhook_deliveries w LEFT JOIN busy b ON b.org_id = w.org_id
-           WHERE w.status = 'pending' AND w.next_attempt_at <= $1),
+         offered AS (
+           SELECT due.id, due.next_attempt_at
+           FROM pending LEFT JOIN busy b ON b.org_id = pending.org_id
+           CROSS JOIN LATERAL (
+             SELECT w.id, w.next_attempt_at FROM webhook_deliveries w
+             WHERE w.org_id = pending.org_id AND w.status = 'pending' AND w.next_attempt_at <= $1
+             ORDER BY w.next_attempt_at, w.id LIMIT greatest($5 - coalesce(b.n, 0), 0)) AS due
+           WHERE pending.org_id IS NOT NULL),
          claimed AS (
            UPDATE webhook_deliveries SET next_attempt_at = $2, lease_id = $4
            WHERE id IN (
              SELECT id FROM webhook_deliveries
-             WHERE id IN (SELECT id FROM ranked WHERE rank <= $5 ORDER BY next_attempt_at, id LIMIT $3)
+             WHERE id IN (SELECT id FROM offered ORDER BY next_attempt_at, id LIMIT $3)
                AND status = 'pending' AND next_attempt_at <= $1
              FOR UPDATE SKIP LOCKED)
            RETURNING *)

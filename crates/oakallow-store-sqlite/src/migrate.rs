@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_deciders.sql")),
     (5, include_str!("../migrations/0005_delivery_leases.sql")),
     (6, include_str!("../migrations/0006_accounts.sql")),
+    (7, include_str!("../migrations/0007_delivery_claims.sql")),
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.

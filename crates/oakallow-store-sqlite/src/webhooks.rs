@@ -55,46 +55,78 @@ pub(crate) fn enqueue(conn: &mut Connection, outbox: &Outbox) -> StoreResult<()>
 /// the claim, with their event's body and their org's current secret and redaction setting.
 pub(crate) fn claim(conn: &mut Connection, now: Timestamp, lease: DeliveryLease, limit: ClaimLimit) -> StoreResult<Vec<ClaimedDelivery>> {
     let tx = conn.transaction().map_err(map_error)?;
-    let mut claimed = {
-        // Each due delivery is ranked within its org, after the org's deliveries still under a
-        // claim (pending, leased, lease not run out), so no org takes more than its share.
-        let mut due = tx
+    let taken = due_shares(&tx, now, limit)?;
+    let mut claimed = Vec::with_capacity(taken.len());
+    {
+        let mut read = tx
             .prepare_cached(&format!(
-                "WITH busy AS (
-                   SELECT org_id, count(*) AS n FROM webhook_deliveries
-                   WHERE status = 'pending' AND lease_id IS NOT NULL AND next_attempt_at > ?1 GROUP BY org_id),
-                 ranked AS (
-                   SELECT w.id, row_number() OVER (PARTITION BY w.org_id ORDER BY w.next_attempt_at, w.id) + coalesce(b.n, 0) AS rank
-                   FROM webhook_deliveries w LEFT JOIN busy b ON b.org_id = w.org_id
-                   WHERE w.status = 'pending' AND w.next_attempt_at <= ?1)
-                 SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret, coalesce(o.redact_pii, 1)
-                 FROM {DELIVERY_FROM} JOIN ranked r ON r.id = d.id LEFT JOIN orgs o ON o.id = d.org_id
-                 WHERE r.rank <= ?3 ORDER BY d.next_attempt_at, d.id LIMIT ?2"
+                "SELECT {DELIVERY_COLUMNS}, e.payload, o.webhook_secret, coalesce(o.redact_pii, 1)
+                 FROM {DELIVERY_FROM} LEFT JOIN orgs o ON o.id = d.org_id WHERE d.id = ?1"
             ))
             .map_err(map_error)?;
-        let rows = due
-            .query_map(params![now.micros(), i64::from(limit.total), i64::from(limit.per_org)], |row| {
-                Ok(ClaimedDelivery {
-                    delivery: runtime_rows::delivery(row)?,
-                    payload: row.get(DELIVERY_WIDTH)?,
-                    secret: row.get(DELIVERY_WIDTH + 1)?,
-                    redact_pii: row.get(DELIVERY_WIDTH + 2)?,
-                })
-            })
-            .map_err(map_error)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(map_error)?
-    };
-    {
         let mut take =
             tx.prepare_cached("UPDATE webhook_deliveries SET next_attempt_at = ?2, lease_id = ?3 WHERE id = ?1").map_err(map_error)?;
-        for item in &mut claimed {
-            take.execute(params![item.delivery.id.to_string(), lease.until.micros(), lease.id.to_string()]).map_err(map_error)?;
+        for (_, id) in taken {
+            let mut item = read
+                .query_row([&id], |row| {
+                    Ok(ClaimedDelivery {
+                        delivery: runtime_rows::delivery(row)?,
+                        payload: row.get(DELIVERY_WIDTH)?,
+                        secret: row.get(DELIVERY_WIDTH + 1)?,
+                        redact_pii: row.get(DELIVERY_WIDTH + 2)?,
+                    })
+                })
+                .map_err(map_error)?;
+            take.execute(params![id, lease.until.micros(), lease.id.to_string()]).map_err(map_error)?;
             item.delivery.next_attempt_at = Some(lease.until);
+            claimed.push(item);
         }
     }
     attach_attempts(&tx, claimed.iter_mut().map(|item| &mut item.delivery))?;
     tx.commit().map_err(map_error)?;
     Ok(claimed)
+}
+
+/// The `(next_attempt_at, id)` of the deliveries a claim takes, earliest first: each org's
+/// earliest due deliveries up to its share (`per_org` less its deliveries under a live lease),
+/// and of those the earliest `total`. It walks the orgs with pending deliveries one index seek
+/// at a time, so its cost follows the number of such orgs, not the size of their backlog.
+fn due_shares(tx: &Transaction<'_>, now: Timestamp, limit: ClaimLimit) -> StoreResult<Vec<(i64, String)>> {
+    let busy: HashMap<String, i64> = tx
+        .prepare_cached(
+            "SELECT org_id, count(*) FROM webhook_deliveries
+             WHERE status = 'pending' AND lease_id IS NOT NULL AND next_attempt_at > ?1 GROUP BY org_id",
+        )
+        .map_err(map_error)?
+        .query_map([now.micros()], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(map_error)?
+        .collect::<Result<_, _>>()
+        .map_err(map_error)?;
+    let mut next_org = tx
+        .prepare_cached("SELECT org_id FROM webhook_deliveries WHERE status = 'pending' AND org_id > ?1 ORDER BY org_id LIMIT 1")
+        .map_err(map_error)?;
+    let mut org_due = tx
+        .prepare_cached(
+            "SELECT next_attempt_at, id FROM webhook_deliveries
+             WHERE org_id = ?1 AND status = 'pending' AND next_attempt_at <= ?2 ORDER BY next_attempt_at, id LIMIT ?3",
+        )
+        .map_err(map_error)?;
+    let (total, per_org) = (i64::from(limit.total), i64::from(limit.per_org));
+    let mut taken = Vec::new();
+    let mut org = String::new();
+    while let Some(next) = next_org.query_row([&org], |row| row.get::<_, String>(0)).optional().map_err(map_error)? {
+        org = next;
+        let share = per_org.saturating_sub(busy.get(&org).copied().unwrap_or(0)).min(total);
+        if share > 0 {
+            let rows = org_due.query_map(params![org, now.micros(), share], |row| Ok((row.get(0)?, row.get(1)?))).map_err(map_error)?;
+            for row in rows {
+                taken.push(row.map_err(map_error)?);
+            }
+        }
+    }
+    taken.sort_unstable();
+    taken.truncate(usize::try_from(limit.total).unwrap_or(usize::MAX));
+    Ok(taken)
 }
 
 /// Records an attempt and moves the delivery on (delivered, due again at a time, or failed), if

@@ -544,6 +544,29 @@ pub async fn deliveries_are_shared_between_orgs(store: Arc<dyn Store>) {
     assert_eq!(all.len(), 5, "every claim whose lease ran out is due again, and the one never claimed");
 }
 
+/// A claim takes the earliest due deliveries across orgs, each org within its share, and none
+/// that is not due yet.
+pub async fn claims_take_the_earliest_due_first(store: Arc<dyn Store>) {
+    let first = new_org(store.as_ref(), "early@example.com").await;
+    let second = new_org(store.as_ref(), "late@example.com").await;
+    let due_at = |org: OrgId, at: Timestamp| {
+        let mut item = outbox(org, "webhook.test", Some("https://h.example.com/x"));
+        item.delivery.as_mut().expect("a delivery").next_attempt_at = at;
+        item
+    };
+    let mut ids = Vec::new();
+    for (org, seconds) in [(first.id, -3), (second.id, -2), (first.id, -1), (second.id, 0), (first.id, 5)] {
+        let item = due_at(org, T0.plus_seconds(seconds));
+        ids.push(item.delivery.as_ref().expect("a delivery").id);
+        store.enqueue_webhook(&item).await.unwrap();
+    }
+    let taken = |claimed: Vec<crate::ClaimedDelivery>| claimed.iter().map(|c| c.delivery.id).collect::<Vec<_>>();
+    let claim = store.claim_deliveries(T0, lease(T0.plus_seconds(60)), ClaimLimit { total: 2, per_org: 5 }).await.unwrap();
+    assert_eq!(taken(claim), [ids[0], ids[1]], "the two earliest, whichever org they belong to");
+    let claim = store.claim_deliveries(T0, lease(T0.plus_seconds(60)), ClaimLimit { total: 5, per_org: 2 }).await.unwrap();
+    assert_eq!(taken(claim), [ids[2], ids[3]], "each org's share counts its deliveries in flight; the future one waits");
+}
+
 /// The export reads the chain oldest first, from a position.
 pub async fn activity_in_ascending_order(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "asc@example.com").await;
