@@ -16,6 +16,7 @@ pub mod permission;
 pub mod pii;
 pub mod policy;
 pub mod secret;
+pub mod stripe;
 pub mod token;
 pub mod token_scope;
 pub mod webhook;

@@ -6,7 +6,7 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::billing::{CreditKind, CreditLot, LedgerKind};
 use oakallow_domain::id::{AccountId, LedgerId};
-use oakallow_store::{CreditState, LedgerRow, NewCredit, StoreError, StoreResult};
+use oakallow_store::{CreditState, LedgerRow, NewCredit, NewPurchase, Purchase, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _};
 
@@ -244,4 +244,69 @@ pub(crate) async fn ledger(pool: &PgPool, account: AccountId, before: Option<Led
         .await
         .map_err(map_error)?;
     found.iter().map(ledger_row).collect::<Result<_, _>>().map_err(map_error)
+}
+
+/// The columns of a purchase, in [`NewPurchase`] order.
+const PURCHASE_COLUMNS: &str = "id, account_id, package, price_cents, calls, amount, stripe_event_id, stripe_session_id, \
+                                stripe_payment_intent, created_at";
+
+/// Records a paid checkout and its credit in one transaction, once per event and per session.
+/// A second transaction recording the same event or session waits on the unique index until the
+/// first ends, then inserts nothing.
+pub(crate) async fn record_purchase(pool: &PgPool, purchase: &NewPurchase) -> StoreResult<bool> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    if lock_accounts(&mut tx, &[purchase.account_id]).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let sql = format!("INSERT INTO purchases ({PURCHASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING");
+    let inserted = sqlx::query(AssertSqlSafe(sql))
+        .bind(purchase.id.to_string())
+        .bind(purchase.account_id.to_string())
+        .bind(&purchase.package)
+        .bind(purchase.price_cents)
+        .bind(purchase.calls)
+        .bind(purchase.amount)
+        .bind(&purchase.stripe_event_id)
+        .bind(&purchase.stripe_session_id)
+        .bind(&purchase.stripe_payment_intent)
+        .bind(purchase.created_at.micros())
+        .execute(&mut *tx)
+        .await
+        .map_err(map_error)?
+        .rows_affected();
+    if inserted == 0 {
+        return Ok(false);
+    }
+    insert_credit(&mut tx, purchase.account_id, &purchase.credit()).await?;
+    tx.commit().await.map_err(map_error)?;
+    Ok(true)
+}
+
+/// The account's purchases, newest first, with what is left of each one's credit.
+pub(crate) async fn purchases(pool: &PgPool, account: AccountId) -> StoreResult<Vec<Purchase>> {
+    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT {columns}, coalesce(l.remaining, 0) FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id
+         WHERE p.account_id = $1 ORDER BY p.id DESC"
+    );
+    let found = sqlx::query(AssertSqlSafe(sql)).bind(account.to_string()).fetch_all(pool).await.map_err(map_error)?;
+    found.iter().map(purchase_row).collect::<Result<_, _>>().map_err(map_error)
+}
+
+fn purchase_row(row: &PgRow) -> RowResult<Purchase> {
+    Ok(Purchase {
+        recorded: NewPurchase {
+            id: parsed(row, 0)?,
+            account_id: parsed(row, 1)?,
+            package: row.try_get(2)?,
+            price_cents: row.try_get(3)?,
+            calls: row.try_get(4)?,
+            amount: row.try_get(5)?,
+            stripe_event_id: row.try_get(6)?,
+            stripe_session_id: row.try_get(7)?,
+            stripe_payment_intent: row.try_get(8)?,
+            created_at: time(row, 9)?,
+        },
+        remaining: row.try_get(10)?,
+    })
 }

@@ -45,7 +45,8 @@ use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimLimit,
     ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval,
-    NewCredit, NewKey, OrgVersion, Outbox, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord,
+    WriteOutcome,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -295,6 +296,14 @@ impl Store for PostgresStore {
 
     async fn ledger(&self, account_id: AccountId, before: Option<LedgerId>, limit: u32) -> StoreResult<Vec<LedgerRow>> {
         credits::ledger(&self.pool, account_id, before, limit).await
+    }
+
+    async fn record_purchase(&self, purchase: &NewPurchase) -> StoreResult<bool> {
+        credits::record_purchase(&self.pool, purchase).await
+    }
+
+    async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>> {
+        credits::purchases(&self.pool, account_id).await
     }
 
     fn watch_changes(&self, sink: ChangeSink) -> StoreResult<()> {

@@ -5,7 +5,7 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::billing::{CreditKind, CreditLot, LedgerKind};
 use oakallow_domain::id::{AccountId, LedgerId};
-use oakallow_store::{CreditState, LedgerRow, NewCredit, StoreError, StoreResult};
+use oakallow_store::{CreditState, LedgerRow, NewCredit, NewPurchase, Purchase, StoreError, StoreResult};
 use rusqlite::{Connection, Row, Transaction, params};
 
 use crate::billing::Billing;
@@ -223,5 +223,70 @@ pub(crate) fn ledger(conn: &Connection, account: AccountId, before: Option<Ledge
     };
     let mut statement = conn.prepare_cached(&sql).map_err(map_error)?;
     let rows = statement.query_map(params![account.to_string(), cursor, i64::from(limit)], ledger_row).map_err(map_error)?;
+    rows.collect::<Result<_, _>>().map_err(map_error)
+}
+
+/// The columns of a purchase, in [`NewPurchase`] order.
+const PURCHASE_COLUMNS: &str = "id, account_id, package, price_cents, calls, amount, stripe_event_id, stripe_session_id, \
+                                stripe_payment_intent, created_at";
+
+/// Records a paid checkout and its credit in one transaction, once per event and per session.
+pub(crate) fn record_purchase(conn: &mut Connection, purchase: &NewPurchase) -> StoreResult<bool> {
+    let tx = conn.transaction().map_err(map_error)?;
+    require_account(&tx, purchase.account_id)?;
+    let inserted = tx
+        .prepare_cached(&format!(
+            "INSERT INTO purchases ({PURCHASE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT DO NOTHING"
+        ))
+        .map_err(map_error)?
+        .execute(params![
+            purchase.id.to_string(),
+            purchase.account_id.to_string(),
+            purchase.package,
+            purchase.price_cents,
+            purchase.calls,
+            purchase.amount,
+            purchase.stripe_event_id,
+            purchase.stripe_session_id,
+            purchase.stripe_payment_intent,
+            purchase.created_at.micros()
+        ])
+        .map_err(map_error)?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    insert_credit(&tx, purchase.account_id, &purchase.credit())?;
+    tx.commit().map_err(map_error)?;
+    Ok(true)
+}
+
+/// The account's purchases, newest first, with what is left of each one's credit.
+pub(crate) fn purchases(conn: &Connection, account: AccountId) -> StoreResult<Vec<Purchase>> {
+    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {columns}, coalesce(l.remaining, 0) FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id
+             WHERE p.account_id = ?1 ORDER BY p.id DESC"
+        ))
+        .map_err(map_error)?;
+    let rows = statement
+        .query_map([account.to_string()], |row| {
+            Ok(Purchase {
+                recorded: NewPurchase {
+                    id: parsed(row, 0)?,
+                    account_id: parsed(row, 1)?,
+                    package: row.get(2)?,
+                    price_cents: row.get(3)?,
+                    calls: row.get(4)?,
+                    amount: row.get(5)?,
+                    stripe_event_id: row.get(6)?,
+                    stripe_session_id: row.get(7)?,
+                    stripe_payment_intent: row.get(8)?,
+                    created_at: time(row, 9)?,
+                },
+                remaining: row.get(10)?,
+            })
+        })
+        .map_err(map_error)?;
     rows.collect::<Result<_, _>>().map_err(map_error)
 }

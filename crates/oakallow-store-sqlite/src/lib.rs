@@ -31,7 +31,7 @@ use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, Charge, CheckRecord, ClaimLimit, ClaimedDelivery,
     CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey,
-    OrgVersion, Outbox, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    NewPurchase, OrgVersion, Outbox, Purchase, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
 };
 
 use crate::conn::{Readers, Writer};
@@ -278,6 +278,15 @@ impl Store for SqliteStore {
 
     async fn ledger(&self, account_id: AccountId, before: Option<LedgerId>, limit: u32) -> StoreResult<Vec<LedgerRow>> {
         self.readers.run(move |conn| credits::ledger(conn, account_id, before, limit)).await
+    }
+
+    async fn record_purchase(&self, purchase: &NewPurchase) -> StoreResult<bool> {
+        let purchase = purchase.clone();
+        self.writer.run(move |conn| credits::record_purchase(conn, &purchase)).await
+    }
+
+    async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>> {
+        self.readers.run(move |conn| credits::purchases(conn, account_id)).await
     }
 
     async fn org_versions(&self, orgs: &[OrgId]) -> StoreResult<Vec<OrgVersion>> {

@@ -56,6 +56,54 @@ pub struct NewCredit {
     pub created_at: Timestamp,
 }
 
+/// A paid Stripe Checkout to record, with the credit it buys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPurchase {
+    /// The purchase's id, which is also its credit lot's and ledger row's.
+    pub id: LedgerId,
+    /// The paying account.
+    pub account_id: AccountId,
+    /// The package bought (`starter`).
+    pub package: String,
+    /// What was paid, in US cents.
+    pub price_cents: i64,
+    /// Billable calls bought.
+    pub calls: i64,
+    /// The credit added, in micro-dollars.
+    pub amount: i64,
+    /// The Stripe event that reported it (`evt_…`): credited once.
+    pub stripe_event_id: String,
+    /// The Checkout Session (`cs_…`): credited once, whatever event reports it.
+    pub stripe_session_id: String,
+    /// The PaymentIntent (`pi_…`), which a refund names.
+    pub stripe_payment_intent: Option<String>,
+    /// When it was recorded.
+    pub created_at: Timestamp,
+}
+
+impl NewPurchase {
+    /// The credit it adds: a `purchase` lot and ledger row with the purchase's id, never expiring.
+    pub fn credit(&self) -> NewCredit {
+        NewCredit {
+            id: self.id,
+            kind: CreditKind::Purchase,
+            amount: self.amount,
+            expires_at: None,
+            note: Some(format!("{} package, {} calls (Stripe)", self.package, self.calls)),
+            created_at: self.created_at,
+        }
+    }
+}
+
+/// A recorded purchase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchase {
+    /// What was recorded.
+    pub recorded: NewPurchase,
+    /// What is left of its credit, in micro-dollars.
+    pub remaining: i64,
+}
+
 /// A row of an account's ledger. The sum of an account's rows is its balance.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LedgerRow {

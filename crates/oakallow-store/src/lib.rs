@@ -23,7 +23,9 @@ use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 
 pub use accounts::{AccountStore, Member, OrgMembership};
-pub use billing_records::{BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, OrgVersion, WriteOutcome};
+pub use billing_records::{
+    BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, NewPurchase, OrgVersion, Purchase, WriteOutcome,
+};
 pub use error::{StoreError, StoreResult, exact_i64};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
@@ -235,6 +237,15 @@ pub trait Store: AccountStore {
 
     /// The account's ledger, newest first, before the row `before`.
     async fn ledger(&self, account_id: AccountId, before: Option<LedgerId>, limit: u32) -> StoreResult<Vec<LedgerRow>>;
+
+    /// Records a paid Stripe Checkout and adds its credit (a `purchase` lot and ledger row) in the
+    /// same transaction, unless its event or its checkout session was recorded before: `true` if
+    /// it was credited now, `false` if it had been (so a replayed or re-sent event credits once).
+    /// [`StoreError::NotFound`] if the account does not exist.
+    async fn record_purchase(&self, purchase: &NewPurchase) -> StoreResult<bool>;
+
+    /// The account's purchases, newest first, with what is left of each one's credit.
+    async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>>;
 
     // ----- several nodes ------------------------------------------------------------------------
 

@@ -22,7 +22,8 @@ use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimLimit,
     ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval,
-    NewCredit, NewKey, OrgVersion, Outbox, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord,
+    WriteOutcome,
 };
 use tokio::sync::oneshot;
 
@@ -356,6 +357,14 @@ impl Store for HookedStore {
 
     async fn ledger(&self, account_id: AccountId, before: Option<LedgerId>, limit: u32) -> StoreResult<Vec<LedgerRow>> {
         self.inner.ledger(account_id, before, limit).await
+    }
+
+    async fn record_purchase(&self, purchase: &NewPurchase) -> StoreResult<bool> {
+        self.inner.record_purchase(purchase).await
+    }
+
+    async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>> {
+        self.inner.purchases(account_id).await
     }
 
     fn watch_changes(&self, sink: ChangeSink) -> StoreResult<()> {

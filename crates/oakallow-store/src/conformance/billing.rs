@@ -11,7 +11,7 @@ use oakallow_domain::org::Org;
 
 use super::runtime::approval;
 use super::{T0, checked, new_org, record};
-use crate::{BatchItem, Charge, CreateOutcome, LedgerRow, NewApproval, NewCredit, RuntimeWrite, Store, WriteOutcome};
+use crate::{BatchItem, Charge, CreateOutcome, LedgerRow, NewApproval, NewCredit, NewPurchase, RuntimeWrite, Store, WriteOutcome};
 
 const DAY: i64 = 86_400;
 
@@ -245,4 +245,61 @@ pub async fn versions_and_revocations(store: Arc<dyn Store>) {
     renamed.updated_at = T0.plus_seconds(9);
     store.update_org(&renamed, org.updated_at, None, record(org.id, ActivityType::ConfigChanged)).await.unwrap();
     assert_eq!(store.org_versions(&[org.id]).await.unwrap()[0].updated_at, renamed.updated_at);
+}
+
+fn purchase(account: AccountId, event: &str, session: &str) -> NewPurchase {
+    NewPurchase {
+        id: LedgerId::generate(),
+        account_id: account,
+        package: "starter".into(),
+        price_cents: 1_000,
+        calls: 2_000,
+        amount: 2_000 * PRICE_MICROUSD,
+        stripe_event_id: event.into(),
+        stripe_session_id: session.into(),
+        stripe_payment_intent: Some(format!("pi_{session}")),
+        created_at: T0,
+    }
+}
+
+/// A purchase is credited once per Stripe event and once per Checkout Session, with its lot and
+/// ledger row; the list shows what is left of each.
+pub async fn purchases_are_credited_once(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "buyer@example.com").await;
+    let first = purchase(org.account_id, "evt_1", "cs_1");
+    assert!(store.record_purchase(&first).await.unwrap());
+    assert!(!store.record_purchase(&purchase(org.account_id, "evt_1", "cs_1")).await.unwrap(), "the same event again");
+    assert!(!store.record_purchase(&purchase(org.account_id, "evt_2", "cs_1")).await.unwrap(), "another event, same session");
+    assert!(!store.record_purchase(&purchase(org.account_id, "evt_1", "cs_9")).await.unwrap(), "the same event, another session");
+    let second = purchase(org.account_id, "evt_3", "cs_3");
+    assert!(store.record_purchase(&second).await.unwrap());
+    assert_eq!(assert_books_balance(store.as_ref(), org.account_id, T0).await, 4_000 * PRICE_MICROUSD);
+    let rows = ledger(store.as_ref(), org.account_id).await;
+    let purchases: Vec<_> = rows.iter().filter(|r| r.kind == LedgerKind::Purchase).map(|r| (r.id, r.amount)).collect();
+    assert_eq!(purchases, [(second.id, 2_000 * PRICE_MICROUSD), (first.id, 2_000 * PRICE_MICROUSD)]);
+    let listed = store.purchases(org.account_id).await.unwrap();
+    assert_eq!(listed.iter().map(|p| (&p.recorded, p.remaining)).collect::<Vec<_>>(), [(&second, second.amount), (&first, first.amount)]);
+    let lot = store.credit_state(org.account_id, T0).await.unwrap().lots.into_iter().find(|l| l.id == first.id.to_string()).unwrap();
+    assert_eq!((lot.kind, lot.expires_at), (CreditKind::Purchase, None), "bought credit does not expire");
+    let other = new_org(store.as_ref(), "other-buyer@example.com").await;
+    assert!(store.purchases(other.account_id).await.unwrap().is_empty(), "each account sees its own");
+    let nobody = purchase(AccountId::generate(), "evt_4", "cs_4");
+    assert!(matches!(store.record_purchase(&nobody).await, Err(crate::StoreError::NotFound)));
+}
+
+/// Racing deliveries of one event credit it once; different events racing are all credited.
+pub async fn concurrent_purchases_are_exact(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "racer@example.com").await;
+    let record = |event: String, session: String| {
+        let (store, item) = (Arc::clone(&store), purchase(org.account_id, &event, &session));
+        async move { store.record_purchase(&item).await.unwrap() }
+    };
+    let same = (0..5).map(|_| record("evt_same".into(), "cs_same".into()));
+    let different = (0..3).map(|n| record(format!("evt_{n}"), format!("cs_{n}")));
+    let (same, different) =
+        futures_util::future::join(futures_util::future::join_all(same), futures_util::future::join_all(different)).await;
+    let credited_same = same.iter().filter(|credited| **credited).count();
+    assert!(different.iter().all(|credited| *credited), "every different event is credited");
+    assert_eq!(credited_same, 1, "one of five deliveries of one event");
+    assert_eq!(assert_books_balance(store.as_ref(), org.account_id, T0).await, 4 * 2_000 * PRICE_MICROUSD);
 }
