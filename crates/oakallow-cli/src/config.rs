@@ -138,6 +138,80 @@ pub struct ServerConfig {
 pub struct BillingConfig {
     /// Meter billable calls.
     pub enabled: bool,
+    /// Stripe Checkout.
+    pub stripe: StripeConfig,
+}
+
+/// `[billing.stripe]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StripeConfig {
+    /// API key; empty: purchases off.
+    pub secret_key: String,
+    /// Signing secret of the webhook endpoint; empty: purchases off.
+    pub webhook_secret: String,
+    /// Stripe's API.
+    pub api_base: String,
+    /// Packages on sale.
+    pub packages: Vec<PackageConfig>,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig").field("api_base", &self.api_base).field("packages", &self.packages).finish_non_exhaustive()
+    }
+}
+
+/// One of `billing.stripe.packages`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackageConfig {
+    /// How checkouts name it.
+    pub id: String,
+    /// What buyers see.
+    pub name: String,
+    /// Price in US cents.
+    pub price_cents: i64,
+    /// Billable calls it buys.
+    pub calls: i64,
+}
+
+impl StripeConfig {
+    /// Refuses half a configuration and packages nobody could buy.
+    fn check(&self) -> Result<()> {
+        if self.secret_key.is_empty() != self.webhook_secret.is_empty() {
+            bail!("billing.stripe needs both secret_key and webhook_secret (or neither, to turn purchases off)");
+        }
+        if !self.api_base.starts_with("https://") && !self.api_base.starts_with("http://") {
+            bail!("billing.stripe.api_base must be an http(s) URL");
+        }
+        let mut ids = std::collections::HashSet::new();
+        for package in &self.packages {
+            if package.id.is_empty() || package.price_cents <= 0 || package.calls <= 0 || !ids.insert(package.id.as_str()) {
+                bail!("billing.stripe.packages: each needs a unique id, a positive price_cents and positive calls");
+            }
+        }
+        Ok(())
+    }
+
+    /// The service's Stripe settings, `None` when purchases are off.
+    fn service(&self) -> Option<oakallow_service::config::StripeConfig> {
+        (!self.secret_key.is_empty()).then(|| oakallow_service::config::StripeConfig {
+            api_base: self.api_base.clone(),
+            secret_key: self.secret_key.trim().to_owned(),
+            webhook_secret: self.webhook_secret.trim().to_owned(),
+            packages: self
+                .packages
+                .iter()
+                .map(|p| oakallow_domain::stripe::Package {
+                    id: p.id.clone(),
+                    name: p.name.clone(),
+                    price_cents: p.price_cents,
+                    calls: p.calls,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// `[sync]`.
@@ -200,6 +274,7 @@ impl Config {
         service.webhooks.concurrency_per_org = self.webhooks.concurrency_per_org;
         service.sweep_interval = std::time::Duration::from_millis(self.approvals.sweep_interval_ms.max(10));
         service.billing_enabled = self.billing.enabled;
+        service.stripe = self.billing.stripe.service();
         service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));
         service.rate_limits = self.rate_limits.service();
         service.accounts = self.accounts.service();
@@ -268,6 +343,7 @@ impl Config {
         let config: Self = Value::Table(table).try_into().context("invalid configuration")?;
         config.webhooks.check()?;
         config.accounts.check()?;
+        config.billing.stripe.check()?;
         Ok(config)
     }
 }
@@ -382,6 +458,24 @@ mod tests {
         let config = Config::load(Some(&file), env(&[("OAKALLOW_DATABASE_URL_FILE", secret.to_str().unwrap())]), vec![]).unwrap();
         assert_eq!(config.log.format, "json");
         assert_eq!(config.database_url, "postgres://example/db");
+    }
+
+    #[test]
+    fn purchases_need_both_stripe_secrets_and_sell_the_products_packages() {
+        assert!(Config::load(None, env(&[]), vec![]).unwrap().service().stripe.is_none(), "off by default");
+        let half = Config::load(None, env(&[("OAKALLOW_BILLING__STRIPE__SECRET_KEY", "sk_test_1")]), vec![]);
+        assert!(half.is_err_and(|e| format!("{e:#}").contains("webhook_secret")));
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("whsec");
+        std::fs::write(&secret, "whsec_from_file\n").unwrap();
+        let vars = [
+            ("OAKALLOW_BILLING__STRIPE__SECRET_KEY", "sk_test_1"),
+            ("OAKALLOW_BILLING__STRIPE__WEBHOOK_SECRET_FILE", secret.to_str().unwrap()),
+        ];
+        let stripe = Config::load(None, env(&vars), vec![]).unwrap().service().stripe.unwrap();
+        assert_eq!((stripe.secret_key.as_str(), stripe.webhook_secret.as_str()), ("sk_test_1", "whsec_from_file"));
+        assert_eq!(stripe.packages, oakallow_domain::stripe::default_packages(), "config/default.toml sells PRODUCT.md's packages");
+        assert!(!format!("{stripe:?}").contains("sk_test_1") && !format!("{stripe:?}").contains("whsec"), "secrets stay out of Debug");
     }
 
     #[test]

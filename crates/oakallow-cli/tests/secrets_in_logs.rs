@@ -152,6 +152,34 @@ async fn runtime(api: &Api, management: &str, standard: &str, approver: &str, re
     assert_eq!(api.post("/v1/tokens/verify", standard, json!({"token": inline}), StatusCode::OK).await["valid"], true);
 }
 
+/// A paid checkout reported by a signed Stripe event (credited), and one signed with another
+/// secret (refused): the endpoint's signing secret, the API key and the signatures stay out.
+async fn stripe(api: &Api, account: &str, secrets: &mut Secrets) {
+    use oakallow_testkit::stripe::{FakeStripe, SECRET_KEY, WEBHOOK_SECRET, event};
+    secrets.add("the Stripe API key", SECRET_KEY);
+    secrets.add("the Stripe webhook signing secret", WEBHOOK_SECRET);
+    let session = json!({
+        "id": "cs_test_logs", "object": "checkout.session", "payment_status": "paid", "amount_total": 1000, "currency": "usd",
+        "client_reference_id": account, "metadata": {"account_id": account, "package": "starter"}, "payment_intent": "pi_logs",
+    });
+    let body = event("evt_logs", "checkout.session.completed", session);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().cast_signed();
+    let signed = FakeStripe::sign(&body, now);
+    let forged = oakallow_domain::stripe::signature_header(&body, "whsec_forged_by_someone_else", now);
+    for (signature, expected) in [(&forged, StatusCode::BAD_REQUEST), (&signed, StatusCode::OK)] {
+        secrets.add("a Stripe-Signature", signature.split("v1=").nth(1).unwrap());
+        let response = api
+            .http
+            .post(format!("{}/webhooks/stripe", api.base))
+            .header("stripe-signature", signature)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), expected, "{}", response.text().await.unwrap());
+    }
+}
+
 /// `oakallow apply` at trace level, with the management key: its log.
 fn apply(base: &str, management: &str) -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
@@ -186,7 +214,12 @@ async fn refusals(api: &Api, management: &str, standard: &str, secrets: &mut Sec
 async fn no_secret_in_the_log(database: &[&str], mut secrets: Secrets) {
     let (keys, mut log) = bootstrap(database, &mut secrets);
     let receiver = Receiver::start().await;
-    let env = [("OAKALLOW_LOG__FILTER", "trace"), ("OAKALLOW_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true")];
+    let env = [
+        ("OAKALLOW_LOG__FILTER", "trace"),
+        ("OAKALLOW_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
+        ("OAKALLOW_BILLING__STRIPE__SECRET_KEY", oakallow_testkit::stripe::SECRET_KEY),
+        ("OAKALLOW_BILLING__STRIPE__WEBHOOK_SECRET", oakallow_testkit::stripe::WEBHOOK_SECRET),
+    ];
     let server = Server::start(database, &env);
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert("x-request-id", CANARY.parse().unwrap());
@@ -196,6 +229,7 @@ async fn no_secret_in_the_log(database: &[&str], mut secrets: Secrets) {
     webhooks(&api, management, &receiver, &mut secrets).await;
     runtime(&api, management, &standard, &approver, &receiver, &mut secrets).await;
     refusals(&api, management, &standard, &mut secrets).await;
+    stripe(&api, keys["account_id"].as_str().unwrap(), &mut secrets).await;
     log.extend(apply(&server.base, management));
     let (status, server_log) = server.stop_with_log();
     assert!(status.success(), "a clean exit on SIGTERM");

@@ -145,6 +145,7 @@ pub fn app(service: Arc<Service>, mounted: Vec<Mounted>) -> Router {
     }
     router
         .merge(dashboard::routes())
+        .merge(routes::stripe::routes())
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

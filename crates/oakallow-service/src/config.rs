@@ -22,6 +22,29 @@ pub struct ServiceConfig {
     pub rate_limits: RateLimitConfig,
     /// Dashboard accounts: who may sign up, sessions, sign-in attempts.
     pub accounts: AccountsConfig,
+    /// Buying credit through Stripe Checkout; `None`: purchases are hidden and
+    /// `POST /webhooks/stripe` answers 404.
+    pub stripe: Option<StripeConfig>,
+}
+
+/// Stripe Checkout for buying credit packages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StripeConfig {
+    /// Where Stripe's API is (`https://api.stripe.com`; a test server in tests).
+    pub api_base: String,
+    /// The secret API key (`sk_…`) that creates Checkout Sessions.
+    pub secret_key: String,
+    /// The signing secret (`whsec_…`) of the endpoint that receives `POST /webhooks/stripe`.
+    pub webhook_secret: String,
+    /// The packages on sale.
+    pub packages: Vec<oakallow_domain::stripe::Package>,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The two secrets never reach a log.
+        f.debug_struct("StripeConfig").field("api_base", &self.api_base).field("packages", &self.packages).finish_non_exhaustive()
+    }
 }
 
 /// Who may create an account once the instance has its operator (the first account, which
@@ -126,6 +149,7 @@ impl Default for ServiceConfig {
             sync_interval: Duration::from_secs(2),
             rate_limits: RateLimitConfig::default(),
             accounts: AccountsConfig::default(),
+            stripe: None,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod page;
 pub mod pauses;
 pub mod people;
 pub mod policy_doc;
+pub mod purchases;
 pub mod rate_limits;
 mod redact;
 pub mod schema;

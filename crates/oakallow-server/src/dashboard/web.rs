@@ -43,8 +43,16 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 /// Whether cookies must be `Secure`: the operator said so, or a proxy says the browser used TLS.
-fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+pub(crate) fn secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.service.secure_cookies() || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+}
+
+/// The dashboard's own `scheme://host`, as the browser reached it (where Stripe sends a buyer
+/// back); `None` without a usable `Host` header.
+pub(crate) fn origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
+    let valid = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    valid.then(|| format!("{}://{host}", if secure(state, headers) { "https" } else { "http" }))
 }
 
 /// A `Set-Cookie` value; `max_age` 0 deletes the cookie, `None` makes it last the browser session.

@@ -9,6 +9,7 @@ pub mod manage;
 pub mod org;
 pub mod policy;
 pub mod runtime;
+pub mod stripe;
 pub mod system;
 pub mod tokens;
 pub mod webhooks;

@@ -17,6 +17,7 @@ mod integrity;
 mod invalid_input;
 mod management;
 mod pii;
+mod purchases;
 mod races;
 mod rate_limits;
 mod resolution;

@@ -5,24 +5,47 @@
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use oakallow_service::ServiceError;
 use oakallow_service::billing::{BillingView, CreditView, LedgerView};
 use oakallow_service::page::PageRequest;
+use oakallow_service::purchases::PurchaseView;
 use serde::Deserialize;
 
 use super::text;
 use crate::AppState;
-use crate::dashboard::pages::{ErrorPage, Shell, org_page, render};
-use crate::dashboard::web::{Visitor, urlencoding};
+use crate::dashboard::pages::{ErrorPage, Shell, after, org_page, render};
+use crate::dashboard::web::{CheckedForm, Visitor, origin, urlencoding};
 
 /// Ledger rows per page.
 const PAGE: u32 = 25;
 
-/// `?cursor=` of the ledger.
+/// What a member who may not see billing is told.
+const OWNERS_ONLY: &str =
+    "Billing is for the org's owners and admins: it shows the paying account's balance and every charge. Ask one of them.";
+
+/// `?cursor=` of the ledger, and `?purchase=` on the way back from Stripe's payment page.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct LedgerQuery {
     cursor: Option<String>,
+    purchase: Option<String>,
+}
+
+/// A package as the page offers it.
+struct Offer {
+    id: String,
+    name: String,
+    price: String,
+    calls: i64,
+}
+
+/// A purchase as the page shows it.
+struct Bought {
+    view: PurchaseView,
+    price: String,
+    amount: String,
+    remaining: String,
+    at: String,
 }
 
 /// A lot of credit as the page shows it.
@@ -53,6 +76,11 @@ struct BillingPage {
     lots: Vec<Lot>,
     ledger: Vec<Entry>,
     next: Option<String>,
+    /// `None` when purchases are off on this server.
+    offers: Option<Vec<Offer>>,
+    purchases: Vec<Bought>,
+    /// What the way back from Stripe's page says.
+    returned: Option<&'static str>,
 }
 
 /// `GET /orgs/{org}/billing`.
@@ -71,16 +99,13 @@ pub(super) async fn page(
         let manager = member.management()?;
         let billing = state.service.billing(&manager).await?;
         let page = PageRequest { limit: Some(PAGE), cursor: query.cursor.filter(|c| !c.is_empty()) };
-        Ok::<_, ServiceError>((billing, state.service.ledger(&manager, &page).await?))
+        let ledger = state.service.ledger(&manager, &page).await?;
+        let purchases = if state.service.packages().is_some() { state.service.purchases(&manager).await? } else { Vec::new() };
+        Ok::<_, ServiceError>((billing, ledger, purchases))
     };
-    let (billing, ledger) = match loaded.await {
+    let (billing, ledger, purchases) = match loaded.await {
         Ok(loaded) => loaded,
-        Err(ServiceError::ForbiddenRole { .. }) => {
-            return ErrorPage::forbidden(
-                "Billing is for the org's owners and admins: it shows the paying account's balance and every charge. Ask one of them.",
-            )
-            .into_response();
-        }
+        Err(ServiceError::ForbiddenRole { .. }) => return ErrorPage::forbidden(OWNERS_ONLY).into_response(),
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
     let page = BillingPage {
@@ -97,8 +122,51 @@ pub(super) async fn page(
             .collect(),
         next: ledger.next_cursor.map(|cursor| format!("?cursor={}", urlencoding(&cursor))),
         billing,
+        offers: state.service.packages().map(|packages| {
+            packages
+                .iter()
+                .map(|p| Offer { id: p.id.clone(), name: p.name.clone(), price: text::usd(p.price_cents * 10_000), calls: p.calls })
+                .collect()
+        }),
+        purchases: purchases.into_iter().map(bought).collect(),
+        returned: match query.purchase.as_deref() {
+            Some("done") => Some("Payment received. The credit appears here as soon as Stripe confirms it; reload in a moment."),
+            Some("cancelled") => Some("The purchase was cancelled; nothing was charged."),
+            _ => None,
+        },
     };
     render(&page, &page.shell)
+}
+
+/// `POST /orgs/{org}/billing/checkout` (`package`): sends the buyer to Stripe's payment page for
+/// the package; the credit is added when Stripe reports the payment (`POST /webhooks/stripe`).
+pub(super) async fn checkout(State(state): State<AppState>, Path(org): Path<String>, form: CheckedForm) -> Response {
+    let member = match super::form_member(&state, &form, &org).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let Some(origin) = origin(&state, &form.headers) else {
+        return ErrorPage::from_service(&ServiceError::invalid("the request has no usable Host header")).into_response();
+    };
+    let started = match member.management() {
+        Ok(manager) => state.service.start_checkout(&manager, form.fields.get("package").unwrap_or(""), &origin).await,
+        Err(error) => Err(error),
+    };
+    match started {
+        Ok(page) => Redirect::to(&page).into_response(),
+        Err(ServiceError::ForbiddenRole { .. }) => ErrorPage::forbidden(OWNERS_ONLY).into_response(),
+        Err(error) => after(&state, &form.headers, &format!("/orgs/{}/billing", member.org_id()), Err::<(), _>(error), ""),
+    }
+}
+
+fn bought(view: PurchaseView) -> Bought {
+    Bought {
+        price: text::usd(view.price_cents * 10_000),
+        amount: text::usd(view.amount_microusd),
+        remaining: text::usd(view.remaining_microusd),
+        at: text::time(view.created_at),
+        view,
+    }
 }
 
 fn lot(view: CreditView) -> Lot {

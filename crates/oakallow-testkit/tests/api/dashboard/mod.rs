@@ -3,7 +3,7 @@
 
 mod accounts;
 mod builder;
-mod ops;
+pub(crate) mod ops;
 mod policy;
 mod policy_browser;
 mod setup;
