@@ -91,6 +91,9 @@ pub enum LedgerKind {
     Usage,
     /// Free credit that expired unspent.
     Expiry,
+    /// A purchase's credit taken back for its refund (negative), or given back when Stripe
+    /// refused the refund (positive).
+    Refund,
 }
 
 impl LedgerKind {
@@ -104,6 +107,7 @@ impl LedgerKind {
             Self::Debit => "debit",
             Self::Usage => "usage",
             Self::Expiry => "expiry",
+            Self::Refund => "refund",
         }
     }
 
@@ -117,6 +121,7 @@ impl LedgerKind {
             "debit" => Some(Self::Debit),
             "usage" => Some(Self::Usage),
             "expiry" => Some(Self::Expiry),
+            "refund" => Some(Self::Refund),
             _ => None,
         }
     }

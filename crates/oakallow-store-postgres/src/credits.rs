@@ -6,7 +6,7 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::billing::{CreditKind, CreditLot, LedgerKind};
 use oakallow_domain::id::{AccountId, LedgerId};
-use oakallow_store::{CreditState, LedgerRow, NewCredit, NewPurchase, Purchase, StoreError, StoreResult};
+use oakallow_store::{CreditState, LedgerRow, NewCredit, NewPurchase, Purchase, Refund, RefundReservation, StoreError, StoreResult};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, PgConnection, PgPool, Row as _};
 
@@ -282,18 +282,28 @@ pub(crate) async fn record_purchase(pool: &PgPool, purchase: &NewPurchase) -> St
     Ok(true)
 }
 
+/// A purchase, what is left of its credit and its refund, from `purchases p` and `credit_lots l`.
+fn purchase_select() -> String {
+    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT {columns}, coalesce(l.remaining, 0), p.refund_status, p.stripe_refund_id, p.refunded_at
+         FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id"
+    )
+}
+
 /// The account's purchases, newest first, with what is left of each one's credit.
 pub(crate) async fn purchases(pool: &PgPool, account: AccountId) -> StoreResult<Vec<Purchase>> {
-    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    let sql = format!(
-        "SELECT {columns}, coalesce(l.remaining, 0) FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id
-         WHERE p.account_id = $1 ORDER BY p.id DESC"
-    );
+    let sql = format!("{} WHERE p.account_id = $1 ORDER BY p.id DESC", purchase_select());
     let found = sqlx::query(AssertSqlSafe(sql)).bind(account.to_string()).fetch_all(pool).await.map_err(map_error)?;
     found.iter().map(purchase_row).collect::<Result<_, _>>().map_err(map_error)
 }
 
 fn purchase_row(row: &PgRow) -> RowResult<Purchase> {
+    let refund = match row.try_get::<Option<String>, _>(11)?.as_deref() {
+        None => None,
+        Some("pending") => Some(Refund::Pending),
+        Some(_) => Some(Refund::Done { stripe_refund_id: row.try_get::<Option<String>, _>(12)?.unwrap_or_default(), at: time(row, 13)? }),
+    };
     Ok(Purchase {
         recorded: NewPurchase {
             id: parsed(row, 0)?,
@@ -308,5 +318,93 @@ fn purchase_row(row: &PgRow) -> RowResult<Purchase> {
             created_at: time(row, 9)?,
         },
         remaining: row.try_get(10)?,
+        refund,
     })
+}
+
+/// The purchase `id`, its row locked until the transaction ends.
+async fn locked_purchase(conn: &mut PgConnection, id: LedgerId) -> StoreResult<Option<Purchase>> {
+    let sql = format!("{} WHERE p.id = $1 FOR UPDATE OF p", purchase_select());
+    let found = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(map_error)?;
+    found.as_ref().map(purchase_row).transpose().map_err(map_error)
+}
+
+/// Sets a purchase's lot to `remaining` and its refund status, and writes `row`.
+async fn move_refund(
+    conn: &mut PgConnection,
+    purchase: &Purchase,
+    remaining: i64,
+    status: Option<&str>,
+    row: &LedgerRow,
+) -> StoreResult<()> {
+    let id = purchase.recorded.id.to_string();
+    sqlx::query("UPDATE credit_lots SET remaining = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(remaining)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_error)?;
+    sqlx::query("UPDATE purchases SET refund_status = $2 WHERE id = $1")
+        .bind(&id)
+        .bind(status)
+        .execute(&mut *conn)
+        .await
+        .map_err(map_error)?;
+    insert_ledger(conn, std::slice::from_ref(row)).await
+}
+
+/// Starts a refund (see `Store::reserve_refund`). The account is locked first, as every charge
+/// does, so no call can spend the credit while it is taken back.
+pub(crate) async fn reserve_refund(
+    pool: &PgPool,
+    account: AccountId,
+    id: LedgerId,
+    ledger_id: LedgerId,
+    bought_after: Timestamp,
+    now: Timestamp,
+) -> StoreResult<RefundReservation> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    if lock_accounts(&mut tx, &[account]).await? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let found = locked_purchase(&mut tx, id).await?.filter(|p| p.recorded.account_id == account).ok_or(StoreError::NotFound)?;
+    if let Some(blocker) = found.refund_blocker(bought_after) {
+        return Ok(blocker);
+    }
+    move_refund(&mut tx, &found, 0, Some("pending"), &found.refund_row(ledger_id, -1, now)).await?;
+    tx.commit().await.map_err(map_error)?;
+    Ok(RefundReservation::Reserved(Purchase { remaining: 0, refund: Some(Refund::Pending), ..found }))
+}
+
+/// Marks a pending refund done.
+pub(crate) async fn complete_refund(pool: &PgPool, id: LedgerId, stripe_refund_id: &str, now: Timestamp) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE purchases SET refund_status = 'refunded', stripe_refund_id = $2, refunded_at = $3 WHERE id = $1 AND refund_status = 'pending'",
+    )
+    .bind(id.to_string())
+    .bind(stripe_refund_id)
+    .bind(now.micros())
+    .execute(pool)
+    .await
+    .map_err(map_error)?;
+    Ok(())
+}
+
+/// Gives a pending refund's credit back.
+pub(crate) async fn cancel_refund(pool: &PgPool, id: LedgerId, ledger_id: LedgerId, now: Timestamp) -> StoreResult<()> {
+    let mut tx = pool.begin().await.map_err(map_error)?;
+    let Some(account) = sqlx::query_scalar::<_, String>("SELECT account_id FROM purchases WHERE id = $1")
+        .bind(id.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(map_error)?
+        .and_then(|account| account.parse::<AccountId>().ok())
+    else {
+        return Ok(());
+    };
+    lock_accounts(&mut tx, &[account]).await?;
+    if let Some(found) = locked_purchase(&mut tx, id).await?.filter(|p| p.refund == Some(Refund::Pending)) {
+        move_refund(&mut tx, &found, found.recorded.amount, None, &found.refund_row(ledger_id, 1, now)).await?;
+    }
+    tx.commit().await.map_err(map_error)
 }

@@ -45,8 +45,8 @@ use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimLimit,
     ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval,
-    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord,
-    WriteOutcome,
+    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult, StoredSigningKey,
+    TokenRecord, WriteOutcome,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -304,6 +304,25 @@ impl Store for PostgresStore {
 
     async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>> {
         credits::purchases(&self.pool, account_id).await
+    }
+
+    async fn reserve_refund(
+        &self,
+        account_id: AccountId,
+        purchase_id: LedgerId,
+        ledger_id: LedgerId,
+        bought_after: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<RefundReservation> {
+        credits::reserve_refund(&self.pool, account_id, purchase_id, ledger_id, bought_after, now).await
+    }
+
+    async fn complete_refund(&self, purchase_id: LedgerId, stripe_refund_id: &str, now: Timestamp) -> StoreResult<()> {
+        credits::complete_refund(&self.pool, purchase_id, stripe_refund_id, now).await
+    }
+
+    async fn cancel_refund(&self, purchase_id: LedgerId, ledger_id: LedgerId, now: Timestamp) -> StoreResult<()> {
+        credits::cancel_refund(&self.pool, purchase_id, ledger_id, now).await
     }
 
     fn watch_changes(&self, sink: ChangeSink) -> StoreResult<()> {

@@ -5,8 +5,8 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::billing::{CreditKind, CreditLot, LedgerKind};
 use oakallow_domain::id::{AccountId, LedgerId};
-use oakallow_store::{CreditState, LedgerRow, NewCredit, NewPurchase, Purchase, StoreError, StoreResult};
-use rusqlite::{Connection, Row, Transaction, params};
+use oakallow_store::{CreditState, LedgerRow, NewCredit, NewPurchase, Purchase, Refund, RefundReservation, StoreError, StoreResult};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::billing::Billing;
 use crate::conn::map_error;
@@ -260,33 +260,103 @@ pub(crate) fn record_purchase(conn: &mut Connection, purchase: &NewPurchase) -> 
     Ok(true)
 }
 
+/// A purchase, what is left of its credit and its refund, from `purchases p` and `credit_lots l`.
+fn purchase_select() -> String {
+    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
+    format!(
+        "SELECT {columns}, coalesce(l.remaining, 0), p.refund_status, p.stripe_refund_id, p.refunded_at
+         FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id"
+    )
+}
+
+fn purchase_row(row: &Row<'_>) -> rusqlite::Result<Purchase> {
+    let refund = match row.get::<_, Option<String>>(11)?.as_deref() {
+        None => None,
+        Some("pending") => Some(Refund::Pending),
+        Some(_) => Some(Refund::Done { stripe_refund_id: row.get::<_, Option<String>>(12)?.unwrap_or_default(), at: time(row, 13)? }),
+    };
+    Ok(Purchase {
+        recorded: NewPurchase {
+            id: parsed(row, 0)?,
+            account_id: parsed(row, 1)?,
+            package: row.get(2)?,
+            price_cents: row.get(3)?,
+            calls: row.get(4)?,
+            amount: row.get(5)?,
+            stripe_event_id: row.get(6)?,
+            stripe_session_id: row.get(7)?,
+            stripe_payment_intent: row.get(8)?,
+            created_at: time(row, 9)?,
+        },
+        remaining: row.get(10)?,
+        refund,
+    })
+}
+
 /// The account's purchases, newest first, with what is left of each one's credit.
 pub(crate) fn purchases(conn: &Connection, account: AccountId) -> StoreResult<Vec<Purchase>> {
-    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    let mut statement = conn
-        .prepare_cached(&format!(
-            "SELECT {columns}, coalesce(l.remaining, 0) FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id
-             WHERE p.account_id = ?1 ORDER BY p.id DESC"
-        ))
-        .map_err(map_error)?;
-    let rows = statement
-        .query_map([account.to_string()], |row| {
-            Ok(Purchase {
-                recorded: NewPurchase {
-                    id: parsed(row, 0)?,
-                    account_id: parsed(row, 1)?,
-                    package: row.get(2)?,
-                    price_cents: row.get(3)?,
-                    calls: row.get(4)?,
-                    amount: row.get(5)?,
-                    stripe_event_id: row.get(6)?,
-                    stripe_session_id: row.get(7)?,
-                    stripe_payment_intent: row.get(8)?,
-                    created_at: time(row, 9)?,
-                },
-                remaining: row.get(10)?,
-            })
-        })
-        .map_err(map_error)?;
+    let mut statement =
+        conn.prepare_cached(&format!("{} WHERE p.account_id = ?1 ORDER BY p.id DESC", purchase_select())).map_err(map_error)?;
+    let rows = statement.query_map([account.to_string()], purchase_row).map_err(map_error)?;
     rows.collect::<Result<_, _>>().map_err(map_error)
+}
+
+fn purchase(tx: &Transaction<'_>, id: LedgerId) -> StoreResult<Option<Purchase>> {
+    tx.prepare_cached(&format!("{} WHERE p.id = ?1", purchase_select()))
+        .map_err(map_error)?
+        .query_row([id.to_string()], purchase_row)
+        .optional()
+        .map_err(map_error)
+}
+
+/// Sets a purchase's lot to `remaining` and its refund columns, and writes `row`.
+fn move_refund(tx: &Transaction<'_>, purchase: &Purchase, remaining: i64, status: Option<&str>, row: &LedgerRow) -> StoreResult<()> {
+    tx.prepare_cached("UPDATE credit_lots SET remaining = ?2 WHERE id = ?1")
+        .map_err(map_error)?
+        .execute(params![purchase.recorded.id.to_string(), remaining])
+        .map_err(map_error)?;
+    tx.prepare_cached("UPDATE purchases SET refund_status = ?2 WHERE id = ?1")
+        .map_err(map_error)?
+        .execute(params![purchase.recorded.id.to_string(), status])
+        .map_err(map_error)?;
+    insert_ledger(tx, row)
+}
+
+/// Starts a refund (see `Store::reserve_refund`).
+pub(crate) fn reserve_refund(
+    conn: &mut Connection,
+    account: AccountId,
+    id: LedgerId,
+    ledger_id: LedgerId,
+    bought_after: Timestamp,
+    now: Timestamp,
+) -> StoreResult<RefundReservation> {
+    let tx = conn.transaction().map_err(map_error)?;
+    let found = purchase(&tx, id)?.filter(|p| p.recorded.account_id == account).ok_or(StoreError::NotFound)?;
+    if let Some(blocker) = found.refund_blocker(bought_after) {
+        return Ok(blocker);
+    }
+    move_refund(&tx, &found, 0, Some("pending"), &found.refund_row(ledger_id, -1, now))?;
+    tx.commit().map_err(map_error)?;
+    Ok(RefundReservation::Reserved(Purchase { remaining: 0, refund: Some(Refund::Pending), ..found }))
+}
+
+/// Marks a pending refund done.
+pub(crate) fn complete_refund(conn: &mut Connection, id: LedgerId, stripe_refund_id: &str, now: Timestamp) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE purchases SET refund_status = 'refunded', stripe_refund_id = ?2, refunded_at = ?3 WHERE id = ?1 AND refund_status = 'pending'",
+    )
+    .map_err(map_error)?
+    .execute(params![id.to_string(), stripe_refund_id, now.micros()])
+    .map_err(map_error)?;
+    Ok(())
+}
+
+/// Gives a pending refund's credit back.
+pub(crate) fn cancel_refund(conn: &mut Connection, id: LedgerId, ledger_id: LedgerId, now: Timestamp) -> StoreResult<()> {
+    let tx = conn.transaction().map_err(map_error)?;
+    if let Some(found) = purchase(&tx, id)?.filter(|p| p.refund == Some(Refund::Pending)) {
+        move_refund(&tx, &found, found.recorded.amount, None, &found.refund_row(ledger_id, 1, now))?;
+    }
+    tx.commit().map_err(map_error)
 }

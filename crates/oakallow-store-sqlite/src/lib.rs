@@ -31,7 +31,8 @@ use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, Charge, CheckRecord, ClaimLimit, ClaimedDelivery,
     CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey,
-    NewPurchase, OrgVersion, Outbox, Purchase, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord, WriteOutcome,
+    NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord,
+    WriteOutcome,
 };
 
 use crate::conn::{Readers, Writer};
@@ -287,6 +288,26 @@ impl Store for SqliteStore {
 
     async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>> {
         self.readers.run(move |conn| credits::purchases(conn, account_id)).await
+    }
+
+    async fn reserve_refund(
+        &self,
+        account_id: AccountId,
+        purchase_id: LedgerId,
+        ledger_id: LedgerId,
+        bought_after: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<RefundReservation> {
+        self.writer.run(move |conn| credits::reserve_refund(conn, account_id, purchase_id, ledger_id, bought_after, now)).await
+    }
+
+    async fn complete_refund(&self, purchase_id: LedgerId, stripe_refund_id: &str, now: Timestamp) -> StoreResult<()> {
+        let stripe_refund_id = stripe_refund_id.to_owned();
+        self.writer.run(move |conn| credits::complete_refund(conn, purchase_id, &stripe_refund_id, now)).await
+    }
+
+    async fn cancel_refund(&self, purchase_id: LedgerId, ledger_id: LedgerId, now: Timestamp) -> StoreResult<()> {
+        self.writer.run(move |conn| credits::cancel_refund(conn, purchase_id, ledger_id, now)).await
     }
 
     async fn org_versions(&self, orgs: &[OrgId]) -> StoreResult<Vec<OrgVersion>> {

@@ -102,6 +102,67 @@ pub struct Purchase {
     pub recorded: NewPurchase,
     /// What is left of its credit, in micro-dollars.
     pub remaining: i64,
+    /// Its refund, once one was started.
+    pub refund: Option<Refund>,
+}
+
+impl Purchase {
+    /// Why a refund cannot start now, as [`crate::Store::reserve_refund`] answers it; `None` when
+    /// it can: none of its credit is spent, it was bought at or after `bought_after`, and no
+    /// refund was started.
+    pub fn refund_blocker(&self, bought_after: Timestamp) -> Option<RefundReservation> {
+        match &self.refund {
+            Some(Refund::Pending) => Some(RefundReservation::Pending(self.clone())),
+            Some(Refund::Done { .. }) => Some(RefundReservation::Refunded),
+            None if self.remaining != self.recorded.amount => Some(RefundReservation::Spent),
+            None if self.recorded.created_at < bought_after => Some(RefundReservation::TooOld),
+            None => None,
+        }
+    }
+
+    /// The `refund` ledger row that takes its credit back (`sign` -1) or gives it back (+1).
+    pub fn refund_row(&self, id: LedgerId, sign: i64, now: Timestamp) -> LedgerRow {
+        let note = if sign < 0 { "refund of a purchase" } else { "refund refused by Stripe: credit given back" };
+        LedgerRow {
+            id,
+            account_id: self.recorded.account_id,
+            org_id: None,
+            kind: LedgerKind::Refund,
+            amount: sign * self.recorded.amount,
+            calls: 0,
+            note: Some(format!("{note} ({} package)", self.recorded.package)),
+            created_at: now,
+        }
+    }
+}
+
+/// Where a purchase's refund stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refund {
+    /// Its credit is taken back; Stripe has not confirmed the refund yet.
+    Pending,
+    /// Stripe refunded it.
+    Done {
+        /// Stripe's refund (`re_…`).
+        stripe_refund_id: String,
+        /// When Stripe confirmed it.
+        at: Timestamp,
+    },
+}
+
+/// What [`crate::Store::reserve_refund`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundReservation {
+    /// Its credit, all unspent, is taken back now (a `refund` ledger row); ask Stripe.
+    Reserved(Purchase),
+    /// A refund was started before and not confirmed: ask Stripe again (same idempotency key).
+    Pending(Purchase),
+    /// Refunded already.
+    Refunded,
+    /// Some of its credit was spent: it cannot be refunded.
+    Spent,
+    /// Bought before the refund window.
+    TooOld,
 }
 
 /// A row of an account's ledger. The sum of an account's rows is its balance.

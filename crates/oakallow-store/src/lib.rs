@@ -24,7 +24,8 @@ use oakallow_domain::token::Algorithm;
 
 pub use accounts::{AccountStore, Member, OrgMembership};
 pub use billing_records::{
-    BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, NewPurchase, OrgVersion, Purchase, WriteOutcome,
+    BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, NewPurchase, OrgVersion, Purchase, Refund, RefundReservation,
+    WriteOutcome,
 };
 pub use error::{StoreError, StoreResult, exact_i64};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
@@ -246,6 +247,27 @@ pub trait Store: AccountStore {
 
     /// The account's purchases, newest first, with what is left of each one's credit.
     async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>>;
+
+    /// Starts refunding the account's purchase: if none of its credit was spent, it was bought
+    /// at or after `bought_after` and no refund was started, takes its credit back (its lot to
+    /// zero, a `refund` ledger row `ledger_id` of minus its amount) and marks the refund pending,
+    /// in one transaction. [`StoreError::NotFound`] if the account has no such purchase.
+    async fn reserve_refund(
+        &self,
+        account_id: AccountId,
+        purchase_id: LedgerId,
+        ledger_id: LedgerId,
+        bought_after: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<RefundReservation>;
+
+    /// Stripe refunded a pending refund: marks it done. Nothing changes if it is not pending.
+    async fn complete_refund(&self, purchase_id: LedgerId, stripe_refund_id: &str, now: Timestamp) -> StoreResult<()>;
+
+    /// Stripe refused a pending refund: gives the credit back (the lot to its amount, a `refund`
+    /// ledger row `ledger_id` of plus its amount) and clears the refund, so it can be asked again.
+    /// Nothing changes if it is not pending.
+    async fn cancel_refund(&self, purchase_id: LedgerId, ledger_id: LedgerId, now: Timestamp) -> StoreResult<()>;
 
     // ----- several nodes ------------------------------------------------------------------------
 

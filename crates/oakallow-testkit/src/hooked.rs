@@ -22,8 +22,8 @@ use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimLimit,
     ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval,
-    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord,
-    WriteOutcome,
+    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult, StoredSigningKey,
+    TokenRecord, WriteOutcome,
 };
 use tokio::sync::oneshot;
 
@@ -365,6 +365,25 @@ impl Store for HookedStore {
 
     async fn purchases(&self, account_id: AccountId) -> StoreResult<Vec<Purchase>> {
         self.inner.purchases(account_id).await
+    }
+
+    async fn reserve_refund(
+        &self,
+        account_id: AccountId,
+        purchase_id: LedgerId,
+        ledger_id: LedgerId,
+        bought_after: Timestamp,
+        now: Timestamp,
+    ) -> StoreResult<RefundReservation> {
+        self.inner.reserve_refund(account_id, purchase_id, ledger_id, bought_after, now).await
+    }
+
+    async fn complete_refund(&self, purchase_id: LedgerId, stripe_refund_id: &str, now: Timestamp) -> StoreResult<()> {
+        self.inner.complete_refund(purchase_id, stripe_refund_id, now).await
+    }
+
+    async fn cancel_refund(&self, purchase_id: LedgerId, ledger_id: LedgerId, now: Timestamp) -> StoreResult<()> {
+        self.inner.cancel_refund(purchase_id, ledger_id, now).await
     }
 
     fn watch_changes(&self, sink: ChangeSink) -> StoreResult<()> {

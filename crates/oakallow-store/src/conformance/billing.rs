@@ -11,7 +11,10 @@ use oakallow_domain::org::Org;
 
 use super::runtime::approval;
 use super::{T0, checked, new_org, record};
-use crate::{BatchItem, Charge, CreateOutcome, LedgerRow, NewApproval, NewCredit, NewPurchase, RuntimeWrite, Store, WriteOutcome};
+use crate::{
+    BatchItem, Charge, CreateOutcome, LedgerRow, NewApproval, NewCredit, NewPurchase, Refund, RefundReservation, RuntimeWrite, Store,
+    WriteOutcome,
+};
 
 const DAY: i64 = 86_400;
 
@@ -302,4 +305,49 @@ pub async fn concurrent_purchases_are_exact(store: Arc<dyn Store>) {
     assert!(different.iter().all(|credited| *credited), "every different event is credited");
     assert_eq!(credited_same, 1, "one of five deliveries of one event");
     assert_eq!(assert_books_balance(store.as_ref(), org.account_id, T0).await, 4 * 2_000 * PRICE_MICROUSD);
+}
+
+/// A refund takes back a purchase's credit only while none of it is spent and within the
+/// window; a refused refund gives it back; a done refund is final.
+pub async fn refunds_take_unspent_credit_back_once(store: Arc<dyn Store>) {
+    let org = new_org(store.as_ref(), "refund@example.com").await;
+    let account = org.account_id;
+    let bought = purchase(account, "evt_r1", "cs_r1");
+    assert!(store.record_purchase(&bought).await.unwrap());
+    let window = T0.plus_seconds(-30 * DAY);
+    let later = T0.plus_seconds(60);
+    let reserve = |after: Timestamp| {
+        let store = Arc::clone(&store);
+        async move { store.reserve_refund(account, bought.id, LedgerId::generate(), after, later).await.unwrap() }
+    };
+    assert_eq!(reserve(T0.plus_seconds(1)).await, RefundReservation::TooOld, "bought before the window");
+    let RefundReservation::Reserved(reserved) = reserve(window).await else { panic!("an unspent purchase is refundable") };
+    assert_eq!((reserved.remaining, &reserved.refund), (0, &Some(Refund::Pending)));
+    assert_eq!(assert_books_balance(store.as_ref(), account, later).await, 0, "its credit is taken back at once");
+    assert!(matches!(reserve(window).await, RefundReservation::Pending(_)), "a started refund is asked again, not taken twice");
+    assert_eq!(assert_books_balance(store.as_ref(), account, later).await, 0);
+
+    store.cancel_refund(bought.id, LedgerId::generate(), later).await.unwrap();
+    assert_eq!(assert_books_balance(store.as_ref(), account, later).await, bought.amount, "a refused refund gives the credit back");
+    assert_eq!(store.purchases(account).await.unwrap()[0].refund, None);
+    assert!(matches!(reserve(window).await, RefundReservation::Reserved(_)));
+    store.complete_refund(bought.id, "re_1", later).await.unwrap();
+    let done = Some(Refund::Done { stripe_refund_id: "re_1".into(), at: later });
+    assert_eq!(store.purchases(account).await.unwrap()[0].refund, done);
+    assert_eq!(reserve(window).await, RefundReservation::Refunded);
+    store.cancel_refund(bought.id, LedgerId::generate(), later).await.unwrap();
+    assert_eq!(assert_books_balance(store.as_ref(), account, later).await, 0, "a done refund is final");
+    let refunds: Vec<i64> =
+        ledger(store.as_ref(), account).await.iter().filter(|r| r.kind == LedgerKind::Refund).map(|r| r.amount).collect();
+    assert_eq!(refunds, [-bought.amount, bought.amount, -bought.amount], "newest first");
+
+    let spent = purchase(account, "evt_r2", "cs_r2");
+    assert!(store.record_purchase(&spent).await.unwrap());
+    let call = charged(&org, checked(org.id, "t", 1), PRICE_MICROUSD);
+    assert_eq!(store.commit_runtime(later, vec![call].into()).await.unwrap(), [WriteOutcome::Applied]);
+    let outcome = store.reserve_refund(account, spent.id, LedgerId::generate(), window, later).await.unwrap();
+    assert_eq!(outcome, RefundReservation::Spent, "one call spent from it");
+    let stranger = new_org(store.as_ref(), "stranger@example.com").await;
+    let theirs = store.reserve_refund(stranger.account_id, spent.id, LedgerId::generate(), window, later).await;
+    assert!(matches!(theirs, Err(crate::StoreError::NotFound)), "another account's purchase is not found");
 }
