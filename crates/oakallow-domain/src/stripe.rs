@@ -17,6 +17,9 @@ use crate::clock::Timestamp;
 /// libraries default to).
 pub const SIGNATURE_TOLERANCE_SECONDS: i64 = 300;
 
+/// Days after a purchase during which it can be refunded, if none of its credit was spent.
+pub const REFUND_DAYS: i64 = 30;
+
 /// Why a `Stripe-Signature` header was refused. The text never quotes the header or the secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {

@@ -11,9 +11,10 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use oakallow_domain::Timestamp;
 use oakallow_domain::id::{AccountId, LedgerId};
-use oakallow_domain::stripe::{Package, verify_signature};
-use oakallow_store::{NewPurchase, Purchase};
+use oakallow_domain::stripe::{Package, REFUND_DAYS, verify_signature};
+use oakallow_store::{NewPurchase, Purchase, Refund, RefundReservation};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -41,11 +42,29 @@ pub struct PurchaseView {
     /// Credit not yet spent, in micro-dollars.
     pub remaining_microusd: i64,
     /// When it was credited.
-    pub created_at: oakallow_domain::Timestamp,
+    pub created_at: Timestamp,
+    /// Its refund, once started: `pending` (credit taken back, Stripe not yet confirmed) or
+    /// `refunded`.
+    pub refund: Option<&'static str>,
+    /// When Stripe confirmed its refund.
+    pub refunded_at: Option<Timestamp>,
+    /// Why it cannot be refunded now (`spent`, `too_old`), or `None` if it can (or its refund
+    /// was started).
+    pub not_refundable: Option<&'static str>,
 }
 
-impl From<Purchase> for PurchaseView {
-    fn from(purchase: Purchase) -> Self {
+impl PurchaseView {
+    fn new(purchase: Purchase, now: Timestamp) -> Self {
+        let not_refundable = match purchase.refund_blocker(refund_window_start(now)) {
+            Some(RefundReservation::Spent) => Some("spent"),
+            Some(RefundReservation::TooOld) => Some("too_old"),
+            _ => None,
+        };
+        let (refund, refunded_at) = match &purchase.refund {
+            None => (None, None),
+            Some(Refund::Pending) => (Some("pending"), None),
+            Some(Refund::Done { at, .. }) => (Some("refunded"), Some(*at)),
+        };
         let p = purchase.recorded;
         Self {
             id: p.id.to_string(),
@@ -55,8 +74,16 @@ impl From<Purchase> for PurchaseView {
             amount_microusd: p.amount,
             remaining_microusd: purchase.remaining,
             created_at: p.created_at,
+            refund,
+            refunded_at,
+            not_refundable,
         }
     }
+}
+
+/// The earliest purchase that can still be refunded at `now`.
+fn refund_window_start(now: Timestamp) -> Timestamp {
+    now.plus_seconds(-REFUND_DAYS * 86_400)
 }
 
 /// What became of a Stripe event.
@@ -172,7 +199,45 @@ impl Service {
     /// The purchases of the account that pays for the caller's org, newest first.
     pub async fn purchases(&self, caller: &Management) -> ServiceResult<Vec<PurchaseView>> {
         let account = self.org_runtime(caller.org_id()).await?.org.account_id;
-        Ok(self.store.purchases(account).await?.into_iter().map(PurchaseView::from).collect())
+        let now = self.clock.now();
+        Ok(self.store.purchases(account).await?.into_iter().map(|purchase| PurchaseView::new(purchase, now)).collect())
+    }
+
+    /// Refunds a purchase of the account that pays for the caller's org through Stripe's refund
+    /// API: only a purchase none of whose credit was spent, within [`REFUND_DAYS`] days. The
+    /// credit is taken back first (so it cannot be spent meanwhile); if Stripe refuses, it is
+    /// given back; if Stripe cannot be reached, the refund stays pending and asking again
+    /// retries it with the same idempotency key, so Stripe refunds at most once.
+    pub async fn refund_purchase(&self, caller: &Management, purchase: &str) -> ServiceResult<PurchaseView> {
+        let stripe = self.stripe()?;
+        let not_found = || ServiceError::NotFound { what: "purchase" };
+        let id = LedgerId::parse(purchase).ok_or_else(not_found)?;
+        let account = self.org_runtime(caller.org_id()).await?.org.account_id;
+        let now = self.clock.now();
+        let reserved = match self.store.reserve_refund(account, id, LedgerId::generate(), refund_window_start(now), now).await {
+            Err(oakallow_store::StoreError::NotFound) => return Err(not_found()),
+            other => other?,
+        };
+        let purchase = match reserved {
+            RefundReservation::Reserved(purchase) | RefundReservation::Pending(purchase) => purchase,
+            RefundReservation::Refunded => return Err(conflict("this purchase was refunded already")),
+            RefundReservation::Spent => return Err(conflict("only an unspent purchase can be refunded: some of its credit has been used")),
+            RefundReservation::TooOld => return Err(conflict(&format!("a purchase can be refunded within {REFUND_DAYS} days"))),
+        };
+        let Some(payment_intent) = purchase.recorded.stripe_payment_intent.clone() else {
+            self.store.cancel_refund(id, LedgerId::generate(), now).await?;
+            return Err(conflict("Stripe reported no payment for this purchase, so it cannot be refunded here"));
+        };
+        match ask_stripe_to_refund(stripe, id, &payment_intent).await {
+            StripeRefund::Done(refund_id) => self.store.complete_refund(id, &refund_id, self.clock.now()).await?,
+            StripeRefund::Refused(message) => {
+                self.store.cancel_refund(id, LedgerId::generate(), self.clock.now()).await?;
+                return Err(conflict(&format!("Stripe refused the refund ({message}); the credit is back")));
+            }
+            StripeRefund::Unreachable => return Err(ServiceError::Unavailable),
+        }
+        let refunded = self.store.purchases(account).await?.into_iter().find(|p| p.recorded.id == id).ok_or_else(not_found)?;
+        Ok(PurchaseView::new(refunded, self.clock.now()))
     }
 
     /// `POST /webhooks/stripe`: checks the `Stripe-Signature` of `body` and, for a paid
@@ -217,7 +282,7 @@ fn payment_page(page: &str, api_base: &str) -> bool {
 
 /// The purchase a paid session records, if it is one of ours: a package on sale, paid in US
 /// dollars at its price, for an account named the same way in both places oakallow put it.
-fn purchase_of(stripe: &StripeConfig, event_id: &str, session: Session, now: oakallow_domain::Timestamp) -> Option<NewPurchase> {
+fn purchase_of(stripe: &StripeConfig, event_id: &str, session: Session, now: Timestamp) -> Option<NewPurchase> {
     let package = stripe.packages.iter().find(|p| session.metadata.get("package") == Some(&p.id))?;
     let account: AccountId = session.metadata.get("account_id")?.parse().ok()?;
     if session.client_reference_id.as_deref().is_some_and(|reference| reference != account.to_string()) {
@@ -238,4 +303,61 @@ fn purchase_of(stripe: &StripeConfig, event_id: &str, session: Session, now: oak
         stripe_payment_intent: session.payment_intent,
         created_at: now,
     })
+}
+
+fn conflict(message: &str) -> ServiceError {
+    ServiceError::Conflict { message: message.to_owned(), details: serde_json::json!({}) }
+}
+
+/// What Stripe's refund API answered.
+enum StripeRefund {
+    /// Refunded (or being paid out): Stripe's refund id.
+    Done(String),
+    /// Refused for good, with Stripe's message.
+    Refused(String),
+    /// No answer, or a server error: the refund stays pending, to be asked again.
+    Unreachable,
+}
+
+/// `POST /v1/refunds` for the whole payment, with an idempotency key per purchase.
+async fn ask_stripe_to_refund(stripe: &StripeConfig, purchase: LedgerId, payment_intent: &str) -> StripeRefund {
+    let Ok(client) = client() else { return StripeRefund::Unreachable };
+    let form = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("payment_intent", payment_intent)
+        .append_pair("reason", "requested_by_customer")
+        .append_pair("metadata[purchase_id]", &purchase.to_string())
+        .finish();
+    let sent = client
+        .post(format!("{}/v1/refunds", stripe.api_base.trim_end_matches('/')))
+        .bearer_auth(&stripe.secret_key)
+        .header("Idempotency-Key", format!("oakallow-refund-{purchase}"))
+        .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            tracing::warn!(error = %error.without_url(), %purchase, "cannot reach Stripe to refund a purchase; the refund stays pending");
+            return StripeRefund::Unreachable;
+        }
+    };
+    let status = response.status();
+    let answer: Value = response.json().await.unwrap_or(Value::Null);
+    let refund_status = answer.get("status").and_then(Value::as_str);
+    match answer.get("id").and_then(Value::as_str) {
+        Some(id) if status.is_success() && !matches!(refund_status, Some("failed" | "canceled")) => StripeRefund::Done(id.to_owned()),
+        _ if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+            tracing::warn!(%status, %purchase, "Stripe could not refund a purchase now; the refund stays pending");
+            StripeRefund::Unreachable
+        }
+        _ if answer.pointer("/error/code").and_then(Value::as_str) == Some("charge_already_refunded") => {
+            StripeRefund::Done("charge_already_refunded".to_owned())
+        }
+        _ => {
+            let message = answer.pointer("/error/message").and_then(Value::as_str).or(refund_status).unwrap_or("no refund in the answer");
+            tracing::warn!(%status, %purchase, stripe_error = message, "Stripe refused to refund a purchase; its credit is given back");
+            StripeRefund::Refused(message.chars().take(200).collect())
+        }
+    }
 }

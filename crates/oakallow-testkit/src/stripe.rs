@@ -3,7 +3,9 @@
 //! `checkout.session` object whose `url` is a payment page on this server, and
 //! [`FakeStripe::complete`] pays a session and writes the `checkout.session.completed` event
 //! Stripe would send, signed with the endpoint's secret as Stripe signs
-//! (`t=…,v1=HMAC-SHA256(secret, "t.body")`).
+//! (`t=…,v1=HMAC-SHA256(secret, "t.body")`). `POST /v1/refunds` refunds a PaymentIntent once
+//! per `Idempotency-Key` (the same key answers the same refund), or refuses or fails as a test
+//! asks.
 
 #![expect(clippy::unwrap_used, reason = "test support")]
 
@@ -32,6 +34,19 @@ struct Inner {
     sessions: Mutex<BTreeMap<String, Value>>,
     /// Every form a session was created from, in order.
     requests: Mutex<Vec<Vec<(String, String)>>>,
+    /// Refunds made, by idempotency key: `(payment_intent, refund)`.
+    refunds: Mutex<BTreeMap<String, (String, Value)>>,
+    /// How the next refund requests are answered.
+    refund_answers: Mutex<Vec<RefundAnswer>>,
+}
+
+/// How the fake answers a refund request (the default is to refund).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundAnswer {
+    /// 400 `charge_disputed`, Stripe's answer for a charge under dispute.
+    Refuse,
+    /// 503, as when Stripe is having trouble: nothing refunded.
+    Fail,
 }
 
 /// The fake Stripe API.
@@ -78,13 +93,52 @@ async fn create_session(State(inner): State<Arc<Inner>>, headers: HeaderMap, bod
     Json(session).into_response()
 }
 
+async fn refund(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bearer {SECRET_KEY}")) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"type": "invalid_request_error", "message": "Invalid API Key provided"}})),
+        )
+            .into_response();
+    }
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let answer = {
+        let mut answers = inner.refund_answers.lock().unwrap();
+        (!answers.is_empty()).then(|| answers.remove(0))
+    };
+    match answer {
+        Some(RefundAnswer::Refuse) => {
+            let error =
+                json!({"error": {"type": "invalid_request_error", "code": "charge_disputed", "message": "This charge is disputed."}});
+            return (StatusCode::BAD_REQUEST, Json(error)).into_response();
+        }
+        Some(RefundAnswer::Fail) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": {"type": "api_error"}}))).into_response();
+        }
+        None => {}
+    }
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let intent = form.iter().find(|(k, _)| k == "payment_intent").map(|(_, v)| v.clone()).unwrap_or_default();
+    let mut refunds = inner.refunds.lock().unwrap();
+    let count = refunds.len();
+    let (_, refund) = refunds.entry(key).or_insert_with(|| {
+        let refund =
+            json!({"id": format!("re_test_{:04}", count + 1), "object": "refund", "status": "succeeded", "payment_intent": intent});
+        (intent.clone(), refund)
+    });
+    Json(refund.clone()).into_response()
+}
+
 impl FakeStripe {
     /// Starts the fake.
     pub async fn start() -> Self {
         let inner = Arc::new(Inner::default());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = Router::new().route("/v1/checkout/sessions", post(create_session)).with_state(Arc::clone(&inner));
+        let app = Router::new()
+            .route("/v1/checkout/sessions", post(create_session))
+            .route("/v1/refunds", post(refund))
+            .with_state(Arc::clone(&inner));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -104,6 +158,16 @@ impl FakeStripe {
     /// The forms sessions were created from, in order.
     pub fn requests(&self) -> Vec<Vec<(String, String)>> {
         self.inner.requests.lock().unwrap().clone()
+    }
+
+    /// The refunds made: `(idempotency key, payment intent)`.
+    pub fn refunds(&self) -> Vec<(String, String)> {
+        self.inner.refunds.lock().unwrap().iter().map(|(key, (intent, _))| (key.clone(), intent.clone())).collect()
+    }
+
+    /// Answers the next refund requests this way, in order.
+    pub fn answer_refunds(&self, answers: &[RefundAnswer]) {
+        self.inner.refund_answers.lock().unwrap().extend_from_slice(answers);
     }
 
     /// A session as created.

@@ -9,12 +9,13 @@ use std::io::Write as _;
 use std::process::{Command, Stdio};
 
 use oakallow_domain::clock::{Clock as _, SystemClock};
-use oakallow_testkit::stripe::{FakeStripe, WEBHOOK_SECRET, event};
+use oakallow_service::people::OrgMember;
+use oakallow_testkit::stripe::{FakeStripe, RefundAnswer, WEBHOOK_SECRET, event};
 use oakallow_testkit::{Backend, TestApp, TestOptions};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::dashboard::ops::{invited, member_of, token};
+use crate::dashboard::ops::{invited, member_of, standard_key, token, tool};
 use crate::dashboard::{PASSWORD, operator, org_of};
 
 /// A server selling credit through `stripe`.
@@ -299,4 +300,105 @@ async fn signatures_agree_with_stripes_own_library() {
     let growth = oakallow_domain::stripe::default_packages().into_iter().find(|p| p.id == "growth").unwrap();
     assert_eq!(purchase_rows(&app).await, 1);
     assert_eq!(balance(&app).await - before, growth.credit_microusd(), "10,250 calls, once");
+}
+
+/// A server selling credit through `stripe`, with no account yet and a manual clock; its
+/// operator signed in, their org, and the org's owner.
+async fn shop(stripe: &FakeStripe) -> (TestApp, oakallow_testkit::WebClient, String, OrgMember) {
+    let mut options = TestOptions::new(Backend::Sqlite).empty().manual_clock();
+    options.config.stripe = Some(stripe.config());
+    let app = TestApp::start_with(options).await;
+    let (ada, org) = operator(&app).await;
+    let owner = member_of(&app, &ada, &org).await;
+    (app, ada, org, owner)
+}
+
+/// Delivers a paid checkout of `package` for the account that pays for `owner`'s org, signed at
+/// the app's time, and answers the purchase's id.
+async fn bought(app: &TestApp, owner: &OrgMember, n: u32, package: &str, cents: i64) -> String {
+    let account = app.store.org(owner.org_id()).await.unwrap().unwrap().account_id.to_string();
+    let session = json!({
+        "id": format!("cs_shop_{n}"), "object": "checkout.session", "payment_status": "paid", "amount_total": cents,
+        "currency": "usd", "client_reference_id": account, "metadata": {"account_id": account, "package": package},
+        "payment_intent": format!("pi_shop_{n}"),
+    });
+    let body = event(&format!("evt_shop_{n}"), "checkout.session.completed", session);
+    let (status, answer) = deliver(app, &body, Some(&FakeStripe::sign(&body, app.now().micros() / 1_000_000))).await;
+    assert_eq!((status, answer["outcome"].as_str()), (StatusCode::OK, Some("credited")), "{answer}");
+    let purchases = app.service.purchases(&owner.management().unwrap()).await.unwrap();
+    purchases.into_iter().find(|p| p.package == package && p.refund.is_none() && p.not_refundable.is_none()).unwrap().id
+}
+
+async fn credit_of(app: &TestApp, owner: &OrgMember) -> i64 {
+    app.service.billing(&owner.management().unwrap()).await.unwrap().balance_microusd
+}
+
+#[tokio::test]
+async fn an_unspent_purchase_is_refunded_once_from_the_billing_page() {
+    let stripe = FakeStripe::start().await;
+    let (app, ada, org, owner) = shop(&stripe).await;
+    let id = bought(&app, &owner, 1, "builder", 2_500).await;
+    let billing = format!("/orgs/{org}/billing");
+    assert_eq!(credit_of(&app, &owner).await, 5_000_000 + 25_000_000);
+    let page = ada.get(&billing, StatusCode::OK).await;
+    assert!(page.shows(&format!("id=\"refund-{id}\"")), "an unspent purchase offers a refund:\n{}", page.body);
+
+    let action = format!("{billing}/purchases/{id}/refund");
+    let done = ada.submit(&billing, &action, &[], StatusCode::SEE_OTHER).await;
+    assert_eq!(done.location.as_deref(), Some(billing.as_str()));
+    let page = ada.get(&billing, StatusCode::OK).await;
+    assert!(page.shows("Refunded: Stripe returns $25.00"), "{}", page.body);
+    assert!(page.shows("refunded 20") && !page.shows(&format!("id=\"refund-{id}\"")), "the purchase is marked refunded");
+    assert!(page.shows("<td>refund</td>"), "the ledger shows the credit taken back");
+    assert_eq!(credit_of(&app, &owner).await, 5_000_000, "the bought credit is gone");
+    assert_eq!(stripe.refunds(), [(format!("oakallow-refund-{id}"), "pi_shop_1".to_owned())], "Stripe refunded the payment");
+
+    let token = page.csrf();
+    ada.post_raw(&action, &[("_csrf", token.as_str())], StatusCode::SEE_OTHER).await;
+    assert!(ada.get(&billing, StatusCode::OK).await.shows("This purchase was refunded already"));
+    assert_eq!(stripe.refunds().len(), 1, "and Stripe is not asked twice");
+}
+
+#[tokio::test]
+async fn only_unspent_purchases_within_30_days_are_refunded_and_stripe_failures_lose_nothing() {
+    let stripe = FakeStripe::start().await;
+    let (app, _ada, _org, owner) = shop(&stripe).await;
+    let manager = owner.management().unwrap();
+    app.advance(31 * 86_400);
+    assert_eq!(credit_of(&app, &owner).await, 0, "the sign-up credit expired");
+
+    let spent = bought(&app, &owner, 1, "starter", 1_000).await;
+    tool(&app, &owner, "read_file", "low", false).await;
+    let key = standard_key(&app, &owner).await;
+    let (status, check) = app.post("/v1/check", &key, &json!({"tool": "read_file"})).await;
+    assert_eq!(status, StatusCode::OK, "{check}");
+    let refused = app.service.refund_purchase(&manager, &spent).await.unwrap_err();
+    assert!(refused.to_string().contains("only an unspent purchase"), "{refused}");
+
+    let old = bought(&app, &owner, 2, "starter", 1_000).await;
+    app.advance(30 * 86_400 + 1);
+    let refused = app.service.refund_purchase(&manager, &old).await.unwrap_err();
+    assert!(refused.to_string().contains("within 30 days"), "{refused}");
+    assert!(stripe.refunds().is_empty(), "Stripe was never asked");
+
+    let fresh = bought(&app, &owner, 3, "growth", 5_000).await;
+    let with = credit_of(&app, &owner).await;
+    stripe.answer_refunds(&[RefundAnswer::Refuse]);
+    let refused = app.service.refund_purchase(&manager, &fresh).await.unwrap_err();
+    assert!(refused.to_string().contains("Stripe refused the refund (This charge is disputed.)"), "{refused}");
+    assert_eq!(credit_of(&app, &owner).await, with, "a refused refund gives the credit back");
+
+    stripe.answer_refunds(&[RefundAnswer::Fail]);
+    let failed = app.service.refund_purchase(&manager, &fresh).await.unwrap_err();
+    assert_eq!(failed, oakallow_service::ServiceError::Unavailable);
+    let pending = app.service.purchases(&manager).await.unwrap().into_iter().find(|p| p.id == fresh).unwrap();
+    assert_eq!((pending.refund, pending.remaining_microusd), (Some("pending"), 0), "pending: its credit stays taken back");
+    assert_eq!(credit_of(&app, &owner).await, with - 51_250_000);
+
+    let refunded = app.service.refund_purchase(&manager, &fresh).await.unwrap();
+    assert_eq!(refunded.refund, Some("refunded"));
+    assert_eq!(stripe.refunds(), [(format!("oakallow-refund-{fresh}"), "pi_shop_3".to_owned())], "asked again: refunded once");
+    assert_eq!(credit_of(&app, &owner).await, with - 51_250_000);
+    let missing = app.service.refund_purchase(&manager, "led_nothing").await.unwrap_err();
+    assert_eq!(missing, oakallow_service::ServiceError::NotFound { what: "purchase" });
 }

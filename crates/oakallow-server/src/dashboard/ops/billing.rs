@@ -46,6 +46,7 @@ struct Bought {
     amount: String,
     remaining: String,
     at: String,
+    refunded: Option<String>,
 }
 
 /// A lot of credit as the page shows it.
@@ -159,12 +160,31 @@ pub(super) async fn checkout(State(state): State<AppState>, Path(org): Path<Stri
     }
 }
 
+/// `POST /orgs/{org}/billing/purchases/{id}/refund`: refunds an unspent purchase through Stripe.
+pub(super) async fn refund(State(state): State<AppState>, Path((org, id)): Path<(String, String)>, form: CheckedForm) -> Response {
+    let member = match super::form_member(&state, &form, &org).await {
+        Ok(member) => member,
+        Err(response) => return response,
+    };
+    let refunded = match member.management() {
+        Ok(manager) => state.service.refund_purchase(&manager, &id).await,
+        Err(ServiceError::ForbiddenRole { .. }) => return ErrorPage::forbidden(OWNERS_ONLY).into_response(),
+        Err(error) => Err(error),
+    };
+    let done = match &refunded {
+        Ok(view) => format!("Refunded: Stripe returns {} to the card that paid.", text::usd(view.price_cents * 10_000)),
+        Err(_) => String::new(),
+    };
+    after(&state, &form.headers, &format!("/orgs/{}/billing", member.org_id()), refunded, &done)
+}
+
 fn bought(view: PurchaseView) -> Bought {
     Bought {
         price: text::usd(view.price_cents * 10_000),
         amount: text::usd(view.amount_microusd),
         remaining: text::usd(view.remaining_microusd),
         at: text::time(view.created_at),
+        refunded: view.refunded_at.map(text::time),
         view,
     }
 }

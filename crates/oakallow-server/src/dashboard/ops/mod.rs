@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orgs/{org}/webhooks/deliveries/{id}/retry", post(webhooks::retry))
         .route("/orgs/{org}/billing", get(billing::page))
         .route("/orgs/{org}/billing/checkout", post(billing::checkout))
+        .route("/orgs/{org}/billing/purchases/{id}/refund", post(billing::refund))
 }
 
 /// The member behind a checked form, in org `org`: the sign-in page for nobody, the 404 page
