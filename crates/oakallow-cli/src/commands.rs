@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Overrides};
-use crate::{AdminCommand, Cli, Command, CreditsCommand, DatabaseArgs, McpProxyArgs};
+use crate::{AccountsCommand, AdminCommand, Cli, Command, CreditsCommand, DatabaseArgs, McpProxyArgs};
 
 fn database_overrides(database: &DatabaseArgs) -> Overrides {
     let mut flags: Overrides = Vec::new();
@@ -81,6 +81,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             let config = load_config(file, database_overrides(&database))?;
             set_password(&config, &email).await
         }
+        Command::Admin { command: AdminCommand::Accounts { command } } => accounts(file, command).await,
         Command::Apply { file: document, url, key, dry_run } => apply(&document, &url, &key, dry_run).await,
         Command::Credits { command } => credits(file, command).await,
         Command::McpProxy(args) => mcp_proxy(file, args).await,
@@ -195,6 +196,55 @@ async fn set_password(config: &Config, email: &str) -> Result<()> {
     let email = email.to_owned();
     let account = with_service(config, |service| async move { service.set_password(&email, &password).await }).await?;
     println!("password set for account {account}; its sessions are signed out");
+    Ok(())
+}
+
+/// `oakallow admin accounts list | show`: a table for people, `--json` for scripts.
+async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
+    match command {
+        AccountsCommand::List { database, json } => {
+            let config = load_config(file, database_overrides(&database))?;
+            let all = with_service(&config, |service| async move { service.all_accounts().await }).await?;
+            if json {
+                println!("{}", serde_json::to_string(&all)?);
+                return Ok(());
+            }
+            println!("{:<30}  {:<32}  {:<24}  {:<20}  operator", "id", "email", "name", "created (UTC)");
+            for account in &all {
+                let operator = if account.operator { "yes" } else { "" };
+                let created = account.created_at.to_string();
+                println!(
+                    "{:<30}  {:<32}  {:<24}  {:<20}  {operator}",
+                    account.id,
+                    account.email,
+                    account.name,
+                    &created[..created.len().min(19)]
+                );
+            }
+            println!("{} account{}", all.len(), if all.len() == 1 { "" } else { "s" });
+        }
+        AccountsCommand::Show { email, database, json } => {
+            let config = load_config(file, database_overrides(&database))?;
+            let details = with_service(&config, |service| async move { service.account_details(&email).await }).await?;
+            if json {
+                println!("{}", serde_json::to_string(&details)?);
+                return Ok(());
+            }
+            let summary = &details.summary;
+            println!("account         {}", summary.id);
+            println!("email           {}", summary.email);
+            println!("name            {}", summary.name);
+            println!("created         {}", summary.created_at);
+            println!("operator        {}", if summary.operator { "yes" } else { "no" });
+            println!("password        {}", if details.has_password { "set" } else { "none (cannot sign in to the dashboard)" });
+            println!("live sessions   {}", details.live_sessions);
+            println!("balance         {} calls ({} µ$)", details.balance_calls, details.balance_microusd);
+            println!("orgs            {}", details.orgs.len());
+            for org in &details.orgs {
+                println!("  {}  {:<6}  {}", org.org_id, org.role, org.name);
+            }
+        }
+    }
     Ok(())
 }
 

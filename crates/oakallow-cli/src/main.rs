@@ -167,6 +167,34 @@ enum AdminCommand {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Look at the instance's accounts.
+    Accounts {
+        #[command(subcommand)]
+        command: AccountsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountsCommand {
+    /// Every account, oldest first.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One account in full: its orgs and roles, its credit, whether it can sign in.
+    Show {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {

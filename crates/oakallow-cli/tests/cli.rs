@@ -134,3 +134,45 @@ fn credits_grant_and_set_on_the_database() {
     let refused = oakallow(&["credits", "grant", "--account", "payer@example.com", "--usd", "-5", "--data-dir", data.to_str().unwrap()]);
     assert!(!refused.status.success(), "a negative grant is an error");
 }
+
+#[test]
+fn admin_accounts_list_and_show_in_both_output_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database = ["--data-dir", data.to_str().unwrap()];
+    let first = bootstrap(&database, "first@example.com");
+    let second = bootstrap(&database, "second@example.com");
+    let run = |args: &[&str]| {
+        let mut all = vec!["admin", "accounts"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&database);
+        oakallow(&all)
+    };
+    let text = |output: std::process::Output| {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+
+    let listed: Value = serde_json::from_str(&text(run(&["list", "--json"]))).unwrap();
+    let emails: Vec<&str> = listed.as_array().unwrap().iter().map(|a| a["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["first@example.com", "second@example.com"], "oldest first");
+    assert_eq!(listed[0]["id"], first["account_id"]);
+    assert_eq!(listed[1]["id"], second["account_id"]);
+    let table = text(run(&["list"]));
+    assert!(table.starts_with("id ") && table.contains("first@example.com") && table.ends_with("2 accounts\n"), "{table}");
+
+    let shown: Value = serde_json::from_str(&text(run(&["show", "--email", "first@example.com", "--json"]))).unwrap();
+    assert_eq!(shown["id"], first["account_id"]);
+    assert_eq!((shown["has_password"].as_bool(), shown["live_sessions"].as_u64()), (Some(false), Some(0)));
+    assert_eq!(shown["orgs"][0]["org_id"], first["org_id"]);
+    assert_eq!((shown["orgs"][0]["role"].as_str(), shown["orgs"][0]["name"].as_str()), (Some("owner"), Some("demo")));
+    assert_eq!(shown["balance_calls"], 1000, "the $5.00 sign-up credit");
+    let page = text(run(&["show", "--email", "SECOND@example.com"]));
+    assert!(page.contains(&format!("account         {}", second["account_id"].as_str().unwrap())), "{page}");
+    assert!(page.contains("password        none") && page.contains("balance         1000 calls"), "{page}");
+    let missing = run(&["show", "--email", "nobody@example.com"]);
+    assert!(
+        !missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("account not found"),
+        "an unknown account is an error"
+    );
+}

@@ -33,6 +33,9 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The account with this id.
     async fn account(&self, id: AccountId) -> StoreResult<Option<Account>>;
 
+    /// Accounts in id order (oldest first), after `after`, at most `limit`.
+    async fn accounts(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<Account>>;
+
     /// Makes `account` the instance operator if there is none yet (atomically: of two accounts
     /// racing for it, exactly one wins). Answers whether it is the operator now.
     async fn claim_operator(&self, account: AccountId) -> StoreResult<bool>;

@@ -8,6 +8,7 @@
 //! the API and the dashboard; and deciding an approval needs the approver group of its level.
 
 mod decide;
+pub mod operator;
 pub mod overview;
 pub mod passwords;
 pub mod sessions;

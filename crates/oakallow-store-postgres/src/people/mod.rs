@@ -23,6 +23,10 @@ impl AccountStore for PostgresStore {
         sign_in::account(&self.pool, id).await
     }
 
+    async fn accounts(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<Account>> {
+        sign_in::accounts(&self.pool, after, limit).await
+    }
+
     async fn claim_operator(&self, account: AccountId) -> StoreResult<bool> {
         sign_in::claim_operator(&self.pool, account).await
     }

@@ -16,6 +16,18 @@ pub(super) async fn account(pool: &PgPool, id: AccountId) -> StoreResult<Option<
     found.as_ref().map(rows::account).transpose().map_err(map_error)
 }
 
+/// Accounts in id order after `after`, at most `limit`.
+pub(super) async fn accounts(pool: &PgPool, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<Account>> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2");
+    let found = sqlx::query(AssertSqlSafe(sql))
+        .bind(after.map(|id| id.to_string()))
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await
+        .map_err(map_error)?;
+    found.iter().map(rows::account).collect::<Result<_, _>>().map_err(map_error)
+}
+
 /// Makes `account` the operator unless there is one; whether it is the operator now. Of two
 /// concurrent claims, the second's insert waits for the first to commit, then does nothing,
 /// and its next statement sees the first's row.

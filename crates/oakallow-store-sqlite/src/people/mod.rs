@@ -23,6 +23,10 @@ impl AccountStore for SqliteStore {
         self.readers.run(move |conn| sign_in::account(conn, id)).await
     }
 
+    async fn accounts(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<Account>> {
+        self.readers.run(move |conn| sign_in::accounts(conn, after, limit)).await
+    }
+
     async fn claim_operator(&self, account: AccountId) -> StoreResult<bool> {
         self.writer.run(move |conn| sign_in::claim_operator(conn, account)).await
     }

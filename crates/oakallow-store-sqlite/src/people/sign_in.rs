@@ -17,6 +17,16 @@ pub(super) fn account(conn: &Connection, id: AccountId) -> StoreResult<Option<Ac
         .map_err(map_error)
 }
 
+/// Accounts in id order after `after`, at most `limit`.
+pub(super) fn accounts(conn: &Connection, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<Account>> {
+    let mut statement = conn
+        .prepare_cached(&format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE ?1 IS NULL OR id > ?1 ORDER BY id LIMIT ?2"))
+        .map_err(map_error)?;
+    let rows =
+        statement.query_map(rusqlite::params![after.map(|id| id.to_string()), i64::from(limit)], rows::account).map_err(map_error)?;
+    rows.collect::<Result<_, _>>().map_err(map_error)
+}
+
 /// Makes `account` the operator unless there is one; whether it is the operator now.
 pub(super) fn claim_operator(conn: &mut Connection, account: AccountId) -> StoreResult<bool> {
     let tx = conn.transaction().map_err(map_error)?;

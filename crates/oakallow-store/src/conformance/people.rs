@@ -70,6 +70,15 @@ pub async fn accounts_have_names_and_passwords(store: Arc<dyn Store>) {
     assert_eq!(store.password_hash(without.id).await.unwrap().as_deref(), Some("second"));
     assert_eq!(store.password_hash(with_password.id).await.unwrap().as_deref(), Some(HASH));
     assert_eq!(store.set_password_hash(AccountId::generate(), "x", t(1)).await, Err(StoreError::NotFound));
+
+    let mut ids = vec![with_password.id, without.id];
+    ids.sort();
+    let listed: Vec<AccountId> = store.accounts(None, 10).await.unwrap().iter().map(|a| a.id).collect();
+    assert_eq!(listed, ids, "every account, in id order");
+    let first = store.accounts(None, 1).await.unwrap();
+    assert_eq!(first.iter().map(|a| a.id).collect::<Vec<_>>(), ids[..1]);
+    let rest: Vec<AccountId> = store.accounts(Some(first[0].id), 10).await.unwrap().iter().map(|a| a.id).collect();
+    assert_eq!(rest, ids[1..], "the next page starts after the last one seen");
 }
 
 /// The first account to claim the instance keeps it.

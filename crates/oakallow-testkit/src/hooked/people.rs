@@ -15,6 +15,10 @@ impl AccountStore for HookedStore {
         self.inner.account(id).await
     }
 
+    async fn accounts(&self, after: Option<AccountId>, limit: u32) -> StoreResult<Vec<Account>> {
+        self.inner.accounts(after, limit).await
+    }
+
     async fn claim_operator(&self, account: AccountId) -> StoreResult<bool> {
         self.inner.claim_operator(account).await
     }
