@@ -282,18 +282,14 @@ pub(crate) async fn record_purchase(pool: &PgPool, purchase: &NewPurchase) -> St
     Ok(true)
 }
 
-/// A purchase, what is left of its credit and its refund, from `purchases p` and `credit_lots l`.
-fn purchase_select() -> String {
-    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    format!(
-        "SELECT {columns}, coalesce(l.remaining, 0), p.refund_status, p.stripe_refund_id, p.refunded_at
-         FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id"
-    )
-}
+/// A purchase, what is left of its credit and its refund ([`purchase_row`]'s columns).
+const PURCHASE_SELECT: &str = "SELECT p.id, p.account_id, p.package, p.price_cents, p.calls, p.amount, p.stripe_event_id, \
+    p.stripe_session_id, p.stripe_payment_intent, p.created_at, coalesce(l.remaining, 0), p.refund_status, p.stripe_refund_id, \
+    p.refunded_at FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id";
 
 /// The account's purchases, newest first, with what is left of each one's credit.
 pub(crate) async fn purchases(pool: &PgPool, account: AccountId) -> StoreResult<Vec<Purchase>> {
-    let sql = format!("{} WHERE p.account_id = $1 ORDER BY p.id DESC", purchase_select());
+    let sql = format!("{PURCHASE_SELECT} WHERE p.account_id = $1 ORDER BY p.id DESC");
     let found = sqlx::query(AssertSqlSafe(sql)).bind(account.to_string()).fetch_all(pool).await.map_err(map_error)?;
     found.iter().map(purchase_row).collect::<Result<_, _>>().map_err(map_error)
 }
@@ -324,7 +320,7 @@ fn purchase_row(row: &PgRow) -> RowResult<Purchase> {
 
 /// The purchase `id`, its row locked until the transaction ends.
 async fn locked_purchase(conn: &mut PgConnection, id: LedgerId) -> StoreResult<Option<Purchase>> {
-    let sql = format!("{} WHERE p.id = $1 FOR UPDATE OF p", purchase_select());
+    let sql = format!("{PURCHASE_SELECT} WHERE p.id = $1 FOR UPDATE OF p");
     let found = sqlx::query(AssertSqlSafe(sql)).bind(id.to_string()).fetch_optional(&mut *conn).await.map_err(map_error)?;
     found.as_ref().map(purchase_row).transpose().map_err(map_error)
 }

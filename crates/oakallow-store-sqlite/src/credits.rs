@@ -260,14 +260,10 @@ pub(crate) fn record_purchase(conn: &mut Connection, purchase: &NewPurchase) -> 
     Ok(true)
 }
 
-/// A purchase, what is left of its credit and its refund, from `purchases p` and `credit_lots l`.
-fn purchase_select() -> String {
-    let columns = PURCHASE_COLUMNS.split(", ").map(|c| format!("p.{}", c.trim())).collect::<Vec<_>>().join(", ");
-    format!(
-        "SELECT {columns}, coalesce(l.remaining, 0), p.refund_status, p.stripe_refund_id, p.refunded_at
-         FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id"
-    )
-}
+/// A purchase, what is left of its credit and its refund ([`purchase_row`]'s columns).
+const PURCHASE_SELECT: &str = "SELECT p.id, p.account_id, p.package, p.price_cents, p.calls, p.amount, p.stripe_event_id, \
+    p.stripe_session_id, p.stripe_payment_intent, p.created_at, coalesce(l.remaining, 0), p.refund_status, p.stripe_refund_id, \
+    p.refunded_at FROM purchases p LEFT JOIN credit_lots l ON l.id = p.id";
 
 fn purchase_row(row: &Row<'_>) -> rusqlite::Result<Purchase> {
     let refund = match row.get::<_, Option<String>>(11)?.as_deref() {
@@ -295,14 +291,13 @@ fn purchase_row(row: &Row<'_>) -> rusqlite::Result<Purchase> {
 
 /// The account's purchases, newest first, with what is left of each one's credit.
 pub(crate) fn purchases(conn: &Connection, account: AccountId) -> StoreResult<Vec<Purchase>> {
-    let mut statement =
-        conn.prepare_cached(&format!("{} WHERE p.account_id = ?1 ORDER BY p.id DESC", purchase_select())).map_err(map_error)?;
+    let mut statement = conn.prepare_cached(&format!("{PURCHASE_SELECT} WHERE p.account_id = ?1 ORDER BY p.id DESC")).map_err(map_error)?;
     let rows = statement.query_map([account.to_string()], purchase_row).map_err(map_error)?;
     rows.collect::<Result<_, _>>().map_err(map_error)
 }
 
 fn purchase(tx: &Transaction<'_>, id: LedgerId) -> StoreResult<Option<Purchase>> {
-    tx.prepare_cached(&format!("{} WHERE p.id = ?1", purchase_select()))
+    tx.prepare_cached(&format!("{PURCHASE_SELECT} WHERE p.id = ?1"))
         .map_err(map_error)?
         .query_row([id.to_string()], purchase_row)
         .optional()

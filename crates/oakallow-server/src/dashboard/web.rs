@@ -43,16 +43,24 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 }
 
 /// Whether cookies must be `Secure`: the operator said so, or a proxy says the browser used TLS.
-pub(crate) fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
     state.service.secure_cookies() || headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
 }
 
-/// The dashboard's own `scheme://host`, as the browser reached it (where Stripe sends a buyer
-/// back); `None` without a usable `Host` header.
-pub(crate) fn origin(state: &AppState, headers: &HeaderMap) -> Option<String> {
-    let host = headers.get(axum::http::header::HOST)?.to_str().ok()?;
-    let valid = !host.is_empty() && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-    valid.then(|| format!("{}://{host}", if secure(state, headers) { "https" } else { "http" }))
+/// Where the browser reached this server (`http://host:port`), for the links, commands and
+/// return addresses the dashboard hands out: the `Host` header, and `https` when a proxy says
+/// the browser used TLS. A host that is not a plain name, address and port is never copied into
+/// them (it could break out of a shell command people paste); the default address stands in.
+pub(crate) fn base_url(headers: &HeaderMap) -> String {
+    let Some(host) = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).filter(|h| plain_host(h)) else {
+        return "http://127.0.0.1:8080".to_owned();
+    };
+    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    format!("{}://{host}", if https { "https" } else { "http" })
+}
+
+fn plain_host(host: &str) -> bool {
+    !host.is_empty() && host.len() <= 255 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
 }
 
 /// A `Set-Cookie` value; `max_age` 0 deletes the cookie, `None` makes it last the browser session.

@@ -65,7 +65,7 @@ async fn page(
     let (errors, output) = match checked {
         Checked::Nothing => (Vec::new(), None),
         Checked::Invalid(errors) => (errors, None),
-        Checked::Valid(document) => match Output::new(&document, &composition, &scripts::base_url(&headers), member.org_id()) {
+        Checked::Valid(document) => match Output::new(&document, &composition, &super::web::base_url(&headers), member.org_id()) {
             Some(output) => (Vec::new(), Some(output)),
             None => return ErrorPage::from_service(&ServiceError::Internal).into_response(),
         },

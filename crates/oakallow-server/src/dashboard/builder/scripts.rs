@@ -128,25 +128,12 @@ console.log(answer);
     )
 }
 
-/// This server's URL as the visitor reached it, for the scripts' default `OAKALLOW_URL`; a
-/// `Host` with anything but host-name characters gives the default listen address instead, so
-/// that nothing odd lands in a script.
-pub(crate) fn base_url(headers: &axum::http::HeaderMap) -> String {
-    let host = headers.get(axum::http::header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let plain = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    match (plain, https) {
-        (true, true) => format!("https://{host}"),
-        (true, false) => format!("http://{host}"),
-        (false, _) => "http://127.0.0.1:8080".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use axum::http::HeaderMap;
 
     use super::*;
+    use crate::dashboard::web::base_url;
 
     #[test]
     fn the_default_url_is_this_server_unless_the_host_looks_odd() {

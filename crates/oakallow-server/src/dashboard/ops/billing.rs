@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::text;
 use crate::AppState;
 use crate::dashboard::pages::{ErrorPage, Shell, after, org_page, render};
-use crate::dashboard::web::{CheckedForm, Visitor, origin, urlencoding};
+use crate::dashboard::web::{CheckedForm, Visitor, base_url, urlencoding};
 
 /// Ledger rows per page.
 const PAGE: u32 = 25;
@@ -126,7 +126,7 @@ pub(super) async fn page(
         offers: state.service.packages().map(|packages| {
             packages
                 .iter()
-                .map(|p| Offer { id: p.id.clone(), name: p.name.clone(), price: text::usd(p.price_cents * 10_000), calls: p.calls })
+                .map(|p| Offer { id: p.id.clone(), name: p.name.clone(), price: usd_cents(p.price_cents), calls: p.calls })
                 .collect()
         }),
         purchases: purchases.into_iter().map(bought).collect(),
@@ -146,11 +146,8 @@ pub(super) async fn checkout(State(state): State<AppState>, Path(org): Path<Stri
         Ok(member) => member,
         Err(response) => return response,
     };
-    let Some(origin) = origin(&state, &form.headers) else {
-        return ErrorPage::from_service(&ServiceError::invalid("the request has no usable Host header")).into_response();
-    };
     let started = match member.management() {
-        Ok(manager) => state.service.start_checkout(&manager, form.fields.get("package").unwrap_or(""), &origin).await,
+        Ok(manager) => state.service.start_checkout(&manager, form.fields.get("package").unwrap_or(""), &base_url(&form.headers)).await,
         Err(error) => Err(error),
     };
     match started {
@@ -172,15 +169,20 @@ pub(super) async fn refund(State(state): State<AppState>, Path((org, id)): Path<
         Err(error) => Err(error),
     };
     let done = match &refunded {
-        Ok(view) => format!("Refunded: Stripe returns {} to the card that paid.", text::usd(view.price_cents * 10_000)),
+        Ok(view) => format!("Refunded: Stripe returns {} to the card that paid.", usd_cents(view.price_cents)),
         Err(_) => String::new(),
     };
     after(&state, &form.headers, &format!("/orgs/{}/billing", member.org_id()), refunded, &done)
 }
 
+/// US cents as the page shows dollars.
+fn usd_cents(cents: i64) -> String {
+    text::usd(cents.saturating_mul(10_000))
+}
+
 fn bought(view: PurchaseView) -> Bought {
     Bought {
-        price: text::usd(view.price_cents * 10_000),
+        price: usd_cents(view.price_cents),
         amount: text::usd(view.amount_microusd),
         remaining: text::usd(view.remaining_microusd),
         at: text::time(view.created_at),

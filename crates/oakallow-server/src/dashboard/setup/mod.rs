@@ -9,7 +9,6 @@ mod settings;
 mod team;
 
 use axum::Router;
-use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use oakallow_domain::Timestamp;
 use oakallow_service::ServiceError;
@@ -17,6 +16,7 @@ use oakallow_service::people::OrgMember;
 
 use super::pages::{ErrorPage, Shell, after, org_page};
 use super::web::CheckedForm;
+pub(super) use super::web::base_url;
 use crate::AppState;
 
 /// The quickstart, keys, team and settings pages.
@@ -42,20 +42,6 @@ fn refused(error: &ServiceError) -> Response {
     ErrorPage::from_service(error).into_response()
 }
 
-/// Where the browser reached this server (`http://host:port`), for the links and commands a
-/// page shows: the `Host` header, and `https` when a proxy says the browser used TLS. A host
-/// that is not a plain name, address and port is not copied into commands people paste into
-/// a shell; the default address stands in for it.
-fn base_url(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).filter(|h| plain_host(h)).unwrap_or("127.0.0.1:8080");
-    let https = headers.get("x-forwarded-proto").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
-    format!("{}://{host}", if https { "https" } else { "http" })
-}
-
-fn plain_host(host: &str) -> bool {
-    !host.is_empty() && host.len() <= 255 && host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
-}
-
 /// A time as the tables show it, to the minute: `2026-11-28 02:12 UTC`.
 fn short_time(at: Timestamp) -> String {
     let text = at.to_string();
@@ -67,7 +53,7 @@ fn short_time(at: Timestamp) -> String {
 
 #[cfg(test)]
 mod tests {
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderMap, HeaderValue, header};
 
     use super::*;
 
