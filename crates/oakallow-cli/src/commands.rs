@@ -239,11 +239,60 @@ async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
             println!("password        {}", if details.has_password { "set" } else { "none (cannot sign in to the dashboard)" });
             println!("live sessions   {}", details.live_sessions);
             println!("balance         {} calls ({} µ$)", details.balance_calls, details.balance_microusd);
+            println!(
+                "status          {}",
+                match (details.deleted_at, details.disabled_at) {
+                    (Some(at), _) => format!("deleted {at}"),
+                    (None, Some(at)) => format!("disabled {at}"),
+                    (None, None) => "active".to_owned(),
+                }
+            );
             println!("orgs            {}", details.orgs.len());
             for org in &details.orgs {
                 println!("  {}  {:<6}  {}", org.org_id, org.role, org.name);
             }
         }
+        AccountsCommand::Disable { email, database, json } => switch_account(file, email, &database, json, true).await?,
+        AccountsCommand::Enable { email, database, json } => switch_account(file, email, &database, json, false).await?,
+        AccountsCommand::Delete { email, yes, database, json } => {
+            if !yes {
+                anyhow::bail!("deleting {email} cannot be undone: add --yes to confirm");
+            }
+            let config = load_config(file, database_overrides(&database))?;
+            let deleted = with_service(&config, |service| async move { service.delete_account_by_email(&email).await }).await?;
+            if json {
+                println!("{}", serde_json::to_string(&deleted)?);
+            } else {
+                println!(
+                    "account {} is deleted: {} key{} of {} org{} revoked, its personal data erased",
+                    deleted.id,
+                    deleted.revoked_keys,
+                    if deleted.revoked_keys == 1 { "" } else { "s" },
+                    deleted.orgs.len(),
+                    if deleted.orgs.len() == 1 { "" } else { "s" }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `oakallow admin accounts disable | enable`.
+async fn switch_account(file: Option<&Path>, email: String, database: &DatabaseArgs, json: bool, disable: bool) -> Result<()> {
+    let config = load_config(file, database_overrides(database))?;
+    let account = with_service(&config, |service| async move {
+        if disable { service.disable_account(&email).await } else { service.enable_account(&email).await }
+    })
+    .await?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "id": account.id, "email": account.email, "status": if disable { "disabled" } else { "enabled" } })
+        );
+    } else if disable {
+        println!("account {} ({}) is disabled: signed out everywhere, it cannot sign in", account.id, account.email);
+    } else {
+        println!("account {} ({}) is enabled: it can sign in again", account.id, account.email);
     }
     Ok(())
 }

@@ -195,6 +195,43 @@ enum AccountsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Signs the account out everywhere and stops it signing in (its orgs' keys keep working).
+    Disable {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lets a disabled account sign in again.
+    Enable {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deletes the account: revokes every key of the orgs it pays for and erases its personal
+    /// data, keeping its billing records and the activity chain. Cannot be undone.
+    Delete {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        /// Confirms the deletion (required).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {

@@ -136,6 +136,64 @@ fn credits_grant_and_set_on_the_database() {
 }
 
 #[test]
+fn admin_accounts_disable_enable_and_delete_in_both_output_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database = ["--data-dir", data.to_str().unwrap()];
+    let first = bootstrap(&database, "first@example.com");
+    let second = bootstrap(&database, "second@example.com");
+    let run = |args: &[&str]| {
+        let mut all = vec!["admin", "accounts"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&database);
+        oakallow(&all)
+    };
+    let text = |output: std::process::Output| {
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let json = |args: &[&str]| -> Value { serde_json::from_str(&text(run(args))).unwrap() };
+
+    let disabled = json(&["disable", "--email", "second@example.com", "--json"]);
+    assert_eq!((disabled["id"].clone(), disabled["status"].as_str()), (second["account_id"].clone(), Some("disabled")));
+    assert!(json(&["show", "--email", "second@example.com", "--json"])["disabled_at"].is_string());
+    assert!(text(run(&["show", "--email", "second@example.com"])).contains("status          disabled "));
+    let enabled = text(run(&["enable", "--email", "second@example.com"]));
+    assert!(enabled.contains("is enabled"), "{enabled}");
+    let shown = json(&["show", "--email", "second@example.com", "--json"]);
+    assert!(shown["disabled_at"].is_null() && shown["deleted_at"].is_null(), "{shown}");
+    assert!(text(run(&["disable", "--email", "first@example.com"])).contains("is disabled"));
+
+    let unconfirmed = run(&["delete", "--email", "second@example.com"]);
+    assert!(!unconfirmed.status.success() && String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"), "needs --yes");
+    assert!(json(&["show", "--email", "second@example.com", "--json"])["deleted_at"].is_null(), "nothing was deleted");
+    let deleted = json(&["delete", "--email", "second@example.com", "--yes", "--json"]);
+    assert_eq!(deleted["id"], second["account_id"]);
+    assert_eq!(deleted["orgs"], serde_json::json!([second["org_id"]]));
+    assert_eq!(deleted["revoked_keys"], 3, "the bootstrapped management, standard and approver keys");
+    let gone = run(&["show", "--email", "second@example.com"]);
+    assert!(!gone.status.success() && String::from_utf8_lossy(&gone.stderr).contains("account not found"), "its email is erased");
+    let listed = json(&["list", "--json"]);
+    let erased = format!("deleted:{}", second["account_id"].as_str().unwrap());
+    assert_eq!(listed[1]["email"].as_str(), Some(erased.as_str()));
+    assert_eq!(listed[1]["name"], "Deleted account");
+
+    let third = bootstrap(&database, "third@example.com");
+    let said = text(run(&["delete", "--email", "third@example.com", "--yes"]));
+    let expected = format!("account {} is deleted: 3 keys of 1 org revoked", third["account_id"].as_str().unwrap());
+    assert!(said.starts_with(&expected), "{said}");
+    let operator = run(&["delete", "--email", "first@example.com", "--yes"]);
+    assert!(
+        !operator.status.success() && String::from_utf8_lossy(&operator.stderr).contains("operator"),
+        "the first account runs the instance"
+    );
+    assert!(json(&["show", "--email", "first@example.com", "--json"])["deleted_at"].is_null());
+    assert_eq!(first["account_id"], json(&["show", "--email", "first@example.com", "--json"])["id"]);
+    let missing = run(&["delete", "--email", "nobody@example.com", "--yes"]);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("account not found"));
+}
+
+#[test]
 fn admin_accounts_list_and_show_in_both_output_modes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");

@@ -28,8 +28,8 @@ pub struct Caller {
 enum Principal {
     /// An API key and its display prefix.
     Key { id: KeyId, prefix: String },
-    /// A signed-in account and its name.
-    Member { id: AccountId, name: String },
+    /// A signed-in account.
+    Member { id: AccountId },
 }
 
 impl Caller {
@@ -52,18 +52,20 @@ impl Caller {
     }
 
     /// The caller as an audit actor: a key labelled with its display prefix, or a member
-    /// labelled with their name.
+    /// labelled with their account id. Never a member's name or email: the chain cannot be
+    /// rewritten, and a deleted account's personal data must not stay in it (the dashboard shows
+    /// the name of a current member in its place).
     pub fn actor(&self) -> Actor {
         match &self.principal {
             Principal::Key { id, prefix } => Actor { kind: ActorKind::Key, id: id.to_string(), label: prefix.clone() },
-            Principal::Member { id, name } => Actor { kind: ActorKind::User, id: id.to_string(), label: name.clone() },
+            Principal::Member { id } => Actor { kind: ActorKind::User, id: id.to_string(), label: id.to_string() },
         }
     }
 
     /// A signed-in member of `org_id` acting with `tier`. Only [`crate::people`] makes these,
     /// from a live session and a membership that grants the tier.
-    pub(crate) fn member(org_id: OrgId, tier: KeyTier, account: AccountId, name: String) -> Self {
-        Self { org_id, tier, principal: Principal::Member { id: account, name } }
+    pub(crate) fn member(org_id: OrgId, tier: KeyTier, account: AccountId) -> Self {
+        Self { org_id, tier, principal: Principal::Member { id: account } }
     }
 
     /// This caller as a management key, or 403.

@@ -25,7 +25,8 @@ pub(crate) fn open(path: &Path, read_only: bool) -> StoreResult<Connection> {
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA temp_store = MEMORY;",
+         PRAGMA temp_store = MEMORY;
+         PRAGMA secure_delete = ON;",
     )
     .map_err(map_error)?;
     conn.set_prepared_statement_cache_capacity(64);

@@ -50,7 +50,8 @@ pub trait AccountStore: Send + Sync + 'static {
     /// transaction. [`crate::StoreError::NotFound`] if there is no such account.
     async fn set_password_hash(&self, account: AccountId, hash: &str, now: Timestamp) -> StoreResult<()>;
 
-    /// Saves a new session.
+    /// Saves a new session, if its account exists and is not disabled (checked atomically);
+    /// else [`crate::StoreError::NotFound`].
     async fn create_session(&self, session: &Session) -> StoreResult<()>;
 
     /// The session whose secret has this digest (live or not: the caller checks).

@@ -125,6 +125,29 @@ pub(crate) async fn change_password(State(state): State<AppState>, form: Checked
     response
 }
 
+/// `POST /account/delete` with the password and `confirm=delete`: the account is deleted (see
+/// `oakallow_service::people::lifecycle`) and the browser is signed out; a refusal (wrong
+/// password, an org that would be stranded) goes back to the account page saying why.
+pub(crate) async fn delete_account(State(state): State<AppState>, form: CheckedForm) -> Response {
+    let Some(visitor) = &form.visitor else { return Redirect::to("/sign-in").into_response() };
+    if form.fields.raw("confirm").trim() != "delete" {
+        return after(
+            &state,
+            &form.headers,
+            "/account",
+            Err::<(), _>(oakallow_service::ServiceError::invalid("type delete to confirm")),
+            "",
+        );
+    }
+    let result = state.service.delete_own_account(&visitor.signed_in, form.fields.raw("password")).await;
+    if result.is_err() {
+        return after(&state, &form.headers, "/account", result, "");
+    }
+    let mut response = Redirect::to("/sign-in").into_response();
+    response.headers_mut().append(axum::http::header::SET_COOKIE, set_cookie(&state, &form.headers, SESSION_COOKIE, "", Some(0)));
+    response
+}
+
 /// `POST /account/sessions/{id}/revoke`.
 pub(crate) async fn revoke_session(State(state): State<AppState>, Path(id): Path<String>, form: CheckedForm) -> Response {
     let Some(visitor) = &form.visitor else { return Redirect::to("/sign-in").into_response() };

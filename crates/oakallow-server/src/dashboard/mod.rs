@@ -34,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/account", get(home::account))
         .route("/account/password", post(home::change_password))
         .route("/account/sessions/{id}/revoke", post(home::revoke_session))
+        .route("/account/delete", post(home::delete_account))
         .route("/orgs/new", get(home::new_org_page).post(home::create_org))
         .route("/orgs/{org}/", get(home::overview))
         .merge(setup::routes())

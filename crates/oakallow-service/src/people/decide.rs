@@ -1,4 +1,6 @@
-//! Deciding an approval as a signed-in member: recorded as that person (account id and name),
+//! Deciding an approval as a signed-in member: recorded as that person by account id (as
+//! `decided_by` too: a name would reach webhook payloads and the activity chain, which keep it
+//! after the account is deleted; the dashboard shows a current member's name in its place),
 //! allowed only to members of the approver group of the level the approval waits at. The
 //! level-2 "different person" rule compares account ids, so one person cannot decide both
 //! levels, whatever name they type.
@@ -24,7 +26,7 @@ impl Service {
         let id = oakallow_domain::id::ApprovalId::parse(id).ok_or(ServiceError::NotFound { what: "approval" })?;
         let note = note.filter(|n| !n.trim().is_empty());
         check_text("note", note.as_deref())?;
-        let by = redact::text(&member.org, &member.account.name);
+        let by = member.account.id.to_string();
         let note = redact::optional_text(&member.org, note.as_deref());
         let decision = Decision { verdict, by, note, levels: Some(member.approver()) };
         self.decide(member.approval_reader().actor(), member.org_id(), id, decision).await

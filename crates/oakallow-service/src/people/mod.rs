@@ -8,6 +8,7 @@
 //! the API and the dashboard; and deciding an approval needs the approver group of its level.
 
 mod decide;
+pub mod lifecycle;
 pub mod operator;
 pub mod overview;
 pub mod passwords;
@@ -101,7 +102,7 @@ impl OrgMember {
     }
 
     fn caller(&self, tier: KeyTier) -> Caller {
-        Caller::member(self.org.id, tier, self.account.id, self.account.name.clone())
+        Caller::member(self.org.id, tier, self.account.id)
     }
 
     /// Reads the org's configuration: every member may.

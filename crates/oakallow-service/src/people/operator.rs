@@ -57,6 +57,10 @@ pub struct AccountDetails {
     pub balance_microusd: i64,
     /// Billable calls its credit pays for.
     pub balance_calls: i64,
+    /// When the operator disabled it (deleted accounts are disabled too).
+    pub disabled_at: Option<Timestamp>,
+    /// When it was deleted.
+    pub deleted_at: Option<Timestamp>,
 }
 
 impl Service {
@@ -85,6 +89,7 @@ impl Service {
         let operator = self.store.operator().await?;
         let orgs = self.store.memberships_of_account(id).await?;
         let credit = self.store.credit_state(id, now).await?;
+        let status = self.store.account_status(id).await?.ok_or(ServiceError::NotFound { what: "account" })?;
         Ok(AccountDetails {
             summary: summary(account, operator),
             has_password: self.store.password_hash(id).await?.is_some(),
@@ -95,6 +100,8 @@ impl Service {
                 .collect(),
             balance_microusd: credit.balance,
             balance_calls: credit.balance / PRICE_MICROUSD,
+            disabled_at: status.disabled_at,
+            deleted_at: status.deleted_at,
         })
     }
 }

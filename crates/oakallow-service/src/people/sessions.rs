@@ -58,6 +58,14 @@ pub fn pre_session_csrf_token(cookie_value: &str) -> String {
     csrf_token(&format!("pre-session:{cookie_value}"))
 }
 
+/// How a failed sign-in's subject (`email:<address>`, `address:<ip>`…) is stored: its SHA-256, so
+/// the table of failures holds no email or IP address (anyone can type any email at the sign-in
+/// form, and a deleted account's must not come back that way).
+pub(crate) fn throttle_subject(subject: &str) -> String {
+    let digest = sha256(format!("oakallow sign-in subject v1\0{subject}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn check_name(name: &str) -> ServiceResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || name.chars().any(char::is_control) {
@@ -144,7 +152,11 @@ impl Service {
             expires_at: now.plus_seconds(lifetime),
             revoked_at: None,
         };
-        self.store.create_session(&session).await?;
+        // The store refuses a disabled (or deleted) account in the same statement.
+        self.store.create_session(&session).await.map_err(|e| match e {
+            oakallow_store::StoreError::NotFound => ServiceError::ForbiddenRole { required: "an account the operator has not disabled" },
+            other => other.into(),
+        })?;
         Ok(NewSession { secret, signed_in: SignedIn { account, session_id: session.id }, operator: false })
     }
 
@@ -207,13 +219,14 @@ impl Service {
             return Ok(());
         }
         let since = self.clock.now().plus_seconds(-60);
-        if self.store.sign_in_failures(subject, since).await? >= u64::from(limit) {
+        if self.store.sign_in_failures(&throttle_subject(subject), since).await? >= u64::from(limit) {
             return Err(ServiceError::RateLimited { retry_after_seconds: 60 });
         }
         Ok(())
     }
 
     async fn record_attempt(&self, subjects: &[String], now: Timestamp) -> ServiceResult<()> {
-        Ok(self.store.record_sign_in_failure(subjects, now, now.plus_seconds(-3600)).await?)
+        let subjects: Vec<String> = subjects.iter().map(|subject| throttle_subject(subject)).collect();
+        Ok(self.store.record_sign_in_failure(&subjects, now, now.plus_seconds(-3600)).await?)
     }
 }

@@ -3,6 +3,7 @@
 //! or one transaction on the pool.
 
 mod invites;
+mod lifecycle;
 pub(crate) mod members;
 mod rows;
 mod sessions;

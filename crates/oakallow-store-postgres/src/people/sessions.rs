@@ -3,15 +3,22 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::account::Session;
 use oakallow_domain::id::{AccountId, SessionId};
-use oakallow_store::StoreResult;
+use oakallow_store::{StoreError, StoreResult};
 use sqlx::{AssertSqlSafe, PgPool};
 
 use super::rows::{self, SESSION_COLUMNS};
 use crate::error::map_error;
 
+/// Saves the session if its account may sign in (exists and is not disabled), else
+/// [`StoreError::NotFound`]. The account row is share-locked by the same statement: a concurrent
+/// disabling either waits for this session to commit (and then revokes it) or has committed first
+/// (and then this inserts nothing).
 pub(super) async fn create(pool: &PgPool, s: &Session) -> StoreResult<()> {
-    let sql = format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)");
-    sqlx::query(AssertSqlSafe(sql))
+    let sql = format!(
+        "INSERT INTO sessions ({SESSION_COLUMNS}) SELECT $1, $2, $3, $4, $5, $6 FROM accounts
+         WHERE id = $3 AND disabled_at IS NULL FOR SHARE"
+    );
+    let saved = sqlx::query(AssertSqlSafe(sql))
         .bind(s.id.to_string())
         .bind(s.digest.as_slice())
         .bind(s.account_id.to_string())
@@ -21,7 +28,7 @@ pub(super) async fn create(pool: &PgPool, s: &Session) -> StoreResult<()> {
         .execute(pool)
         .await
         .map_err(map_error)?;
-    Ok(())
+    if saved.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 pub(super) async fn by_digest(pool: &PgPool, digest: &[u8; 32]) -> StoreResult<Option<Session>> {

@@ -3,6 +3,7 @@
 //! thread, reads to the reader pool, as for everything else.
 
 mod invites;
+mod lifecycle;
 pub(crate) mod members;
 mod rows;
 mod sessions;

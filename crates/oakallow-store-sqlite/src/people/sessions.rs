@@ -3,26 +3,33 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::account::Session;
 use oakallow_domain::id::{AccountId, SessionId};
-use oakallow_store::StoreResult;
+use oakallow_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::rows::{self, SESSION_COLUMNS};
 use crate::conn::map_error;
 
+/// Saves the session if its account may sign in (exists and is not disabled), else
+/// [`StoreError::NotFound`]: checked in the same statement, so a session cannot slip in beside
+/// the operator disabling the account.
 pub(super) fn create(conn: &Connection, s: &Session) -> StoreResult<()> {
-    conn.execute(
-        &format!("INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        params![
-            s.id.to_string(),
-            s.digest.as_slice(),
-            s.account_id.to_string(),
-            s.created_at.micros(),
-            s.expires_at.micros(),
-            s.revoked_at.map(Timestamp::micros)
-        ],
-    )
-    .map_err(map_error)?;
-    Ok(())
+    let saved = conn
+        .execute(
+            &format!(
+                "INSERT INTO sessions ({SESSION_COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, ?6
+             WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?3 AND disabled_at IS NULL)"
+            ),
+            params![
+                s.id.to_string(),
+                s.digest.as_slice(),
+                s.account_id.to_string(),
+                s.created_at.micros(),
+                s.expires_at.micros(),
+                s.revoked_at.map(Timestamp::micros)
+            ],
+        )
+        .map_err(map_error)?;
+    if saved == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 pub(super) fn by_digest(conn: &Connection, digest: &[u8; 32]) -> StoreResult<Option<Session>> {

@@ -5,7 +5,7 @@ use oakallow_domain::Timestamp;
 use oakallow_domain::account::{Invite, Membership, Session};
 use oakallow_domain::id::{AccountId, InviteId, OrgId, SessionId};
 use oakallow_domain::org::Account;
-use oakallow_store::{AccountStore, Member, OrgMembership, StoreResult};
+use oakallow_store::{AccountLifecycleStore, AccountStatus, AccountStore, Member, OrgMembership, StoreResult};
 
 use super::HookedStore;
 
@@ -97,5 +97,24 @@ impl AccountStore for HookedStore {
 
     async fn sign_in_failures(&self, subject: &str, since: Timestamp) -> StoreResult<u64> {
         self.inner.sign_in_failures(subject, since).await
+    }
+}
+
+#[async_trait]
+impl AccountLifecycleStore for HookedStore {
+    async fn account_status(&self, account: AccountId) -> StoreResult<Option<AccountStatus>> {
+        self.inner.account_status(account).await
+    }
+
+    async fn disable_account(&self, account: AccountId, now: Timestamp) -> StoreResult<()> {
+        self.inner.disable_account(account, now).await
+    }
+
+    async fn enable_account(&self, account: AccountId) -> StoreResult<()> {
+        self.inner.enable_account(account).await
+    }
+
+    async fn erase_account(&self, account: AccountId, forget: &[String], now: Timestamp) -> StoreResult<()> {
+        self.inner.erase_account(account, forget, now).await
     }
 }

@@ -14,6 +14,7 @@ use oakallow_service::ServiceError;
 use oakallow_service::activity::{ActivityQuery, ChainVerification, ExportQuery};
 use serde::Deserialize;
 
+use super::names::Names;
 use super::text;
 use crate::AppState;
 use crate::dashboard::pages::{ErrorPage, Shell, error_text, org_page, render};
@@ -98,6 +99,8 @@ impl Filters {
 struct Row {
     entry: ActivityEntry,
     at: String,
+    /// Who did it: a member's name, or the actor's label.
+    actor: String,
 }
 
 #[derive(Template)]
@@ -142,10 +145,15 @@ pub(super) async fn page(
         Ok(chain) => chain,
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
+    let names = match Names::load(&state.service, &member).await {
+        Ok(names) => names,
+        Err(error) => return ErrorPage::from_service(&error).into_response(),
+    };
     let (rows, next, error) = match state.service.list_activity(&reader, &filters.query()).await {
         Ok(page) => {
             let next = page.next_cursor.map(|cursor| format!("?{}cursor={}", filters.link(), urlencoding(&cursor)));
-            (page.data.into_iter().map(|entry| Row { at: text::time(entry.record.at), entry }).collect(), next, None)
+            let row = |entry: ActivityEntry| Row { at: text::time(entry.record.at), actor: names.actor(&entry.record.actor), entry };
+            (page.data.into_iter().map(row).collect(), next, None)
         }
         Err(error @ ServiceError::InvalidRequest { .. }) => (Vec::new(), None, Some(error_text(&error))),
         Err(error) => return ErrorPage::from_service(&error).into_response(),

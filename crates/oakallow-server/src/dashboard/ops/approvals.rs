@@ -11,6 +11,7 @@ use oakallow_service::ServiceError;
 use oakallow_service::approvals::{ApprovalQuery, ApprovalView};
 use serde::Deserialize;
 
+use super::names::Names;
 use super::pending::{PendingItem, PendingList, risks};
 use super::{form_member, text};
 use crate::AppState;
@@ -63,15 +64,15 @@ pub(super) async fn queue(
     let loaded = async {
         let pending = PendingList::load(&state.service, &member, visitor.csrf()).await?;
         let page = state.service.list_approvals(&member.approval_reader(), &history).await?;
-        Ok::<_, ServiceError>((pending, page))
+        Ok::<_, ServiceError>((pending, page, Names::load(&state.service, &member).await?))
     };
-    let (pending, page) = match loaded.await {
+    let (pending, page, names) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
     let status = status.map(ApprovalStatus::as_str).unwrap_or_default().to_owned();
     let next = page.next_cursor.map(|cursor| format!("?status={status}&cursor={}", urlencoding(&cursor)));
-    let history = page.data.into_iter().filter(|v| v.status != ApprovalStatus::Pending).map(history_row).collect();
+    let history = page.data.into_iter().filter(|v| v.status != ApprovalStatus::Pending).map(|v| history_row(names.approval(v))).collect();
     let page = QueuePage { shell, org_id: member.org_id().to_string(), pending, history, status, next };
     render(&page, &page.shell)
 }
@@ -111,6 +112,7 @@ pub(super) async fn detail(
     };
     let loaded = async {
         let view = state.service.get_approval(&member.approval_reader(), &id, None).await?;
+        let view = Names::load(&state.service, &member).await?.approval(view);
         let risks = risks(&state.service, &member, [view.tool.as_str()].into()).await?;
         Ok::<_, ServiceError>(PendingItem::new(view, &member, &risks))
     };

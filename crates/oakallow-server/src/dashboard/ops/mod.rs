@@ -6,6 +6,7 @@ mod activity;
 mod approvals;
 mod billing;
 mod live;
+mod names;
 mod pending;
 mod text;
 mod webhooks;

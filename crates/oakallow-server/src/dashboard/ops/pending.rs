@@ -13,6 +13,7 @@ use oakallow_service::manage::Tools;
 use oakallow_service::page::{MAX_LIMIT, PageRequest};
 use oakallow_service::people::OrgMember;
 
+use super::names::Names;
 use super::text;
 
 /// Most approvals shown in the queue (the ones that waited longest).
@@ -76,7 +77,8 @@ impl PendingList {
         views.reverse();
         views.truncate(SHOWN);
         let risks = risks(service, member, views.iter().map(|v| v.tool.as_str()).collect()).await?;
-        let items = views.into_iter().map(|view| PendingItem::new(view, member, &risks)).collect();
+        let names = Names::load(service, member).await?;
+        let items = views.into_iter().map(|view| PendingItem::new(names.approval(view), member, &risks)).collect();
         Ok(Self { org_id: member.org_id().to_string(), csrf, items, total, more })
     }
 

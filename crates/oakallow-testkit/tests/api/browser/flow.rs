@@ -127,7 +127,8 @@ async fn a_person_sets_up_an_org_and_approves_an_agents_call_in_the_browser() {
     browser.click(&format!("#approve-{id}")).await;
     let answer = tokio::time::timeout(Duration::from_secs(60), long_poll).await.expect("the long-poll answers").unwrap();
     assert_eq!((answer["status"].as_str(), answer["note"].as_str()), (Some("approved"), Some("Refund approved by finance")), "{answer}");
-    assert_eq!(answer["decided_by"], "Ada Lovelace");
+    let ada = app.store.account_by_email("ada@example.com").await.unwrap().unwrap().id.to_string();
+    assert_eq!(answer["decided_by"], ada, "recorded by account id; the pages show the name");
     assert_eq!(answer["decisions"][0]["decider"]["kind"], "user", "{answer}");
 
     // The activity shows the steps, and the chain is valid.
@@ -250,7 +251,8 @@ async fn two_levels_need_two_different_people() {
     oakallow_testkit::wait_until("level 2 decided by Lin", WAIT, approved).await;
     let approval = app.expect(StatusCode::OK, reqwest::Method::GET, &format!("/v1/approvals/{id}"), &standard, None).await;
     let deciders: Vec<&str> = approval["decisions"].as_array().unwrap().iter().map(|d| d["decided_by"].as_str().unwrap()).collect();
-    assert_eq!(deciders, ["Ada Lovelace", "Lin Second"], "{approval}");
+    let id_of = async |email: &str| app.store.account_by_email(email).await.unwrap().unwrap().id.to_string();
+    assert_eq!(deciders, [id_of("ada@example.com").await, id_of("lin@example.com").await], "{approval}");
 }
 
 #[tokio::test]

@@ -50,7 +50,12 @@ async fn an_owner_makes_management_keys_that_cannot_make_more_of_their_kind() {
     let (status, _) = app.post("/v1/keys", &management, &json!({"name": "more", "tier": "management"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "a leaked management key cannot mint more of its kind");
     let (_, activity) = app.get("/v1/activity?type=key.created", &management).await;
-    assert_eq!(activity["data"][0]["actor"]["label"], "Ada Lovelace", "the key's creation is recorded as the person: {activity}");
+    let ada = app.store.account_by_email("ada@example.com").await.unwrap().unwrap().id.to_string();
+    let actor = &activity["data"][0]["actor"];
+    assert_eq!((actor["kind"].as_str(), actor["id"].as_str()), (Some("user"), Some(ada.as_str())), "recorded as the person: {activity}");
+    assert_eq!(actor["label"], ada, "by account id, never by name or email (the chain outlives the account)");
+    let page = web.get(&format!("/orgs/{org}/activity"), StatusCode::OK).await;
+    assert!(page.shows("Ada Lovelace <span class=\"muted\">(user)</span>"), "the page shows the member's name: {}", page.body);
 }
 
 #[tokio::test]
