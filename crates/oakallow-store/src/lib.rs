@@ -6,6 +6,7 @@ mod accounts;
 mod billing_records;
 pub mod charges;
 pub mod conformance;
+mod email_codes;
 mod error;
 mod records;
 mod runtime_records;
@@ -27,6 +28,7 @@ pub use billing_records::{
     BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, NewPurchase, OrgVersion, Purchase, Refund, RefundReservation,
     WriteOutcome,
 };
+pub use email_codes::{EmailCode, EmailCodeStore};
 pub use error::{StoreError, StoreResult, exact_i64};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
@@ -38,7 +40,7 @@ pub use runtime_records::{
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
-pub trait Store: AccountStore {
+pub trait Store: AccountStore + EmailCodeStore {
     /// Short backend name for health output (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 
