@@ -8,6 +8,8 @@
 //! the API and the dashboard; and deciding an approval needs the approver group of its level.
 
 mod decide;
+pub mod email_codes;
+pub mod mail;
 pub mod operator;
 pub mod overview;
 pub mod passwords;
