@@ -3,6 +3,7 @@
 
 mod accounts;
 mod builder;
+mod email;
 pub(crate) mod ops;
 mod policy;
 mod policy_browser;
