@@ -41,6 +41,8 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// Dashboard accounts.
     pub accounts: AccountsConfig,
+    /// E-mail over SMTP.
+    pub email: EmailConfig,
 }
 
 /// `[accounts]`.
@@ -214,6 +216,58 @@ impl StripeConfig {
     }
 }
 
+/// `[email]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The SMTP server; empty: e-mail off.
+    pub smtp_url: String,
+    /// The SMTP password, if not in the URL.
+    pub password: String,
+    /// The sender.
+    pub from: String,
+    /// The dashboard's public address, for links.
+    pub dashboard_url: String,
+    /// Minutes a sign-in code works.
+    pub code_minutes: u32,
+    /// Wrong codes before a code is void.
+    pub code_attempts: u32,
+    /// Seconds to hand one message over.
+    pub timeout_seconds: u64,
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // smtp_url may hold the password too: neither is shown.
+        f.debug_struct("EmailConfig").field("from", &self.from).field("dashboard_url", &self.dashboard_url).finish_non_exhaustive()
+    }
+}
+
+impl EmailConfig {
+    /// Refuses settings that could not send (only when e-mail is on).
+    fn check(&self) -> Result<()> {
+        let Some(service) = self.service() else { return Ok(()) };
+        if self.code_minutes == 0 || self.code_attempts == 0 || !(1..=300).contains(&self.timeout_seconds) {
+            bail!("email.code_minutes and email.code_attempts must be at least 1, email.timeout_seconds 1 to 300");
+        }
+        oakallow_service::people::mail::check(&service).map_err(anyhow::Error::msg)
+    }
+
+    /// The service's e-mail settings, `None` when e-mail is off.
+    fn service(&self) -> Option<oakallow_service::config::EmailConfig> {
+        let seconds = std::time::Duration::from_secs;
+        (!self.smtp_url.trim().is_empty()).then(|| oakallow_service::config::EmailConfig {
+            smtp_url: self.smtp_url.trim().to_owned(),
+            password: Some(self.password.clone()).filter(|p| !p.is_empty()),
+            from: self.from.trim().to_owned(),
+            dashboard_url: self.dashboard_url.trim().to_owned(),
+            code_lifetime: seconds(u64::from(self.code_minutes) * 60),
+            code_attempts: self.code_attempts,
+            timeout: seconds(self.timeout_seconds),
+        })
+    }
+}
+
 /// `[sync]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -278,6 +332,7 @@ impl Config {
         service.sync_interval = std::time::Duration::from_millis(self.sync.interval_ms.max(10));
         service.rate_limits = self.rate_limits.service();
         service.accounts = self.accounts.service();
+        service.email = self.email.service();
         service
     }
 }
@@ -344,6 +399,7 @@ impl Config {
         config.webhooks.check()?;
         config.accounts.check()?;
         config.billing.stripe.check()?;
+        config.email.check()?;
         Ok(config)
     }
 }
@@ -458,6 +514,37 @@ mod tests {
         let config = Config::load(Some(&file), env(&[("OAKALLOW_DATABASE_URL_FILE", secret.to_str().unwrap())]), vec![]).unwrap();
         assert_eq!(config.log.format, "json");
         assert_eq!(config.database_url, "postgres://example/db");
+    }
+
+    #[test]
+    fn email_is_off_by_default_and_its_secrets_come_from_files_and_stay_out_of_debug() {
+        assert!(Config::load(None, env(&[]), vec![]).unwrap().service().email.is_none(), "off by default");
+        let dir = tempfile::tempdir().unwrap();
+        let password = dir.path().join("smtp-password");
+        std::fs::write(&password, "smtp-pass-from-file\n").unwrap();
+        let vars = [
+            ("OAKALLOW_EMAIL__SMTP_URL", "smtp://mailer@mail.example:587?tls=required"),
+            ("OAKALLOW_EMAIL__PASSWORD_FILE", password.to_str().unwrap()),
+            ("OAKALLOW_EMAIL__FROM", "oakallow <oak@example.com>"),
+            ("OAKALLOW_EMAIL__DASHBOARD_URL", "https://oak.example.com"),
+        ];
+        let config = Config::load(None, env(&vars), vec![]).unwrap();
+        let email = config.service().email.unwrap();
+        assert_eq!(email.password.as_deref(), Some("smtp-pass-from-file"));
+        assert_eq!(email.code_lifetime, std::time::Duration::from_secs(600), "ten minutes by default");
+        assert!(!format!("{email:?}{:?}", config.email).contains("smtp-pass"), "the password stays out of Debug");
+        let in_url = Config::load(None, env(&[("OAKALLOW_EMAIL__SMTP_URL", "smtp://u:in-url-secret@mail.example")]), vec![]);
+        assert!(in_url.is_err_and(|e| !format!("{e:#}").contains("in-url-secret")), "refused (no from) without repeating the URL");
+        let bad = Config::load(
+            None,
+            env(&[
+                ("OAKALLOW_EMAIL__SMTP_URL", "ftp://mail.example"),
+                ("OAKALLOW_EMAIL__FROM", "a@b.example"),
+                ("OAKALLOW_EMAIL__DASHBOARD_URL", "https://oak.example.com"),
+            ]),
+            vec![],
+        );
+        assert!(bad.is_err(), "not an SMTP URL");
     }
 
     #[test]

@@ -211,14 +211,37 @@ async fn refusals(api: &Api, management: &str, standard: &str, secrets: &mut Sec
     assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// The SMTP password in the URL, and the one that replaces it.
+const SMTP_URL_PASSWORD: &str = "smtp-password-in-the-url";
+const SMTP_PASSWORD: &str = "smtp-password-given-apart";
+
+/// A sign-in code asked for by e-mail (its sending fails: nothing listens on the SMTP port, so
+/// the failure is logged), and a wrong code entered.
+async fn email(base: &str, secrets: &mut Secrets) {
+    secrets.add("the SMTP password in smtp_url", SMTP_URL_PASSWORD);
+    secrets.add("the SMTP password", SMTP_PASSWORD);
+    let web = oakallow_testkit::WebClient::new(base);
+    let asked = web.submit("/sign-in", "/sign-in/email", &[("email", "owner@example.com")], StatusCode::OK).await;
+    assert!(asked.shows("we e-mailed it a sign-in code"), "{}", asked.body);
+    let code = [("email", "owner@example.com"), ("code", "12345678")];
+    web.submit("/sign-in", "/sign-in/code", &code, StatusCode::UNAUTHORIZED).await;
+}
+
 async fn no_secret_in_the_log(database: &[&str], mut secrets: Secrets) {
     let (keys, mut log) = bootstrap(database, &mut secrets);
     let receiver = Receiver::start().await;
+    // A port nothing listens on: bound, noted, and let go.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let smtp_url = format!("smtp://mailer:{SMTP_URL_PASSWORD}@127.0.0.1:{closed}");
     let env = [
         ("OAKALLOW_LOG__FILTER", "trace"),
         ("OAKALLOW_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true"),
         ("OAKALLOW_BILLING__STRIPE__SECRET_KEY", oakallow_testkit::stripe::SECRET_KEY),
         ("OAKALLOW_BILLING__STRIPE__WEBHOOK_SECRET", oakallow_testkit::stripe::WEBHOOK_SECRET),
+        ("OAKALLOW_EMAIL__SMTP_URL", smtp_url.as_str()),
+        ("OAKALLOW_EMAIL__PASSWORD", SMTP_PASSWORD),
+        ("OAKALLOW_EMAIL__FROM", "oakallow <oakallow@example.com>"),
+        ("OAKALLOW_EMAIL__DASHBOARD_URL", "https://oakallow.example.com"),
     ];
     let server = Server::start(database, &env);
     let mut headers = reqwest::header::HeaderMap::new();
@@ -230,6 +253,7 @@ async fn no_secret_in_the_log(database: &[&str], mut secrets: Secrets) {
     runtime(&api, management, &standard, &approver, &receiver, &mut secrets).await;
     refusals(&api, management, &standard, &mut secrets).await;
     stripe(&api, keys["account_id"].as_str().unwrap(), &mut secrets).await;
+    email(&server.base, &mut secrets).await;
     log.extend(apply(&server.base, management));
     let (status, server_log) = server.stop_with_log();
     assert!(status.success(), "a clean exit on SIGTERM");

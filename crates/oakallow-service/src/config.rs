@@ -25,6 +25,9 @@ pub struct ServiceConfig {
     /// Buying credit through Stripe Checkout; `None`: purchases are hidden and
     /// `POST /webhooks/stripe` answers 404.
     pub stripe: Option<StripeConfig>,
+    /// Sending e-mail (invitations, sign-in codes) over SMTP; `None`: nothing is e-mailed and
+    /// the pages offer no e-mail options.
+    pub email: Option<EmailConfig>,
 }
 
 /// Stripe Checkout for buying credit packages.
@@ -150,6 +153,46 @@ impl Default for ServiceConfig {
             rate_limits: RateLimitConfig::default(),
             accounts: AccountsConfig::default(),
             stripe: None,
+            email: None,
         }
+    }
+}
+
+/// E-mail over SMTP.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    /// The SMTP server, as lettre reads it: `smtp://host:587?tls=required` (STARTTLS),
+    /// `smtps://host:465` (TLS), `smtp://host:25` (plain, for a relay on loopback), with
+    /// `user:password@` if the server wants them.
+    pub smtp_url: String,
+    /// The SMTP password, if not in the URL (it then replaces the URL's).
+    pub password: Option<String>,
+    /// The sender, `oakallow <oakallow@example.com>` or a bare address.
+    pub from: String,
+    /// The dashboard's public address (`https://oakallow.example.com`), for the links in e-mails:
+    /// never taken from a request's `Host`, which whoever asks for a sign-in code chooses.
+    pub dashboard_url: String,
+    /// How long an e-mailed sign-in code (and its link) works.
+    pub code_lifetime: Duration,
+    /// Wrong codes entered before an e-mailed code is void.
+    pub code_attempts: u32,
+    /// How long one message may take to hand to the SMTP server (connecting included).
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold the SMTP password: only its scheme, host and port are shown.
+        let server = url::Url::parse(&self.smtp_url)
+            .map(|u| format!("{}://{}:{}", u.scheme(), u.host_str().unwrap_or(""), u.port().map_or(String::new(), |p| p.to_string())))
+            .unwrap_or_else(|_| "(unparsable)".into());
+        f.debug_struct("EmailConfig")
+            .field("server", &server)
+            .field("from", &self.from)
+            .field("dashboard_url", &self.dashboard_url)
+            .field("code_lifetime", &self.code_lifetime)
+            .field("code_attempts", &self.code_attempts)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }

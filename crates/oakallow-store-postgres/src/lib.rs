@@ -20,6 +20,7 @@ mod approvals;
 mod billing;
 mod chain;
 mod credits;
+mod email_codes;
 mod error;
 mod migrate;
 mod notify;

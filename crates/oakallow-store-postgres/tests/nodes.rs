@@ -12,9 +12,10 @@ use oakallow_domain::org::{Account, Org};
 use oakallow_store::{AccountStore, BatchItem, RuntimeWrite, Store};
 use oakallow_store_postgres::PostgresStore;
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 31] = [
     "accounts",
     "purchases",
+    "email_codes",
     "orgs",
     "api_keys",
     "categories",
@@ -45,8 +46,10 @@ const TABLES: [&str; 30] = [
     "schema_migrations",
 ];
 
-/// SQL that takes a database back to before version 6 (accounts; versions 9, 8 and 7 undone first), to upgrade it again.
-const BEFORE_ACCOUNTS: [&str; 16] = [
+/// SQL that takes a database back to before version 6 (accounts; versions 10, 9, 8 and 7 undone first), to upgrade it again.
+const BEFORE_ACCOUNTS: [&str; 18] = [
+    "DROP TABLE email_codes",
+    "DELETE FROM schema_migrations WHERE version = 10",
     "ALTER TABLE accounts DROP COLUMN disabled_at",
     "ALTER TABLE accounts DROP COLUMN deleted_at",
     "DELETE FROM schema_migrations WHERE version = 9",
@@ -94,7 +97,7 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
     }
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(third.pool()).await.unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9], "each migration is recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "each migration is recorded once");
     for store in [&first, &second, &third] {
         store.ping().await.unwrap();
     }

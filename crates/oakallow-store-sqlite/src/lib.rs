@@ -8,6 +8,7 @@ mod approvals;
 mod billing;
 mod conn;
 mod credits;
+mod email_codes;
 mod migrate;
 mod people;
 mod policy;

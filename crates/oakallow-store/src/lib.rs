@@ -6,6 +6,7 @@ mod accounts;
 mod billing_records;
 pub mod charges;
 pub mod conformance;
+mod email_codes;
 mod error;
 mod lifecycle;
 mod records;
@@ -28,6 +29,7 @@ pub use billing_records::{
     BatchItem, Change, ChangeSink, Charge, CreditState, LedgerRow, NewCredit, NewPurchase, OrgVersion, Purchase, Refund, RefundReservation,
     WriteOutcome,
 };
+pub use email_codes::{EmailCode, EmailCodeStore};
 pub use error::{StoreError, StoreResult, exact_i64};
 pub use lifecycle::{AccountLifecycleStore, AccountStatus, ERASED_NAME, erased_email};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
@@ -40,7 +42,7 @@ pub use runtime_records::{
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
-pub trait Store: AccountStore + AccountLifecycleStore {
+pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore {
     /// Short backend name for health output (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

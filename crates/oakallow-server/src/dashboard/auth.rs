@@ -20,7 +20,7 @@ pub(crate) struct Next {
     next: Option<String>,
 }
 
-fn safe_next(next: Option<&str>) -> String {
+pub(super) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("/").to_owned()
 }
 
@@ -31,6 +31,8 @@ struct SignInPage {
     next: String,
     email: String,
     error: Option<String>,
+    /// Whether "E-mail me a sign-in code" is offered (e-mail is configured).
+    email_codes: bool,
 }
 
 #[derive(Template)]
@@ -57,7 +59,7 @@ struct InviteSummary {
 /// The CSRF token the sign-in and sign-up forms carry: the session's, if the browser is signed
 /// in already (that is what [`CheckedForm`] will expect), else the pre-sign-in cookie's (made,
 /// with its `Set-Cookie`, if the browser has none).
-fn form_token(state: &AppState, headers: &HeaderMap, visitor: Option<&Visitor>) -> (String, Option<HeaderValue>) {
+pub(super) fn form_token(state: &AppState, headers: &HeaderMap, visitor: Option<&Visitor>) -> (String, Option<HeaderValue>) {
     if let Some(visitor) = visitor {
         return (visitor.csrf(), None);
     }
@@ -75,7 +77,7 @@ fn pre_session(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderV
     (value, Some(header))
 }
 
-fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+pub(super) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -91,7 +93,8 @@ pub(crate) async fn sign_in_page(
 ) -> Response {
     let (token, set) = form_token(&state, &headers, visitor.as_ref());
     let shell = Shell::bare("Sign in", token, &headers);
-    let page = SignInPage { next: safe_next(next.next.as_deref()), email: String::new(), error: None, shell };
+    let email_codes = state.service.email_enabled();
+    let page = SignInPage { next: safe_next(next.next.as_deref()), email: String::new(), error: None, shell, email_codes };
     with_cookie(render(&page, &page.shell), set)
 }
 
@@ -111,7 +114,7 @@ pub(crate) async fn sign_in(State(state): State<AppState>, form: CheckedForm) ->
             };
             let (token, set) = form_token(&state, &form.headers, form.visitor.as_ref());
             let shell = Shell::bare("Sign in", token, &form.headers);
-            let page = SignInPage { next, email, error: Some(message), shell };
+            let page = SignInPage { next, email, error: Some(message), shell, email_codes: state.service.email_enabled() };
             let mut response = with_cookie(render(&page, &page.shell), set);
             *response.status_mut() = status;
             if status == StatusCode::TOO_MANY_REQUESTS {
@@ -123,7 +126,7 @@ pub(crate) async fn sign_in(State(state): State<AppState>, form: CheckedForm) ->
 }
 
 /// Ends the session the browser came with (if any), sets the new one, and redirects.
-async fn signed_in(state: &AppState, form: &CheckedForm, session: NewSession, next: &str) -> Response {
+pub(super) async fn signed_in(state: &AppState, form: &CheckedForm, session: NewSession, next: &str) -> Response {
     if let Some(previous) = &form.visitor {
         let _ = state.service.sign_out(&previous.signed_in).await;
     }

@@ -6,6 +6,7 @@
 
 mod auth;
 mod builder;
+mod email_sign_in;
 mod home;
 mod ops;
 pub(crate) mod pages;
@@ -27,6 +28,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
+        .route("/sign-in/email", post(email_sign_in::request_code))
+        .route("/sign-in/code", post(email_sign_in::sign_in_with_code))
+        .route("/sign-in/email/{secret}", get(email_sign_in::link_page).post(email_sign_in::sign_in_with_link))
         .route("/sign-up", get(auth::sign_up_page).post(auth::sign_up))
         .route("/sign-out", post(auth::sign_out))
         .route("/invites/{secret}", get(auth::invite_page).post(auth::accept_invite))

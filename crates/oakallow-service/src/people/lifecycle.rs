@@ -94,7 +94,7 @@ impl Service {
         for &org in &paid_for {
             revoked_keys += self.revoke_every_key(org).await?;
         }
-        let forget = [throttle_subject(&format!("email:{}", account.email))];
+        let forget = ["email", "code-request"].map(|kind| throttle_subject(&format!("{kind}:{}", account.email)));
         self.store.erase_account(account.id, &forget, self.clock.now()).await?;
         tracing::info!(account = %account.id, orgs = paid_for.len(), revoked_keys, "account deleted");
         Ok(DeletedAccount { id: account.id, orgs: paid_for, revoked_keys })

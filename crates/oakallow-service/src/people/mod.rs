@@ -8,7 +8,9 @@
 //! the API and the dashboard; and deciding an approval needs the approver group of its level.
 
 mod decide;
+pub mod email_codes;
 pub mod lifecycle;
+pub mod mail;
 pub mod operator;
 pub mod overview;
 pub mod passwords;

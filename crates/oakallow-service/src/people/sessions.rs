@@ -128,16 +128,21 @@ impl Service {
         };
         let matches = passwords::verify(password.to_owned(), stored).await?;
         match account {
-            Some(account) if matches => {
-                let operator = self.store.operator().await? == Some(account.id);
-                let session = self.open_session(account).await?;
-                Ok(NewSession { operator, ..session })
-            }
+            Some(account) if matches => self.first_factor_passed(account).await,
             _ => {
                 self.record_attempt(&subjects, self.clock.now()).await?;
                 Err(ServiceError::Unauthenticated)
             }
         }
+    }
+
+    /// The account proved who it is (a password, an e-mailed code or link): its new session.
+    /// Every way of signing in ends here, so a step that must follow the first factor (a
+    /// second factor, say) has one place to go.
+    pub(super) async fn first_factor_passed(&self, account: Account) -> ServiceResult<NewSession> {
+        let operator = self.store.operator().await? == Some(account.id);
+        let session = self.open_session(account).await?;
+        Ok(NewSession { operator, ..session })
     }
 
     async fn open_session(&self, account: Account) -> ServiceResult<NewSession> {
@@ -213,7 +218,7 @@ impl Service {
     }
 
     /// Refuses (429) a subject that has used up its attempts in the last minute.
-    async fn admit_attempt(&self, subject: &str, limit: Option<u32>) -> ServiceResult<()> {
+    pub(super) async fn admit_attempt(&self, subject: &str, limit: Option<u32>) -> ServiceResult<()> {
         let limit = limit.unwrap_or(self.config.accounts.sign_in_attempts_per_minute);
         if limit == 0 {
             return Ok(());
@@ -225,7 +230,7 @@ impl Service {
         Ok(())
     }
 
-    async fn record_attempt(&self, subjects: &[String], now: Timestamp) -> ServiceResult<()> {
+    pub(super) async fn record_attempt(&self, subjects: &[String], now: Timestamp) -> ServiceResult<()> {
         let subjects: Vec<String> = subjects.iter().map(|subject| throttle_subject(subject)).collect();
         Ok(self.store.record_sign_in_failure(&subjects, now, now.plus_seconds(-3600)).await?)
     }

@@ -81,8 +81,9 @@ impl AccountLifecycleStore for PostgresStore {
         .execute(&mut *tx)
         .await
         .map_err(map_error)?;
-        for sql in ["DELETE FROM sessions WHERE account_id = $1", "DELETE FROM memberships WHERE account_id = $1"] {
-            sqlx::query(sql).bind(&id).execute(&mut *tx).await.map_err(map_error)?;
+        let owned = ["sessions", "memberships", "email_codes"].map(|table| format!("DELETE FROM {table} WHERE account_id = $1"));
+        for sql in owned {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&id).execute(&mut *tx).await.map_err(map_error)?;
         }
         sqlx::query("DELETE FROM sign_in_failures WHERE subject = ANY($1)").bind(forget).execute(&mut *tx).await.map_err(map_error)?;
         // Decisions recorded under the account's name before decisions were recorded by id.

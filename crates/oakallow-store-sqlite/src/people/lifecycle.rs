@@ -81,6 +81,7 @@ fn erase(conn: &mut Connection, account: AccountId, forget: &[String], now: Time
     .map_err(map_error)?;
     tx.execute("DELETE FROM sessions WHERE account_id = ?1", [&id]).map_err(map_error)?;
     tx.execute("DELETE FROM memberships WHERE account_id = ?1", [&id]).map_err(map_error)?;
+    tx.execute("DELETE FROM email_codes WHERE account_id = ?1", [&id]).map_err(map_error)?;
     for subject in forget {
         tx.execute("DELETE FROM sign_in_failures WHERE subject = ?1", [subject]).map_err(map_error)?;
     }

@@ -38,7 +38,8 @@ macro_rules! conformance_tests {
             usage_when_billing_is_off, concurrent_charges_are_exact, purchases_are_credited_once, concurrent_purchases_are_exact, refunds_take_unspent_credit_back_once, approvals_are_charged_once, versions_and_revocations,
             accounts_have_names_and_passwords, operator_is_claimed_once, sessions_are_found_listed_and_revoked,
             memberships_list_change_and_remove, invites_work_once, sign_in_failures_are_counted_in_their_window,
-            disabled_accounts_cannot_sign_in, erased_accounts_keep_no_personal_data);
+            disabled_accounts_cannot_sign_in, erased_accounts_keep_no_personal_data,
+            email_codes_work_once, email_codes_are_spent_once_under_a_race);
     };
     (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
         $crate::conformance_tests!(@case $make; $attrs; $case);
@@ -54,6 +55,7 @@ macro_rules! conformance_tests {
 }
 
 mod billing;
+mod email_codes;
 mod lifecycle;
 mod people;
 mod runtime;
@@ -61,6 +63,7 @@ mod runtime;
 /// Every case, by name.
 pub mod cases {
     pub use super::billing::*;
+    pub use super::email_codes::*;
     pub use super::lifecycle::*;
     pub use super::people::*;
     pub use super::runtime::*;

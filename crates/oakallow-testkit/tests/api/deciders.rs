@@ -46,7 +46,9 @@ async fn one_approver_key_cannot_decide_both_levels_postgres() {
 
 /// SQL that takes the database back to before deciders were stored (schema version 3, so the
 /// later migrations are undone too).
-const BEFORE_DECIDERS: [&str; 21] = [
+const BEFORE_DECIDERS: [&str; 23] = [
+    "DROP TABLE email_codes",
+    "DELETE FROM schema_migrations WHERE version = 10",
     "ALTER TABLE accounts DROP COLUMN disabled_at",
     "ALTER TABLE accounts DROP COLUMN deleted_at",
     "DELETE FROM schema_migrations WHERE version = 9",

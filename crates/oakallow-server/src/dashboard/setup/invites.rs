@@ -1,5 +1,6 @@
 //! Invitations, on the team page: an owner or admin makes a single-use link for a role and
-//! approver groups, shown once on the answer page; open invitations can be withdrawn.
+//! approver groups, shown once on the answer page and, when e-mail is configured and an address
+//! is given, e-mailed to it (the address is not stored); open invitations can be withdrawn.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -7,7 +8,7 @@ use axum::response::Response;
 use axum::routing::post;
 use oakallow_domain::account::Role;
 
-use super::team::{approver_levels, team_page};
+use super::team::{InviteMail, approver_levels, team_page};
 use super::{base_url, form_member};
 use crate::AppState;
 use crate::dashboard::pages::after;
@@ -26,17 +27,29 @@ async fn create(State(state): State<AppState>, Path(org): Path<String>, form: Ch
         Ok(found) => found,
         Err(response) => return response,
     };
-    let to = format!("/orgs/{org}/team");
     let Some(role) = form.fields.get("role").and_then(Role::parse) else {
-        return redirect_with(&state, &form.headers, &to, false, "Choose a role: member, admin or owner.");
+        return redirect_with(&state, &form.headers, &format!("/orgs/{org}/team"), false, "Choose a role: member, admin or owner.");
     };
-    match state.service.invite(&member, role, approver_levels(&form.fields)).await {
-        Ok(created) => {
-            let link = format!("{}/invites/{}", base_url(&form.headers), created.secret.expose());
-            team_page(&state, &member, shell, Some(link)).await
-        }
-        Err(error) => after(&state, &form.headers, &to, Err::<(), _>(error), ""),
+    let to = form.fields.get("email").map(str::trim).filter(|e| !e.is_empty() && state.service.email_enabled());
+    if let Some(address) = to
+        && oakallow_service::bootstrap::normalize_email(address).is_err()
+    {
+        return redirect_with(&state, &form.headers, &format!("/orgs/{org}/team"), false, "That e-mail address is not valid.");
     }
+    let created = match state.service.invite(&member, role, approver_levels(&form.fields)).await {
+        Ok(created) => created,
+        Err(error) => return after(&state, &form.headers, &format!("/orgs/{org}/team"), Err::<(), _>(error), ""),
+    };
+    let mail = match to {
+        Some(address) => Some(match state.service.email_invite(&member, &created, address).await {
+            Ok(Ok(())) => InviteMail { sent: true, message: format!("The link was e-mailed to {address}.") },
+            Ok(Err(failed)) => InviteMail { sent: false, message: format!("Not e-mailed: {failed}. Copy the link and send it yourself.") },
+            Err(error) => InviteMail { sent: false, message: format!("Not e-mailed: {}.", crate::dashboard::pages::error_text(&error)) },
+        }),
+        None => None,
+    };
+    let link = format!("{}/invites/{}", base_url(&form.headers), created.secret.expose());
+    team_page(&state, &member, shell, Some(link), mail).await
 }
 
 /// `POST /orgs/{org}/team/invites/{id}/withdraw`: the link stops working.

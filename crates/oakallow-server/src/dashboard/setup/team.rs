@@ -73,6 +73,19 @@ struct TeamPage {
     invites: Option<Vec<InviteRow>>,
     /// A link just made, shown this once.
     invite_link: Option<String>,
+    /// What became of e-mailing that link, if it was e-mailed.
+    invite_mail: Option<InviteMail>,
+    /// Whether invitations can be e-mailed (e-mail is configured).
+    email_invites: bool,
+}
+
+/// What became of e-mailing an invitation link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct InviteMail {
+    /// Whether the mail server took it.
+    pub(super) sent: bool,
+    /// What the inviter is told.
+    pub(super) message: String,
 }
 
 /// The roles `viewer` may give: owners any, admins up to admin, members none.
@@ -98,7 +111,13 @@ fn member_row(viewer: &OrgMember, account: Account, membership: &Membership) -> 
 }
 
 /// The team page for `member`, with an invitation link made just now, if any.
-pub(super) async fn team_page(state: &AppState, member: &OrgMember, shell: Shell, invite_link: Option<String>) -> Response {
+pub(super) async fn team_page(
+    state: &AppState,
+    member: &OrgMember,
+    shell: Shell,
+    invite_link: Option<String>,
+    invite_mail: Option<InviteMail>,
+) -> Response {
     let members = match state.service.team(member).await {
         Ok(members) => members.into_iter().map(|m| member_row(member, m.account, &m.membership)).collect(),
         Err(error) => return refused(&error),
@@ -112,14 +131,16 @@ pub(super) async fn team_page(state: &AppState, member: &OrgMember, shell: Shell
         None
     };
     let grantable = grantable(member.role()).into_iter().map(Role::as_str).collect();
-    let page = TeamPage { shell, org_id: member.org_id().to_string(), members, grantable, invites, invite_link };
+    let email_invites = state.service.email_enabled();
+    let org_id = member.org_id().to_string();
+    let page = TeamPage { shell, org_id, members, grantable, invites, invite_link, invite_mail, email_invites };
     render(&page, &page.shell)
 }
 
 /// `GET /orgs/{org}/team`.
 async fn page(State(state): State<AppState>, visitor: Visitor, headers: HeaderMap, Path(org): Path<String>) -> Response {
     match org_page(&state, &visitor, &org, "team", "Team", &headers).await {
-        Ok((member, shell)) => team_page(&state, &member, shell, None).await,
+        Ok((member, shell)) => team_page(&state, &member, shell, None, None).await,
         Err(response) => response,
     }
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod builder;
 mod deletion;
+mod email;
 pub(crate) mod ops;
 mod policy;
 mod policy_browser;
