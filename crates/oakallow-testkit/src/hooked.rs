@@ -7,6 +7,7 @@
 //! verification or database probe ([`StoreHooks::walks`] and [`StoreHooks::pings`] count them).
 
 mod people;
+mod second_factors;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

@@ -10,6 +10,7 @@ mod home;
 mod ops;
 pub(crate) mod pages;
 mod policy;
+mod second_factor;
 mod setup;
 pub(crate) mod web;
 
@@ -34,6 +35,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/account", get(home::account))
         .route("/account/password", post(home::change_password))
         .route("/account/sessions/{id}/revoke", post(home::revoke_session))
+        .merge(second_factor::routes())
         .route("/orgs/new", get(home::new_org_page).post(home::create_org))
         .route("/orgs/{org}/", get(home::overview))
         .merge(setup::routes())

@@ -10,6 +10,7 @@ use oakallow_domain::id::{AccountId, SessionId};
 use oakallow_domain::org::Account;
 use oakallow_domain::secret::sha256;
 
+use super::sign_in_step::SignInStep;
 use super::{BrowserSecret, SignedIn, passwords};
 use crate::Service;
 use crate::billing::free_credit;
@@ -106,8 +107,9 @@ impl Service {
     }
 
     /// Signs in with email and password: a new session (its id is always new, so a session id
-    /// planted before sign-in is worthless). Wrong email and wrong password answer the same 401.
-    pub async fn sign_in(&self, email: &str, password: &str, address: &str) -> ServiceResult<NewSession> {
+    /// planted before sign-in is worthless), or, for an account with a second factor, the step
+    /// that asks for it. Wrong email and wrong password answer the same 401.
+    pub async fn sign_in(&self, email: &str, password: &str, address: &str) -> ServiceResult<SignInStep> {
         let email = email.trim().to_lowercase();
         let subjects = [format!("email:{email}"), format!("address:{address}")];
         for subject in &subjects {
@@ -120,11 +122,7 @@ impl Service {
         };
         let matches = passwords::verify(password.to_owned(), stored).await?;
         match account {
-            Some(account) if matches => {
-                let operator = self.store.operator().await? == Some(account.id);
-                let session = self.open_session(account).await?;
-                Ok(NewSession { operator, ..session })
-            }
+            Some(account) if matches => self.first_factor_passed(account).await,
             _ => {
                 self.record_attempt(&subjects, self.clock.now()).await?;
                 Err(ServiceError::Unauthenticated)
@@ -132,7 +130,7 @@ impl Service {
         }
     }
 
-    async fn open_session(&self, account: Account) -> ServiceResult<NewSession> {
+    pub(super) async fn open_session(&self, account: Account) -> ServiceResult<NewSession> {
         let secret = BrowserSecret::generate()?;
         let now = self.clock.now();
         let lifetime = i64::try_from(self.config.accounts.session_lifetime.as_secs()).unwrap_or(i64::MAX);
@@ -201,7 +199,7 @@ impl Service {
     }
 
     /// Refuses (429) a subject that has used up its attempts in the last minute.
-    async fn admit_attempt(&self, subject: &str, limit: Option<u32>) -> ServiceResult<()> {
+    pub(super) async fn admit_attempt(&self, subject: &str, limit: Option<u32>) -> ServiceResult<()> {
         let limit = limit.unwrap_or(self.config.accounts.sign_in_attempts_per_minute);
         if limit == 0 {
             return Ok(());
@@ -213,7 +211,7 @@ impl Service {
         Ok(())
     }
 
-    async fn record_attempt(&self, subjects: &[String], now: Timestamp) -> ServiceResult<()> {
+    pub(super) async fn record_attempt(&self, subjects: &[String], now: Timestamp) -> ServiceResult<()> {
         Ok(self.store.record_sign_in_failure(subjects, now, now.plus_seconds(-3600)).await?)
     }
 }

@@ -6,6 +6,7 @@ mod builder;
 pub(crate) mod ops;
 mod policy;
 mod policy_browser;
+mod second_factor;
 mod setup;
 
 use oakallow_testkit::{Backend, TestApp, TestOptions, WebClient};
