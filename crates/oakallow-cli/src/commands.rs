@@ -199,7 +199,7 @@ async fn set_password(config: &Config, email: &str) -> Result<()> {
     Ok(())
 }
 
-/// `oakallow admin accounts list | show`: a table for people, `--json` for scripts.
+/// `oakallow admin accounts list | show | reset-second-factor`: text for people, `--json` for scripts.
 async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
     match command {
         AccountsCommand::List { database, json } => {
@@ -251,6 +251,19 @@ async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
             for org in &details.orgs {
                 println!("  {}  {:<6}  {}", org.org_id, org.role, org.name);
             }
+        }
+        AccountsCommand::ResetSecondFactor { email, database, json } => {
+            let config = load_config(file, database_overrides(&database))?;
+            let (account, removed) = with_service(&config, |service| async move { service.reset_second_factor(&email).await }).await?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "account_id": account.to_string(), "second_factor_removed": removed, "sessions_revoked": true })
+                );
+                return Ok(());
+            }
+            let what = if removed { "second factor and recovery codes removed" } else { "it had no second factor" };
+            println!("account {account}: {what}; its sessions are signed out");
         }
         AccountsCommand::Disable { email, database, json } => switch_account(file, email, &database, json, true).await?,
         AccountsCommand::Enable { email, database, json } => switch_account(file, email, &database, json, false).await?,

@@ -59,6 +59,8 @@ pub struct AccountsConfig {
     pub invite_days: u32,
     /// Always mark cookies `Secure`.
     pub secure_cookies: bool,
+    /// Seconds a verified second factor covers deciding approvals of critical-risk tools.
+    pub step_up_seconds: u32,
 }
 
 impl AccountsConfig {
@@ -79,6 +81,7 @@ impl AccountsConfig {
             sign_in_attempts_per_minute: self.sign_in_attempts_per_minute,
             invite_lifetime: std::time::Duration::from_secs(u64::from(self.invite_days.max(1)) * 24 * 3600),
             secure_cookies: self.secure_cookies,
+            step_up: std::time::Duration::from_secs(u64::from(self.step_up_seconds)),
         }
     }
 }

@@ -232,6 +232,19 @@ enum AccountsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Removes an account's second factor (its authenticator app and recovery codes), for someone
+    /// who lost both, and signs the account out everywhere; it signs in with its password alone
+    /// until it sets up a new one.
+    ResetSecondFactor {
+        /// The account's email.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> std::process::ExitCode {

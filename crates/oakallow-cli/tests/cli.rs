@@ -234,3 +234,37 @@ fn admin_accounts_list_and_show_in_both_output_modes() {
         "an unknown account is an error"
     );
 }
+
+#[test]
+fn admin_accounts_reset_second_factor_removes_it_and_signs_the_account_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database = ["--data-dir", data.to_str().unwrap()];
+    let keys = bootstrap(&database, "lost@example.com");
+    let account = keys["account_id"].as_str().unwrap();
+    let db = rusqlite::Connection::open(data.join("oakallow.db")).unwrap();
+    db.execute_batch(&format!(
+        "INSERT INTO totp_factors (account_id, secret, created_at, activated_at, last_step) VALUES ('{account}', x'00', 1, 1, 1);
+         INSERT INTO recovery_codes (account_id, digest, created_at) VALUES ('{account}', x'01', 1), ('{account}', x'02', 1);
+         INSERT INTO sessions (id, digest, account_id, created_at, expires_at) VALUES ('ses_1', x'03', '{account}', 1, 9000000000000000);"
+    ))
+    .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["admin", "accounts", "reset-second-factor"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&database);
+        let output = oakallow(&all);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let answer: Value = serde_json::from_str(&run(&["--email", "LOST@example.com", "--json"])).unwrap();
+    assert_eq!(answer, serde_json::json!({ "account_id": account, "second_factor_removed": true, "sessions_revoked": true }));
+    let count = |sql: &str| db.query_row(sql, [], |row| row.get::<_, i64>(0)).unwrap();
+    assert_eq!(count("SELECT count(*) FROM totp_factors") + count("SELECT count(*) FROM recovery_codes"), 0);
+    assert_eq!(count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL"), 0, "signed out everywhere");
+    let text = run(&["--email", "lost@example.com"]);
+    assert_eq!(text, format!("account {account}: it had no second factor; its sessions are signed out\n"));
+    let mut missing = vec!["admin", "accounts", "reset-second-factor", "--email", "nobody@example.com"];
+    missing.extend_from_slice(&database);
+    assert!(!oakallow(&missing).status.success(), "an unknown account is an error");
+}

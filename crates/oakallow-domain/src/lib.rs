@@ -19,6 +19,7 @@ pub mod secret;
 pub mod stripe;
 pub mod token;
 pub mod token_scope;
+pub mod totp;
 pub mod webhook;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};

@@ -89,6 +89,9 @@ pub struct AccountsConfig {
     /// Mark dashboard cookies `Secure` on every answer (set it when serving over TLS directly;
     /// behind a proxy, `X-Forwarded-Proto: https` does it per request).
     pub secure_cookies: bool,
+    /// How long a verified second factor lets its session decide approvals of critical-risk
+    /// tools; after that, deciding one asks for the second factor again.
+    pub step_up: Duration,
 }
 
 impl Default for AccountsConfig {
@@ -99,6 +102,7 @@ impl Default for AccountsConfig {
             sign_in_attempts_per_minute: 5,
             invite_lifetime: Duration::from_secs(7 * 24 * 3600),
             secure_cookies: false,
+            step_up: Duration::from_secs(300),
         }
     }
 }

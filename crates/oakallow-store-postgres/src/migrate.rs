@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../migrations/0008_purchases.sql")),
     (9, include_str!("../migrations/0009_account_lifecycle.sql")),
     (10, include_str!("../migrations/0010_email_codes.sql")),
+    (11, include_str!("../migrations/0011_second_factors.sql")),
 ];
 
 /// The advisory lock key that serializes migrations (the bytes of `oakallow`). It is

@@ -12,7 +12,7 @@ use oakallow_domain::org::{Account, Org};
 use oakallow_store::{AccountStore, BatchItem, RuntimeWrite, Store};
 use oakallow_store_postgres::PostgresStore;
 
-const TABLES: [&str; 31] = [
+const TABLES: [&str; 36] = [
     "accounts",
     "purchases",
     "email_codes",
@@ -43,11 +43,22 @@ const TABLES: [&str; 31] = [
     "memberships",
     "invites",
     "sign_in_failures",
+    "totp_factors",
+    "recovery_codes",
+    "pending_sign_ins",
+    "session_second_factors",
+    "org_second_factor_policy",
     "schema_migrations",
 ];
 
-/// SQL that takes a database back to before version 6 (accounts; versions 10, 9, 8 and 7 undone first), to upgrade it again.
-const BEFORE_ACCOUNTS: [&str; 18] = [
+/// SQL that takes a database back to before version 6 (accounts; versions 11 to 7 undone first), to upgrade it again.
+const BEFORE_ACCOUNTS: [&str; 24] = [
+    "DROP TABLE org_second_factor_policy",
+    "DROP TABLE session_second_factors",
+    "DROP TABLE pending_sign_ins",
+    "DROP TABLE recovery_codes",
+    "DROP TABLE totp_factors",
+    "DELETE FROM schema_migrations WHERE version = 11",
     "DROP TABLE email_codes",
     "DELETE FROM schema_migrations WHERE version = 10",
     "ALTER TABLE accounts DROP COLUMN disabled_at",
@@ -97,7 +108,7 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
     }
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(third.pool()).await.unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10], "each migration is recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11], "each migration is recorded once");
     for store in [&first, &second, &third] {
         store.ping().await.unwrap();
     }

@@ -15,6 +15,7 @@ mod policy;
 mod rows;
 mod runtime;
 mod runtime_rows;
+mod second_factors;
 mod tokens;
 mod webhooks;
 

@@ -11,6 +11,7 @@ mod error;
 mod lifecycle;
 mod records;
 mod runtime_records;
+mod second_factors;
 
 use std::sync::Arc;
 
@@ -38,11 +39,12 @@ pub use runtime_records::{
     DeliveryFilter, DeliveryLease, DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox, StoredSigningKey,
     TokenRecord, WebhookEvent,
 };
+pub use second_factors::{PendingSignIn, SecondFactorStore, TotpFactor};
 
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
-pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore {
+pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore + SecondFactorStore {
     /// Short backend name for health output (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

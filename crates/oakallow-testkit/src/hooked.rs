@@ -8,6 +8,7 @@
 
 mod email_codes;
 mod people;
+mod second_factors;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

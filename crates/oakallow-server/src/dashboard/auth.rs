@@ -8,6 +8,7 @@ use oakallow_domain::secret::random_bytes;
 use oakallow_service::ServiceError;
 use oakallow_service::config::SignUpMode;
 use oakallow_service::people::sessions::{NewSession, SignUp, pre_session_csrf_token};
+use oakallow_service::people::sign_in_step::SignInStep;
 use serde::Deserialize;
 
 use super::pages::{ErrorPage, Shell, error_text, render};
@@ -17,10 +18,10 @@ use crate::AppState;
 /// `?next=` of the sign-in page: where to go after signing in (a path on this site only).
 #[derive(Debug, Deserialize)]
 pub(crate) struct Next {
-    next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
-pub(super) fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("/").to_owned()
 }
 
@@ -59,7 +60,7 @@ struct InviteSummary {
 /// The CSRF token the sign-in and sign-up forms carry: the session's, if the browser is signed
 /// in already (that is what [`CheckedForm`] will expect), else the pre-sign-in cookie's (made,
 /// with its `Set-Cookie`, if the browser has none).
-pub(super) fn form_token(state: &AppState, headers: &HeaderMap, visitor: Option<&Visitor>) -> (String, Option<HeaderValue>) {
+pub(crate) fn form_token(state: &AppState, headers: &HeaderMap, visitor: Option<&Visitor>) -> (String, Option<HeaderValue>) {
     if let Some(visitor) = visitor {
         return (visitor.csrf(), None);
     }
@@ -77,7 +78,7 @@ fn pre_session(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderV
     (value, Some(header))
 }
 
-pub(super) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
+pub(crate) fn with_cookie(mut response: Response, cookie: Option<HeaderValue>) -> Response {
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -103,7 +104,8 @@ pub(crate) async fn sign_in(State(state): State<AppState>, form: CheckedForm) ->
     let email = form.fields.get("email").unwrap_or("").to_owned();
     let next = safe_next(form.fields.get("next"));
     match state.service.sign_in(&email, form.fields.raw("password"), &form.address).await {
-        Ok(session) => signed_in(&state, &form, session, &next).await,
+        Ok(SignInStep::Done(session)) => signed_in(&state, &form, session, &next).await,
+        Ok(SignInStep::SecondFactor(pending)) => super::second_factor::ask_for_code(&state, &form.headers, pending.expose(), &next),
         Err(error) => {
             let (status, message) = match &error {
                 ServiceError::Unauthenticated => (StatusCode::UNAUTHORIZED, "That email and password do not match an account.".to_owned()),
@@ -126,7 +128,7 @@ pub(crate) async fn sign_in(State(state): State<AppState>, form: CheckedForm) ->
 }
 
 /// Ends the session the browser came with (if any), sets the new one, and redirects.
-pub(super) async fn signed_in(state: &AppState, form: &CheckedForm, session: NewSession, next: &str) -> Response {
+pub(crate) async fn signed_in(state: &AppState, form: &CheckedForm, session: NewSession, next: &str) -> Response {
     if let Some(previous) = &form.visitor {
         let _ = state.service.sign_out(&previous.signed_in).await;
     }

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use oakallow_service::ServiceError;
+use oakallow_service::people::sign_in_step::SignInStep;
 
 use super::auth::{form_token, safe_next, signed_in, with_cookie};
 use super::pages::{ErrorPage, Shell, render};
@@ -62,7 +63,10 @@ pub(crate) async fn request_code(State(state): State<AppState>, form: CheckedFor
 pub(crate) async fn sign_in_with_code(State(state): State<AppState>, form: CheckedForm) -> Response {
     let (email, code) = (form.fields.get("email").unwrap_or(""), form.fields.raw("code"));
     let (status, error) = match state.service.sign_in_with_code(email, code, &form.address).await {
-        Ok(session) => return signed_in(&state, &form, session, &safe_next(form.fields.get("next"))).await,
+        Ok(SignInStep::Done(session)) => return signed_in(&state, &form, session, &safe_next(form.fields.get("next"))).await,
+        Ok(SignInStep::SecondFactor(pending)) => {
+            return super::second_factor::ask_for_code(&state, &form.headers, pending.expose(), &safe_next(form.fields.get("next")));
+        }
         Err(ServiceError::Unauthenticated) => (
             StatusCode::UNAUTHORIZED,
             Some("That code is not right, or it was used, replaced or has expired. Ask for a new one if needed.".to_owned()),
@@ -95,7 +99,8 @@ pub(crate) async fn link_page(
 /// `POST /sign-in/email/{secret}`: signs in with the link (spending its code).
 pub(crate) async fn sign_in_with_link(State(state): State<AppState>, Path(secret): Path<String>, form: CheckedForm) -> Response {
     match state.service.sign_in_with_link(&secret).await {
-        Ok(session) => signed_in(&state, &form, session, "/").await,
+        Ok(SignInStep::Done(session)) => signed_in(&state, &form, session, "/").await,
+        Ok(SignInStep::SecondFactor(pending)) => super::second_factor::ask_for_code(&state, &form.headers, pending.expose(), "/"),
         Err(ServiceError::Unauthenticated) => {
             ErrorPage::new(StatusCode::NOT_FOUND, "This sign-in link was used, replaced by a newer one, or has expired.").into_response()
         }

@@ -1,5 +1,5 @@
 //! The way in: `/` sends each visitor where they belong; the org switcher; new orgs; the
-//! overview; the visitor's own account (password, sessions).
+//! overview; the visitor's own account (password, second factor, sessions).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use oakallow_domain::account::Session;
 use oakallow_service::people::overview::Overview;
+use oakallow_service::people::second_factor::SecondFactorStatus;
 use serde::Deserialize;
 
 use super::pages::{ErrorPage, Shell, after, org_page, render};
@@ -98,18 +99,28 @@ struct AccountPage {
     email: String,
     sessions: Vec<Session>,
     current: String,
+    factor: SecondFactorStatus,
+    /// The enrolment's QR code (a `data:` URL), while one waits.
+    qr: String,
 }
 
 /// `GET /account`.
 pub(crate) async fn account(State(state): State<AppState>, visitor: Visitor, headers: HeaderMap) -> Response {
-    let sessions = match state.service.sessions(&visitor.signed_in).await {
-        Ok(sessions) => sessions,
+    let loaded = async {
+        Ok::<_, oakallow_service::ServiceError>((
+            state.service.sessions(&visitor.signed_in).await?,
+            state.service.second_factor_status(&visitor.signed_in).await?,
+        ))
+    };
+    let (sessions, factor) = match loaded.await {
+        Ok(loaded) => loaded,
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
+    let qr = factor.enrolling.as_ref().map(|e| super::second_factor::qr_data_url(&e.uri)).unwrap_or_default();
     let mut shell = Shell::bare("Your account", visitor.csrf(), &headers);
     shell.account = Some(visitor.signed_in.account.name.clone());
-    let page =
-        AccountPage { shell, email: visitor.signed_in.account.email.clone(), sessions, current: visitor.signed_in.session_id.to_string() };
+    let email = visitor.signed_in.account.email.clone();
+    let page = AccountPage { shell, email, sessions, current: visitor.signed_in.session_id.to_string(), factor, qr };
     render(&page, &page.shell)
 }
 

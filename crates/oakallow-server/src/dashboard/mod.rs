@@ -11,6 +11,7 @@ mod home;
 mod ops;
 pub(crate) mod pages;
 mod policy;
+mod second_factor;
 mod setup;
 pub(crate) mod web;
 
@@ -39,6 +40,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/account/password", post(home::change_password))
         .route("/account/sessions/{id}/revoke", post(home::revoke_session))
         .route("/account/delete", post(home::delete_account))
+        .merge(second_factor::routes())
         .route("/orgs/new", get(home::new_org_page).post(home::create_org))
         .route("/orgs/{org}/", get(home::overview))
         .merge(setup::routes())

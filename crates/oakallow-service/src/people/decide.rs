@@ -24,6 +24,10 @@ impl Service {
         note: Option<String>,
     ) -> ServiceResult<ApprovalView> {
         let id = oakallow_domain::id::ApprovalId::parse(id).ok_or(ServiceError::NotFound { what: "approval" })?;
+        let approval = self.store.approval(member.org_id(), id).await?.ok_or(ServiceError::NotFound { what: "approval" })?;
+        if member.approver().may_decide(approval.level) {
+            self.second_factor_gate(member, &approval.tool).await?;
+        }
         let note = note.filter(|n| !n.trim().is_empty());
         check_text("note", note.as_deref())?;
         let by = member.account.id.to_string();

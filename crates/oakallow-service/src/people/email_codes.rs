@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use super::BrowserSecret;
 use super::mail::{dashboard_url, send};
-use super::sessions::NewSession;
+use super::sign_in_step::SignInStep;
 use crate::Service;
 use crate::config::EmailConfig;
 use crate::error::{ServiceError, ServiceResult};
@@ -89,9 +89,9 @@ impl Service {
         Ok(())
     }
 
-    /// Signs in with the e-mail and the code sent to it: a new session, exactly as a password
-    /// sign-in makes one. Wrong e-mail, wrong, spent, void or expired code all answer 401.
-    pub async fn sign_in_with_code(&self, email: &str, code: &str, address: &str) -> ServiceResult<NewSession> {
+    /// Signs in with the e-mail and the code sent to it: a new session (or the second step, for
+    /// an account with a second factor), exactly as a password sign-in. Wrong e-mail, wrong, spent, void or expired code all answer 401.
+    pub async fn sign_in_with_code(&self, email: &str, code: &str, address: &str) -> ServiceResult<SignInStep> {
         let max_wrong = self.email()?.code_attempts;
         let email = email.trim().to_lowercase();
         let subjects = [format!("email:{email}"), format!("address:{address}")];
@@ -117,7 +117,7 @@ impl Service {
 
     /// Signs in with the link of an e-mailed code (which spends the code too); 401 if it was
     /// used, replaced, voided or has expired.
-    pub async fn sign_in_with_link(&self, secret: &str) -> ServiceResult<NewSession> {
+    pub async fn sign_in_with_link(&self, secret: &str) -> ServiceResult<SignInStep> {
         let max_wrong = self.email()?.code_attempts;
         let spent = self.store.spend_email_link(&secret_digest(secret), self.clock.now(), max_wrong).await?;
         let account = match spent {

@@ -14,7 +14,9 @@ pub mod mail;
 pub mod operator;
 pub mod overview;
 pub mod passwords;
+pub mod second_factor;
 pub mod sessions;
+pub mod sign_in_step;
 pub mod team;
 
 use std::fmt;
@@ -85,6 +87,8 @@ pub struct OrgMember {
     pub account: Account,
     /// Its place in the org.
     pub membership: Membership,
+    /// The session it acts through (for the step-up check of its second factor).
+    pub session_id: SessionId,
 }
 
 impl OrgMember {

@@ -10,6 +10,7 @@ use oakallow_domain::id::{AccountId, SessionId};
 use oakallow_domain::org::Account;
 use oakallow_domain::secret::sha256;
 
+use super::sign_in_step::SignInStep;
 use super::{BrowserSecret, SignedIn, passwords};
 use crate::Service;
 use crate::billing::free_credit;
@@ -114,8 +115,9 @@ impl Service {
     }
 
     /// Signs in with email and password: a new session (its id is always new, so a session id
-    /// planted before sign-in is worthless). Wrong email and wrong password answer the same 401.
-    pub async fn sign_in(&self, email: &str, password: &str, address: &str) -> ServiceResult<NewSession> {
+    /// planted before sign-in is worthless), or, for an account with a second factor, the step
+    /// that asks for it. Wrong email and wrong password answer the same 401.
+    pub async fn sign_in(&self, email: &str, password: &str, address: &str) -> ServiceResult<SignInStep> {
         let email = email.trim().to_lowercase();
         let subjects = [format!("email:{email}"), format!("address:{address}")];
         for subject in &subjects {
@@ -136,16 +138,7 @@ impl Service {
         }
     }
 
-    /// The account proved who it is (a password, an e-mailed code or link): its new session.
-    /// Every way of signing in ends here, so a step that must follow the first factor (a
-    /// second factor, say) has one place to go.
-    pub(super) async fn first_factor_passed(&self, account: Account) -> ServiceResult<NewSession> {
-        let operator = self.store.operator().await? == Some(account.id);
-        let session = self.open_session(account).await?;
-        Ok(NewSession { operator, ..session })
-    }
-
-    async fn open_session(&self, account: Account) -> ServiceResult<NewSession> {
+    pub(super) async fn open_session(&self, account: Account) -> ServiceResult<NewSession> {
         let secret = BrowserSecret::generate()?;
         let now = self.clock.now();
         let lifetime = i64::try_from(self.config.accounts.session_lifetime.as_secs()).unwrap_or(i64::MAX);

@@ -39,7 +39,7 @@ impl Service {
         let org_id = OrgId::parse(org).ok_or(not_found("org"))?;
         let membership = self.store.membership(org_id, who.account.id).await?.ok_or(not_found("org"))?;
         let org = self.org_runtime(org_id).await?.org.clone();
-        Ok(OrgMember { org, account: who.account.clone(), membership })
+        Ok(OrgMember { org, account: who.account.clone(), membership, session_id: who.session_id })
     }
 
     /// A new org owned by the signed-in account (its owner, approving both levels).

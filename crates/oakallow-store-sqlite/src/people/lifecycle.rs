@@ -79,9 +79,11 @@ fn erase(conn: &mut Connection, account: AccountId, forget: &[String], now: Time
         params![id, erased_email(account), ERASED_NAME, now.micros()],
     )
     .map_err(map_error)?;
-    tx.execute("DELETE FROM sessions WHERE account_id = ?1", [&id]).map_err(map_error)?;
-    tx.execute("DELETE FROM memberships WHERE account_id = ?1", [&id]).map_err(map_error)?;
-    tx.execute("DELETE FROM email_codes WHERE account_id = ?1", [&id]).map_err(map_error)?;
+    tx.execute("DELETE FROM session_second_factors WHERE session_id IN (SELECT id FROM sessions WHERE account_id = ?1)", [&id])
+        .map_err(map_error)?;
+    for table in ["sessions", "memberships", "email_codes", "totp_factors", "recovery_codes", "pending_sign_ins"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE account_id = ?1"), [&id]).map_err(map_error)?;
+    }
     for subject in forget {
         tx.execute("DELETE FROM sign_in_failures WHERE subject = ?1", [subject]).map_err(map_error)?;
     }

@@ -39,7 +39,8 @@ macro_rules! conformance_tests {
             accounts_have_names_and_passwords, operator_is_claimed_once, sessions_are_found_listed_and_revoked,
             memberships_list_change_and_remove, invites_work_once, sign_in_failures_are_counted_in_their_window,
             disabled_accounts_cannot_sign_in, erased_accounts_keep_no_personal_data,
-            email_codes_work_once, email_codes_are_spent_once_under_a_race);
+            email_codes_work_once, email_codes_are_spent_once_under_a_race,
+            totp_steps_are_used_once_and_removal_is_whole, recovery_codes_work_once, pending_sign_ins_finish_once_and_settings_round_trip);
     };
     (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
         $crate::conformance_tests!(@case $make; $attrs; $case);
@@ -59,6 +60,7 @@ mod email_codes;
 mod lifecycle;
 mod people;
 mod runtime;
+mod second_factors;
 
 /// Every case, by name.
 pub mod cases {
@@ -67,6 +69,7 @@ pub mod cases {
     pub use super::lifecycle::*;
     pub use super::people::*;
     pub use super::runtime::*;
+    pub use super::second_factors::*;
     pub use super::{
         accounts_and_orgs, activity_queries, concurrent_runtime_commits, keys, org_isolation, policy_activity_joins_chain,
         policy_constraints, policy_round_trip, policy_version_conflict, runtime_chain,

@@ -46,7 +46,13 @@ async fn one_approver_key_cannot_decide_both_levels_postgres() {
 
 /// SQL that takes the database back to before deciders were stored (schema version 3, so the
 /// later migrations are undone too).
-const BEFORE_DECIDERS: [&str; 23] = [
+const BEFORE_DECIDERS: [&str; 29] = [
+    "DROP TABLE org_second_factor_policy",
+    "DROP TABLE session_second_factors",
+    "DROP TABLE pending_sign_ins",
+    "DROP TABLE recovery_codes",
+    "DROP TABLE totp_factors",
+    "DELETE FROM schema_migrations WHERE version = 11",
     "DROP TABLE email_codes",
     "DELETE FROM schema_migrations WHERE version = 10",
     "ALTER TABLE accounts DROP COLUMN disabled_at",

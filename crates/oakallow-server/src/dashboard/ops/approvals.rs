@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Response};
 use oakallow_domain::approval::{ApprovalStatus, Verdict};
 use oakallow_service::ServiceError;
 use oakallow_service::approvals::{ApprovalQuery, ApprovalView};
+use oakallow_service::people::second_factor::STEP_UP_REQUIRED;
 use serde::Deserialize;
 
 use super::names::Names;
 use super::pending::{PendingItem, PendingList, risks};
 use super::{form_member, text};
 use crate::AppState;
-use crate::dashboard::pages::{ErrorPage, Shell, after, org_page, redirect_with, render};
+use crate::dashboard::pages::{ErrorPage, Shell, after, error_text, org_page, redirect_with, render};
 use crate::dashboard::web::{CheckedForm, Visitor, urlencoding};
 
 /// History rows per page.
@@ -44,6 +45,8 @@ struct QueuePage {
     history: Vec<HistoryRow>,
     status: String,
     next: Option<String>,
+    /// The org requires a second factor of approvers and the visitor, an approver, has none.
+    needs_second_factor: bool,
 }
 
 /// `GET /orgs/{org}/approvals`.
@@ -64,16 +67,17 @@ pub(super) async fn queue(
     let loaded = async {
         let pending = PendingList::load(&state.service, &member, visitor.csrf()).await?;
         let page = state.service.list_approvals(&member.approval_reader(), &history).await?;
-        Ok::<_, ServiceError>((pending, page, Names::load(&state.service, &member).await?))
+        let blocked = state.service.blocked_without_second_factor(&member).await?;
+        Ok::<_, ServiceError>((pending, page, Names::load(&state.service, &member).await?, blocked))
     };
-    let (pending, page, names) = match loaded.await {
+    let (pending, page, names, needs_second_factor) = match loaded.await {
         Ok(loaded) => loaded,
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
     let status = status.map(ApprovalStatus::as_str).unwrap_or_default().to_owned();
     let next = page.next_cursor.map(|cursor| format!("?status={status}&cursor={}", urlencoding(&cursor)));
     let history = page.data.into_iter().filter(|v| v.status != ApprovalStatus::Pending).map(|v| history_row(names.approval(v))).collect();
-    let page = QueuePage { shell, org_id: member.org_id().to_string(), pending, history, status, next };
+    let page = QueuePage { shell, org_id: member.org_id().to_string(), pending, history, status, next, needs_second_factor };
     render(&page, &page.shell)
 }
 
@@ -141,8 +145,20 @@ pub(super) async fn decide(State(state): State<AppState>, Path((org, id)): Path<
     };
     let note = form.fields.get("note").map(str::to_owned);
     let queue = format!("/orgs/{}/approvals", member.org_id());
+    let step_up =
+        StepUp { org_id: member.org_id().to_string(), id: id.clone(), decision: verdict.as_str(), note: note.clone().unwrap_or_default() };
+    if let Some(code) = form.fields.get("code").filter(|c| !c.trim().is_empty()) {
+        let Some(visitor) = &form.visitor else { return ErrorPage::not_found().into_response() };
+        if let Err(error) = state.service.step_up(&visitor.signed_in, code).await {
+            return match error {
+                ServiceError::InvalidRequest { .. } | ServiceError::RateLimited { .. } => step_up.page(&form, Some(error_text(&error))),
+                other => ErrorPage::from_service(&other).into_response(),
+            };
+        }
+    }
     match state.service.decide_as_member(&member, &id, verdict, note).await {
         Ok(view) => redirect_with(&state, &form.headers, &queue, true, &decided(&view, verdict)),
+        Err(ServiceError::ForbiddenRole { required }) if required == STEP_UP_REQUIRED => step_up.page(&form, None),
         Err(error @ (ServiceError::ForbiddenRole { .. } | ServiceError::NotFound { .. })) => {
             ErrorPage::from_service(&error).into_response()
         }
@@ -156,5 +172,35 @@ fn decided(view: &ApprovalView, verdict: Verdict) -> String {
         format!("{}: level {} approved; it now waits for level {}.", view.reference, view.level.saturating_sub(1), view.level)
     } else {
         format!("{} {}.", view.reference, verdict.as_str())
+    }
+}
+
+/// The step-up form: the decision as it was sent, waiting for a fresh second-factor code.
+struct StepUp {
+    org_id: String,
+    id: String,
+    decision: &'static str,
+    note: String,
+}
+
+#[derive(Template)]
+#[template(path = "ops_step_up_page.html")]
+struct StepUpPage<'a> {
+    shell: Shell,
+    form: &'a StepUp,
+    csrf: String,
+    error: Option<String>,
+}
+
+impl StepUp {
+    /// 403 with the form: the decision needs the second factor again (the step-up window ran out).
+    fn page(&self, form: &CheckedForm, error: Option<String>) -> Response {
+        let Some(visitor) = &form.visitor else { return ErrorPage::not_found().into_response() };
+        let mut shell = Shell::bare("Confirm with your second factor", visitor.csrf(), &form.headers);
+        shell.account = Some(visitor.signed_in.account.name.clone());
+        let page = StepUpPage { shell, form: self, csrf: visitor.csrf(), error };
+        let mut response = render(&page, &page.shell);
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        response
     }
 }

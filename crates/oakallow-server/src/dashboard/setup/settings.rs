@@ -1,14 +1,15 @@
 //! `/orgs/{org}/settings`: the org's name, default approval timeout, personal-data redaction
 //! and token signing. Owners and admins change them through the same `update_org` as
 //! `PATCH /v1/org`, sending only the fields they changed (so a concurrent change to another
-//! field is kept); members read them.
+//! field is kept); members read them. The switch "second factor required for approvers" is its
+//! own form, kept by the second-factor store.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use oakallow_domain::org::Org;
 use serde_json::{Map, Value};
 
@@ -19,7 +20,7 @@ use crate::dashboard::web::{CheckedForm, Fields, Visitor};
 
 /// The settings routes.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/orgs/{org}/settings", get(page).post(save))
+    Router::new().route("/orgs/{org}/settings", get(page).post(save)).route("/orgs/{org}/settings/second-factor", post(save_second_factor))
 }
 
 #[derive(Template)]
@@ -27,6 +28,8 @@ pub(super) fn routes() -> Router<AppState> {
 struct SettingsPage {
     shell: Shell,
     org: Org,
+    /// Whether the org requires a second factor of everyone who approves.
+    second_factor_required: bool,
 }
 
 /// `GET /orgs/{org}/settings`.
@@ -35,7 +38,11 @@ async fn page(State(state): State<AppState>, visitor: Visitor, headers: HeaderMa
         Ok(found) => found,
         Err(response) => return response,
     };
-    let page = SettingsPage { shell, org: member.org };
+    let second_factor_required = match state.service.second_factor_required(&member).await {
+        Ok(required) => required,
+        Err(error) => return refused(&error),
+    };
+    let page = SettingsPage { shell, org: member.org, second_factor_required };
     render(&page, &page.shell)
 }
 
@@ -82,4 +89,17 @@ async fn save(State(state): State<AppState>, Path(org): Path<String>, form: Chec
     }
     let result = state.service.update_org(&caller, patch).await;
     after(&state, &form.headers, &to, result, "Settings saved.")
+}
+
+/// `POST /orgs/{org}/settings/second-factor`: turns "second factor required for approvers" on or
+/// off (owners and admins).
+async fn save_second_factor(State(state): State<AppState>, Path(org): Path<String>, form: CheckedForm) -> Response {
+    let member = match form_member(&state, &form, &org, "settings", "Settings").await {
+        Ok((member, _)) => member,
+        Err(response) => return response,
+    };
+    let required = form.fields.checked("second_factor_required");
+    let result = state.service.set_second_factor_required(&member, required).await;
+    let done = if required { "Approvers now need a second factor to decide." } else { "Approvers no longer need a second factor." };
+    after(&state, &form.headers, &format!("/orgs/{org}/settings"), result, done)
 }

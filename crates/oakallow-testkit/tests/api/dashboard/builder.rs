@@ -221,7 +221,7 @@ async fn starting_from_the_current_policy_shows_it_unchanged_and_as_a_link() {
 
 /// A new account that joins `org` as a plain member, signed in.
 async fn member_of(app: &TestApp, org: &str) -> WebClient {
-    let ada = app.service.sign_in("ada@example.com", PASSWORD, "127.0.0.1").await.unwrap();
+    let ada = app.service.sign_in("ada@example.com", PASSWORD, "127.0.0.1").await.unwrap().session().unwrap();
     let owner = app.service.member(&ada.signed_in, org).await.unwrap();
     let invite = app.service.invite(&owner, Role::Member, ApproverLevels::default()).await.unwrap();
     let web = WebClient::new(&app.base);

@@ -8,6 +8,7 @@ mod email;
 pub(crate) mod ops;
 mod policy;
 mod policy_browser;
+mod second_factor;
 mod setup;
 
 use oakallow_testkit::{Backend, TestApp, TestOptions, WebClient};
