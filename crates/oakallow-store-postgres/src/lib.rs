@@ -23,6 +23,7 @@ mod credits;
 mod error;
 mod migrate;
 mod notify;
+mod passkeys;
 mod people;
 mod policy;
 mod rows;

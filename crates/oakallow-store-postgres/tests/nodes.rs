@@ -12,8 +12,10 @@ use oakallow_domain::org::{Account, Org};
 use oakallow_store::{AccountStore, BatchItem, RuntimeWrite, Store};
 use oakallow_store_postgres::PostgresStore;
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 32] = [
     "accounts",
+    "passkeys",
+    "passkey_ceremonies",
     "purchases",
     "orgs",
     "api_keys",
@@ -45,8 +47,11 @@ const TABLES: [&str; 30] = [
     "schema_migrations",
 ];
 
-/// SQL that takes a database back to before version 6 (accounts; versions 8 and 7 undone first), to upgrade it again.
-const BEFORE_ACCOUNTS: [&str; 13] = [
+/// SQL that takes a database back to before version 6 (accounts; versions 12, 8 and 7 undone first), to upgrade it again.
+const BEFORE_ACCOUNTS: [&str; 16] = [
+    "DROP TABLE passkey_ceremonies",
+    "DROP TABLE passkeys",
+    "DELETE FROM schema_migrations WHERE version = 12",
     "DROP TABLE purchases",
     "DELETE FROM schema_migrations WHERE version = 8",
     "DROP INDEX webhook_deliveries_org_due",
@@ -91,7 +96,7 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
     }
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(third.pool()).await.unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8], "each migration is recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 12], "each migration is recorded once");
     for store in [&first, &second, &third] {
         store.ping().await.unwrap();
     }

@@ -9,6 +9,7 @@ mod billing;
 mod conn;
 mod credits;
 mod migrate;
+mod passkeys;
 mod people;
 mod policy;
 mod rows;

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_accounts.sql")),
     (7, include_str!("../migrations/0007_delivery_claims.sql")),
     (8, include_str!("../migrations/0008_purchases.sql")),
+    (12, include_str!("../migrations/0012_passkeys.sql")),
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.

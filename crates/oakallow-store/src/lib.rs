@@ -7,6 +7,7 @@ mod billing_records;
 pub mod charges;
 pub mod conformance;
 mod error;
+mod passkeys;
 mod records;
 mod runtime_records;
 
@@ -28,6 +29,7 @@ pub use billing_records::{
     WriteOutcome,
 };
 pub use error::{StoreError, StoreResult, exact_i64};
+pub use passkeys::{CeremonyKind, PasskeyCeremony, PasskeyStore, StoredPasskey};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
     ApprovalFilter, ApprovalTransition, AttemptResult, ClaimLimit, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt,
@@ -38,7 +40,7 @@ pub use runtime_records::{
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
-pub trait Store: AccountStore {
+pub trait Store: AccountStore + PasskeyStore {
     /// Short backend name for health output (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -6,6 +6,7 @@
 //! [`StoreHooks::hold_next_walk`] and [`StoreHooks::hold_next_ping`] park the next chain
 //! verification or database probe ([`StoreHooks::walks`] and [`StoreHooks::pings`] count them).
 
+mod passkeys;
 mod people;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

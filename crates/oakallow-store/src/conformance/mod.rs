@@ -37,7 +37,8 @@ macro_rules! conformance_tests {
             charges_stop_at_zero, only_written_entries_are_paid, spending_order_and_expiry, set_balance_exactly,
             usage_when_billing_is_off, concurrent_charges_are_exact, purchases_are_credited_once, concurrent_purchases_are_exact, refunds_take_unspent_credit_back_once, approvals_are_charged_once, versions_and_revocations,
             accounts_have_names_and_passwords, operator_is_claimed_once, sessions_are_found_listed_and_revoked,
-            memberships_list_change_and_remove, invites_work_once, sign_in_failures_are_counted_in_their_window);
+            memberships_list_change_and_remove, invites_work_once, sign_in_failures_are_counted_in_their_window,
+            passkeys_are_kept_per_account, passkey_ceremonies_are_single_use);
     };
     (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
         $crate::conformance_tests!(@case $make; $attrs; $case);
@@ -53,12 +54,14 @@ macro_rules! conformance_tests {
 }
 
 mod billing;
+mod passkeys;
 mod people;
 mod runtime;
 
 /// Every case, by name.
 pub mod cases {
     pub use super::billing::*;
+    pub use super::passkeys::*;
     pub use super::people::*;
     pub use super::runtime::*;
     pub use super::{

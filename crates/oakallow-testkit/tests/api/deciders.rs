@@ -46,7 +46,10 @@ async fn one_approver_key_cannot_decide_both_levels_postgres() {
 
 /// SQL that takes the database back to before deciders were stored (schema version 3, so the
 /// later migrations are undone too).
-const BEFORE_DECIDERS: [&str; 18] = [
+const BEFORE_DECIDERS: [&str; 21] = [
+    "DROP TABLE passkey_ceremonies",
+    "DROP TABLE passkeys",
+    "DELETE FROM schema_migrations WHERE version = 12",
     "DROP TABLE purchases",
     "DELETE FROM schema_migrations WHERE version = 8",
     "DROP INDEX webhook_deliveries_org_due",
