@@ -57,6 +57,8 @@ pub struct AccountsConfig {
     pub invite_days: u32,
     /// Always mark cookies `Secure`.
     pub secure_cookies: bool,
+    /// Where people reach the dashboard (the passkeys' relying party).
+    pub public_url: String,
 }
 
 impl AccountsConfig {
@@ -64,6 +66,9 @@ impl AccountsConfig {
     fn check(&self) -> Result<()> {
         if oakallow_service::config::SignUpMode::parse(&self.sign_up).is_none() {
             bail!("accounts.sign_up must be open, invite or closed, not {:?}", self.sign_up);
+        }
+        if let Err(error) = oakallow_service::people::passkeys::public_url(&self.public_url) {
+            bail!("accounts.public_url: {error}");
         }
         Ok(())
     }
@@ -77,6 +82,9 @@ impl AccountsConfig {
             sign_in_attempts_per_minute: self.sign_in_attempts_per_minute,
             invite_lifetime: std::time::Duration::from_secs(u64::from(self.invite_days.max(1)) * 24 * 3600),
             secure_cookies: self.secure_cookies,
+            // Checked when the configuration was loaded.
+            public_url: oakallow_service::people::passkeys::public_url(&self.public_url)
+                .unwrap_or_else(|_| oakallow_service::config::AccountsConfig::default().public_url),
         }
     }
 }
@@ -517,6 +525,16 @@ mod tests {
         assert_eq!(config.service().accounts.sign_up, oakallow_service::config::SignUpMode::Open);
         let refused = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__SIGN_UP", "everyone")]), vec![]);
         assert!(refused.is_err_and(|e| format!("{e:#}").contains("accounts.sign_up")));
+    }
+
+    #[test]
+    fn the_public_url_must_be_a_host_name_passkeys_can_use() {
+        let config = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__PUBLIC_URL", "https://oak.example.com")]), vec![]).unwrap();
+        assert_eq!(config.service().accounts.public_url.as_str(), "https://oak.example.com/");
+        for bad in ["http://127.0.0.1:8080", "https://[::1]/", "not a url", "mailto:ops@example.com"] {
+            let refused = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__PUBLIC_URL", bad)]), vec![]);
+            assert!(refused.is_err_and(|e| format!("{e:#}").contains("accounts.public_url")), "{bad} is refused");
+        }
     }
 
     #[test]

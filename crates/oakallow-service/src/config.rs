@@ -86,7 +86,14 @@ pub struct AccountsConfig {
     /// Mark dashboard cookies `Secure` on every answer (set it when serving over TLS directly;
     /// behind a proxy, `X-Forwarded-Proto: https` does it per request).
     pub secure_cookies: bool,
+    /// Where people reach the dashboard (`https://oakallow.example.com`): passkeys are bound to
+    /// its host name (the WebAuthn relying party id; never an IP address) and only work on pages
+    /// of exactly this origin.
+    pub public_url: url::Url,
 }
+
+/// The default public address of the dashboard.
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
 
 impl Default for AccountsConfig {
     fn default() -> Self {
@@ -96,6 +103,7 @@ impl Default for AccountsConfig {
             sign_in_attempts_per_minute: 5,
             invite_lifetime: Duration::from_secs(7 * 24 * 3600),
             secure_cookies: false,
+            public_url: url::Url::parse(DEFAULT_PUBLIC_URL).expect("the default public URL parses"),
         }
     }
 }

@@ -20,7 +20,7 @@ pub(crate) struct Next {
     next: Option<String>,
 }
 
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).unwrap_or("/").to_owned()
 }
 
@@ -123,7 +123,7 @@ pub(crate) async fn sign_in(State(state): State<AppState>, form: CheckedForm) ->
 }
 
 /// Ends the session the browser came with (if any), sets the new one, and redirects.
-async fn signed_in(state: &AppState, form: &CheckedForm, session: NewSession, next: &str) -> Response {
+pub(crate) async fn signed_in(state: &AppState, form: &CheckedForm, session: NewSession, next: &str) -> Response {
     if let Some(previous) = &form.visitor {
         let _ = state.service.sign_out(&previous.signed_in).await;
     }
@@ -260,4 +260,19 @@ pub(crate) async fn accept_invite(State(state): State<AppState>, Path(secret): P
         }
         Err(_) => ErrorPage::new(StatusCode::NOT_FOUND, "This invitation link was used, withdrawn or has expired.").into_response(),
     }
+}
+
+/// The sign-in page again after a refused sign-in of another kind (a passkey, say): `message`,
+/// with `status`, and the email and `next` the form carried.
+pub(crate) fn sign_in_refused(state: &AppState, form: &CheckedForm, status: StatusCode, message: String) -> Response {
+    let (token, set) = form_token(state, &form.headers, form.visitor.as_ref());
+    let shell = Shell::bare("Sign in", token, &form.headers);
+    let email = form.fields.get("email").unwrap_or("").to_owned();
+    let page = SignInPage { next: safe_next(form.fields.get("next")), email, error: Some(message), shell };
+    let mut response = with_cookie(render(&page, &page.shell), set);
+    *response.status_mut() = status;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
+    response
 }

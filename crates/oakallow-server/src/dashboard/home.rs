@@ -1,5 +1,5 @@
 //! The way in: `/` sends each visitor where they belong; the org switcher; new orgs; the
-//! overview; the visitor's own account (password, sessions).
+//! overview; the visitor's own account (password, passkeys, sessions).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use oakallow_domain::account::Session;
 use oakallow_service::people::overview::Overview;
+use oakallow_service::people::passkeys::PasskeyView;
 use serde::Deserialize;
 
 use super::pages::{ErrorPage, Shell, after, org_page, render};
@@ -98,6 +99,7 @@ struct AccountPage {
     email: String,
     sessions: Vec<Session>,
     current: String,
+    passkeys: Vec<PasskeyView>,
 }
 
 /// `GET /account`.
@@ -106,10 +108,14 @@ pub(crate) async fn account(State(state): State<AppState>, visitor: Visitor, hea
         Ok(sessions) => sessions,
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
+    let passkeys = match state.service.passkeys(&visitor.signed_in).await {
+        Ok(passkeys) => passkeys,
+        Err(error) => return ErrorPage::from_service(&error).into_response(),
+    };
     let mut shell = Shell::bare("Your account", visitor.csrf(), &headers);
     shell.account = Some(visitor.signed_in.account.name.clone());
-    let page =
-        AccountPage { shell, email: visitor.signed_in.account.email.clone(), sessions, current: visitor.signed_in.session_id.to_string() };
+    let (email, current) = (visitor.signed_in.account.email.clone(), visitor.signed_in.session_id.to_string());
+    let page = AccountPage { shell, email, sessions, current, passkeys };
     render(&page, &page.shell)
 }
 

@@ -9,6 +9,7 @@ mod builder;
 mod home;
 mod ops;
 pub(crate) mod pages;
+mod passkeys;
 mod policy;
 mod setup;
 pub(crate) mod web;
@@ -26,6 +27,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(home::root))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
+        .route("/assets/passkeys.js", get(passkeys_script))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-up", get(auth::sign_up_page).post(auth::sign_up))
         .route("/sign-out", post(auth::sign_out))
@@ -40,6 +42,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(policy::routes())
         .merge(ops::routes())
         .merge(builder::routes())
+        .merge(passkeys::routes())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -58,4 +61,8 @@ async fn stylesheet() -> Response {
 
 async fn script() -> Response {
     asset(include_str!("../../assets/app.js"), "text/javascript; charset=utf-8")
+}
+
+async fn passkeys_script() -> Response {
+    asset(include_str!("../../assets/passkeys.js"), "text/javascript; charset=utf-8")
 }

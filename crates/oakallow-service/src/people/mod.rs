@@ -10,6 +10,7 @@
 mod decide;
 pub mod operator;
 pub mod overview;
+pub mod passkeys;
 pub mod passwords;
 pub mod sessions;
 pub mod team;

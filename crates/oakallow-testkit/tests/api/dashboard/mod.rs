@@ -4,6 +4,7 @@
 mod accounts;
 mod builder;
 pub(crate) mod ops;
+mod passkeys;
 mod policy;
 mod policy_browser;
 mod setup;
