@@ -61,6 +61,8 @@ pub struct AccountsConfig {
     pub secure_cookies: bool,
     /// Seconds a verified second factor covers deciding approvals of critical-risk tools.
     pub step_up_seconds: u32,
+    /// Where people reach the dashboard (the passkeys' relying party).
+    pub public_url: String,
 }
 
 impl AccountsConfig {
@@ -68,6 +70,9 @@ impl AccountsConfig {
     fn check(&self) -> Result<()> {
         if oakallow_service::config::SignUpMode::parse(&self.sign_up).is_none() {
             bail!("accounts.sign_up must be open, invite or closed, not {:?}", self.sign_up);
+        }
+        if let Err(error) = oakallow_service::people::passkeys::public_url(&self.public_url) {
+            bail!("accounts.public_url: {error}");
         }
         Ok(())
     }
@@ -82,6 +87,9 @@ impl AccountsConfig {
             invite_lifetime: std::time::Duration::from_secs(u64::from(self.invite_days.max(1)) * 24 * 3600),
             secure_cookies: self.secure_cookies,
             step_up: std::time::Duration::from_secs(u64::from(self.step_up_seconds)),
+            // Checked when the configuration was loaded.
+            public_url: oakallow_service::people::passkeys::public_url(&self.public_url)
+                .unwrap_or_else(|_| oakallow_service::config::AccountsConfig::default().public_url),
         }
     }
 }
@@ -607,6 +615,16 @@ mod tests {
         assert_eq!(config.service().accounts.sign_up, oakallow_service::config::SignUpMode::Open);
         let refused = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__SIGN_UP", "everyone")]), vec![]);
         assert!(refused.is_err_and(|e| format!("{e:#}").contains("accounts.sign_up")));
+    }
+
+    #[test]
+    fn the_public_url_must_be_a_host_name_passkeys_can_use() {
+        let config = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__PUBLIC_URL", "https://oak.example.com")]), vec![]).unwrap();
+        assert_eq!(config.service().accounts.public_url.as_str(), "https://oak.example.com/");
+        for bad in ["http://127.0.0.1:8080", "https://[::1]/", "not a url", "mailto:ops@example.com"] {
+            let refused = Config::load(None, env(&[("OAKALLOW_ACCOUNTS__PUBLIC_URL", bad)]), vec![]);
+            assert!(refused.is_err_and(|e| format!("{e:#}").contains("accounts.public_url")), "{bad} is refused");
+        }
     }
 
     #[test]

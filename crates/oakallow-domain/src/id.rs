@@ -174,6 +174,8 @@ typed_id!(/// A signed-in dashboard session (the cookie holds a secret, never th
     SessionId, "ses");
 typed_id!(/// An invitation to join an org (the link holds a secret, never this id).
     InviteId, "inv");
+typed_id!(/// A passkey (WebAuthn credential) an account signs in with.
+    PasskeyId, "pkey");
 
 #[cfg(test)]
 mod tests {

@@ -92,7 +92,14 @@ pub struct AccountsConfig {
     /// How long a verified second factor lets its session decide approvals of critical-risk
     /// tools; after that, deciding one asks for the second factor again.
     pub step_up: Duration,
+    /// Where people reach the dashboard (`https://oakallow.example.com`): passkeys are bound to
+    /// its host name (the WebAuthn relying party id; never an IP address) and only work on pages
+    /// of exactly this origin.
+    pub public_url: url::Url,
 }
+
+/// The default public address of the dashboard.
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
 
 impl Default for AccountsConfig {
     fn default() -> Self {
@@ -103,6 +110,7 @@ impl Default for AccountsConfig {
             invite_lifetime: Duration::from_secs(7 * 24 * 3600),
             secure_cookies: false,
             step_up: Duration::from_secs(300),
+            public_url: url::Url::parse(DEFAULT_PUBLIC_URL).expect("the default public URL parses"),
         }
     }
 }

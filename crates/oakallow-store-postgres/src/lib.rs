@@ -24,6 +24,7 @@ mod email_codes;
 mod error;
 mod migrate;
 mod notify;
+mod passkeys;
 mod people;
 mod policy;
 mod rows;

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../migrations/0009_account_lifecycle.sql")),
     (10, include_str!("../migrations/0010_email_codes.sql")),
     (11, include_str!("../migrations/0011_second_factors.sql")),
+    (12, include_str!("../migrations/0012_passkeys.sql")),
 ];
 
 /// The advisory lock key that serializes migrations (the bytes of `oakallow`). It is

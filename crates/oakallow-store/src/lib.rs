@@ -9,6 +9,7 @@ pub mod conformance;
 mod email_codes;
 mod error;
 mod lifecycle;
+mod passkeys;
 mod records;
 mod runtime_records;
 mod second_factors;
@@ -33,6 +34,7 @@ pub use billing_records::{
 pub use email_codes::{EmailCode, EmailCodeStore};
 pub use error::{StoreError, StoreResult, exact_i64};
 pub use lifecycle::{AccountLifecycleStore, AccountStatus, ERASED_NAME, erased_email};
+pub use passkeys::{CeremonyKind, PasskeyCeremony, PasskeyStore, StoredPasskey};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
     ApprovalFilter, ApprovalTransition, AttemptResult, ClaimLimit, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt,
@@ -44,7 +46,7 @@ pub use second_factors::{PendingSignIn, SecondFactorStore, TotpFactor};
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
-pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore + SecondFactorStore {
+pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore + SecondFactorStore + PasskeyStore {
     /// Short backend name for health output (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

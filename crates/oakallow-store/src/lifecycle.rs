@@ -43,7 +43,7 @@ pub trait AccountLifecycleStore: Send + Sync + 'static {
     /// Deletes the account's personal data at `now`, in one transaction: its email becomes
     /// [`erased_email`] and its name [`ERASED_NAME`], its password goes, it is disabled and marked
     /// deleted; its sessions, its memberships, its e-mailed sign-in codes, its second factors
-    /// (TOTP, recovery codes, pending second steps) and the failed sign-ins of the `forget` subjects
+    /// (TOTP, recovery codes, pending second steps), its passkeys and the failed sign-ins of the `forget` subjects
     /// are deleted, and its name as the decider of approvals is replaced by its id. Its ledger,
     /// purchases and the activity chain are kept untouched. Idempotent.
     /// [`crate::StoreError::NotFound`] if there is no such account.

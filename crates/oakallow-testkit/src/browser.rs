@@ -11,6 +11,7 @@
 mod driver;
 mod page;
 mod screenshot;
+mod webauthn;
 
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;

@@ -216,9 +216,13 @@ impl TestApp {
             Some(clock) => Arc::new(clock.clone()),
             None => Arc::new(SystemClock),
         };
-        let (service, tasks) = Service::start(Arc::clone(&store), time, options.config.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = options.config.clone();
+        // Browsers use passkeys on a host name, not an IP address: the dashboard's public URL is
+        // this server under the name `localhost` (see `TestApp::public_url`).
+        config.accounts.public_url = format!("http://localhost:{}", listener.local_addr().unwrap().port()).parse().unwrap();
+        let (service, tasks) = Service::start(Arc::clone(&store), time, config);
         let (shutdown, stop) = oneshot::channel::<()>();
         let served = Arc::clone(&service);
         let limits = options.connections.clone();
@@ -249,6 +253,12 @@ impl TestApp {
             served: Some(served),
             tasks: Some(tasks),
         }
+    }
+
+    /// The dashboard's public URL, `http://localhost:<port>`: this server under a host name, as a
+    /// browser must reach it to use passkeys (WebAuthn refuses IP addresses).
+    pub fn public_url(&self) -> String {
+        self.base.replacen("127.0.0.1", "localhost", 1)
     }
 
     /// Stops this server cleanly (every acknowledged write is committed) and starts a new one

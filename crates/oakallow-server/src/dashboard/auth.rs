@@ -266,3 +266,24 @@ pub(crate) async fn accept_invite(State(state): State<AppState>, Path(secret): P
         Err(_) => ErrorPage::new(StatusCode::NOT_FOUND, "This invitation link was used, withdrawn or has expired.").into_response(),
     }
 }
+
+/// The sign-in page again after a refused sign-in of another kind (a passkey, say): `message`,
+/// with `status`, and the email and `next` the form carried.
+pub(crate) fn sign_in_refused(state: &AppState, form: &CheckedForm, status: StatusCode, message: String) -> Response {
+    let (token, set) = form_token(state, &form.headers, form.visitor.as_ref());
+    let shell = Shell::bare("Sign in", token, &form.headers);
+    let email = form.fields.get("email").unwrap_or("").to_owned();
+    let page = SignInPage {
+        next: safe_next(form.fields.get("next")),
+        email,
+        error: Some(message),
+        shell,
+        email_codes: state.service.email_enabled(),
+    };
+    let mut response = with_cookie(render(&page, &page.shell), set);
+    *response.status_mut() = status;
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    }
+    response
+}

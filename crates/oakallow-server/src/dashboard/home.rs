@@ -1,5 +1,5 @@
 //! The way in: `/` sends each visitor where they belong; the org switcher; new orgs; the
-//! overview; the visitor's own account (password, second factor, sessions).
+//! overview; the visitor's own account (password, second factor, passkeys, sessions).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -7,6 +7,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use oakallow_domain::account::Session;
 use oakallow_service::people::overview::Overview;
+use oakallow_service::people::passkeys::PasskeyView;
 use oakallow_service::people::second_factor::SecondFactorStatus;
 use serde::Deserialize;
 
@@ -102,6 +103,7 @@ struct AccountPage {
     factor: SecondFactorStatus,
     /// The enrolment's QR code (a `data:` URL), while one waits.
     qr: String,
+    passkeys: Vec<PasskeyView>,
 }
 
 /// `GET /account`.
@@ -117,10 +119,14 @@ pub(crate) async fn account(State(state): State<AppState>, visitor: Visitor, hea
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
     let qr = factor.enrolling.as_ref().map(|e| super::second_factor::qr_data_url(&e.uri)).unwrap_or_default();
+    let passkeys = match state.service.passkeys(&visitor.signed_in).await {
+        Ok(passkeys) => passkeys,
+        Err(error) => return ErrorPage::from_service(&error).into_response(),
+    };
     let mut shell = Shell::bare("Your account", visitor.csrf(), &headers);
     shell.account = Some(visitor.signed_in.account.name.clone());
-    let email = visitor.signed_in.account.email.clone();
-    let page = AccountPage { shell, email, sessions, current: visitor.signed_in.session_id.to_string(), factor, qr };
+    let (email, current) = (visitor.signed_in.account.email.clone(), visitor.signed_in.session_id.to_string());
+    let page = AccountPage { shell, email, sessions, current, factor, qr, passkeys };
     render(&page, &page.shell)
 }
 

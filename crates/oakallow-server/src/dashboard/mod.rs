@@ -10,6 +10,7 @@ mod email_sign_in;
 mod home;
 mod ops;
 pub(crate) mod pages;
+mod passkeys;
 mod policy;
 mod second_factor;
 mod setup;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/", get(home::root))
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
+        .route("/assets/passkeys.js", get(passkeys_script))
         .route("/sign-in", get(auth::sign_in_page).post(auth::sign_in))
         .route("/sign-in/email", post(email_sign_in::request_code))
         .route("/sign-in/code", post(email_sign_in::sign_in_with_code))
@@ -47,6 +49,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(policy::routes())
         .merge(ops::routes())
         .merge(builder::routes())
+        .merge(passkeys::routes())
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -65,4 +68,8 @@ async fn stylesheet() -> Response {
 
 async fn script() -> Response {
     asset(include_str!("../../assets/app.js"), "text/javascript; charset=utf-8")
+}
+
+async fn passkeys_script() -> Response {
+    asset(include_str!("../../assets/passkeys.js"), "text/javascript; charset=utf-8")
 }

@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod mail;
 pub mod operator;
 pub mod overview;
+pub mod passkeys;
 pub mod passwords;
 pub mod second_factor;
 pub mod sessions;

@@ -138,7 +138,8 @@ impl Service {
         }
     }
 
-    pub(super) async fn open_session(&self, account: Account) -> ServiceResult<NewSession> {
+    /// Opens a new session for `account` (after it proved who it is).
+    pub(crate) async fn open_session(&self, account: Account) -> ServiceResult<NewSession> {
         let secret = BrowserSecret::generate()?;
         let now = self.clock.now();
         let lifetime = i64::try_from(self.config.accounts.session_lifetime.as_secs()).unwrap_or(i64::MAX);
@@ -211,7 +212,7 @@ impl Service {
     }
 
     /// Refuses (429) a subject that has used up its attempts in the last minute.
-    pub(super) async fn admit_attempt(&self, subject: &str, limit: Option<u32>) -> ServiceResult<()> {
+    pub(crate) async fn admit_attempt(&self, subject: &str, limit: Option<u32>) -> ServiceResult<()> {
         let limit = limit.unwrap_or(self.config.accounts.sign_in_attempts_per_minute);
         if limit == 0 {
             return Ok(());
@@ -223,7 +224,8 @@ impl Service {
         Ok(())
     }
 
-    pub(super) async fn record_attempt(&self, subjects: &[String], now: Timestamp) -> ServiceResult<()> {
+    /// Counts a failed sign-in against each of `subjects`.
+    pub(crate) async fn record_attempt(&self, subjects: &[String], now: Timestamp) -> ServiceResult<()> {
         let subjects: Vec<String> = subjects.iter().map(|subject| throttle_subject(subject)).collect();
         Ok(self.store.record_sign_in_failure(&subjects, now, now.plus_seconds(-3600)).await?)
     }

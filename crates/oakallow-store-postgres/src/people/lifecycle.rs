@@ -86,8 +86,17 @@ impl AccountLifecycleStore for PostgresStore {
             .execute(&mut *tx)
             .await
             .map_err(map_error)?;
-        let owned = ["sessions", "memberships", "email_codes", "totp_factors", "recovery_codes", "pending_sign_ins"]
-            .map(|table| format!("DELETE FROM {table} WHERE account_id = $1"));
+        let owned = [
+            "sessions",
+            "memberships",
+            "email_codes",
+            "totp_factors",
+            "recovery_codes",
+            "pending_sign_ins",
+            "passkeys",
+            "passkey_ceremonies",
+        ]
+        .map(|table| format!("DELETE FROM {table} WHERE account_id = $1"));
         for sql in owned {
             sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&id).execute(&mut *tx).await.map_err(map_error)?;
         }

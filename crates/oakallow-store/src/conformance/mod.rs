@@ -40,7 +40,8 @@ macro_rules! conformance_tests {
             memberships_list_change_and_remove, invites_work_once, sign_in_failures_are_counted_in_their_window,
             disabled_accounts_cannot_sign_in, erased_accounts_keep_no_personal_data,
             email_codes_work_once, email_codes_are_spent_once_under_a_race,
-            totp_steps_are_used_once_and_removal_is_whole, recovery_codes_work_once, pending_sign_ins_finish_once_and_settings_round_trip);
+            totp_steps_are_used_once_and_removal_is_whole, recovery_codes_work_once, pending_sign_ins_finish_once_and_settings_round_trip,
+            passkeys_are_kept_per_account, passkey_ceremonies_are_single_use);
     };
     (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
         $crate::conformance_tests!(@case $make; $attrs; $case);
@@ -58,6 +59,7 @@ macro_rules! conformance_tests {
 mod billing;
 mod email_codes;
 mod lifecycle;
+mod passkeys;
 mod people;
 mod runtime;
 mod second_factors;
@@ -67,6 +69,7 @@ pub mod cases {
     pub use super::billing::*;
     pub use super::email_codes::*;
     pub use super::lifecycle::*;
+    pub use super::passkeys::*;
     pub use super::people::*;
     pub use super::runtime::*;
     pub use super::second_factors::*;

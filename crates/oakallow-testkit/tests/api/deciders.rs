@@ -46,7 +46,10 @@ async fn one_approver_key_cannot_decide_both_levels_postgres() {
 
 /// SQL that takes the database back to before deciders were stored (schema version 3, so the
 /// later migrations are undone too).
-const BEFORE_DECIDERS: [&str; 29] = [
+const BEFORE_DECIDERS: [&str; 32] = [
+    "DROP TABLE passkey_ceremonies",
+    "DROP TABLE passkeys",
+    "DELETE FROM schema_migrations WHERE version = 12",
     "DROP TABLE org_second_factor_policy",
     "DROP TABLE session_second_factors",
     "DROP TABLE pending_sign_ins",

@@ -3,6 +3,7 @@
 //! the harness's helpers exercised against a small site of our own.
 
 mod flow;
+mod passkeys;
 mod second_factor;
 mod site;
 

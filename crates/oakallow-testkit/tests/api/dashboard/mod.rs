@@ -6,6 +6,7 @@ mod builder;
 mod deletion;
 mod email;
 pub(crate) mod ops;
+mod passkeys;
 mod policy;
 mod policy_browser;
 mod second_factor;
