@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Overrides};
-use crate::{AccountsCommand, AdminCommand, Cli, Command, CreditsCommand, DatabaseArgs, McpProxyArgs};
+use crate::{AccountArgs, AccountsCommand, AdminCommand, Cli, Command, CreditsCommand, DatabaseArgs, McpProxyArgs};
 
 fn database_overrides(database: &DatabaseArgs) -> Overrides {
     let mut flags: Overrides = Vec::new();
@@ -199,7 +199,8 @@ async fn set_password(config: &Config, email: &str) -> Result<()> {
     Ok(())
 }
 
-/// `oakallow admin accounts list | show | reset-second-factor`: text for people, `--json` for scripts.
+/// `oakallow admin accounts list | show | disable | enable | delete | reset-second-factor`: text
+/// for people, `--json` for scripts.
 async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
     match command {
         AccountsCommand::List { database, json } => {
@@ -223,7 +224,7 @@ async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
             }
             println!("{} account{}", all.len(), if all.len() == 1 { "" } else { "s" });
         }
-        AccountsCommand::Show { email, database, json } => {
+        AccountsCommand::Show { account: AccountArgs { email, database, json } } => {
             let config = load_config(file, database_overrides(&database))?;
             let details = with_service(&config, |service| async move { service.account_details(&email).await }).await?;
             if json {
@@ -252,7 +253,7 @@ async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
                 println!("  {}  {:<6}  {}", org.org_id, org.role, org.name);
             }
         }
-        AccountsCommand::ResetSecondFactor { email, database, json } => {
+        AccountsCommand::ResetSecondFactor { account: AccountArgs { email, database, json } } => {
             let config = load_config(file, database_overrides(&database))?;
             let (account, removed) = with_service(&config, |service| async move { service.reset_second_factor(&email).await }).await?;
             if json {
@@ -262,12 +263,12 @@ async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
                 );
                 return Ok(());
             }
-            let what = if removed { "second factor and recovery codes removed" } else { "it had no second factor" };
+            let what = if removed { "second factors (TOTP, recovery codes, passkeys) removed" } else { "it had no second factor" };
             println!("account {account}: {what}; its sessions are signed out");
         }
-        AccountsCommand::Disable { email, database, json } => switch_account(file, email, &database, json, true).await?,
-        AccountsCommand::Enable { email, database, json } => switch_account(file, email, &database, json, false).await?,
-        AccountsCommand::Delete { email, yes, database, json } => {
+        AccountsCommand::Disable { account } => switch_account(file, account, true).await?,
+        AccountsCommand::Enable { account } => switch_account(file, account, false).await?,
+        AccountsCommand::Delete { account: AccountArgs { email, database, json }, yes } => {
             if !yes {
                 anyhow::bail!("deleting {email} cannot be undone: add --yes to confirm");
             }
@@ -291,8 +292,8 @@ async fn accounts(file: Option<&Path>, command: AccountsCommand) -> Result<()> {
 }
 
 /// `oakallow admin accounts disable | enable`.
-async fn switch_account(file: Option<&Path>, email: String, database: &DatabaseArgs, json: bool, disable: bool) -> Result<()> {
-    let config = load_config(file, database_overrides(database))?;
+async fn switch_account(file: Option<&Path>, AccountArgs { email, database, json }: AccountArgs, disable: bool) -> Result<()> {
+    let config = load_config(file, database_overrides(&database))?;
     let account = with_service(&config, |service| async move {
         if disable { service.disable_account(&email).await } else { service.enable_account(&email).await }
     })

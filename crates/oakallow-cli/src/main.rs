@@ -174,6 +174,19 @@ enum AdminCommand {
     },
 }
 
+/// The account an `admin accounts` command acts on, where the data lives, and how to answer.
+#[derive(Debug, Args)]
+struct AccountArgs {
+    /// The account's email.
+    #[arg(long)]
+    email: String,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum AccountsCommand {
     /// Every account, oldest first.
@@ -186,64 +199,34 @@ enum AccountsCommand {
     },
     /// One account in full: its orgs and roles, its credit, whether it can sign in.
     Show {
-        /// The account's email.
-        #[arg(long)]
-        email: String,
         #[command(flatten)]
-        database: DatabaseArgs,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
+        account: AccountArgs,
     },
     /// Signs the account out everywhere and stops it signing in (its orgs' keys keep working).
     Disable {
-        /// The account's email.
-        #[arg(long)]
-        email: String,
         #[command(flatten)]
-        database: DatabaseArgs,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
+        account: AccountArgs,
     },
     /// Lets a disabled account sign in again.
     Enable {
-        /// The account's email.
-        #[arg(long)]
-        email: String,
         #[command(flatten)]
-        database: DatabaseArgs,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
+        account: AccountArgs,
     },
     /// Deletes the account: revokes every key of the orgs it pays for and erases its personal
     /// data, keeping its billing records and the activity chain. Cannot be undone.
     Delete {
-        /// The account's email.
-        #[arg(long)]
-        email: String,
+        #[command(flatten)]
+        account: AccountArgs,
         /// Confirms the deletion (required).
         #[arg(long)]
         yes: bool,
-        #[command(flatten)]
-        database: DatabaseArgs,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
     },
-    /// Removes an account's second factor (its authenticator app and recovery codes), for someone
-    /// who lost both, and signs the account out everywhere; it signs in with its password alone
-    /// until it sets up a new one.
+    /// Removes an account's second factors (its authenticator app, recovery codes and passkeys),
+    /// for someone who lost them, and signs the account out everywhere; it signs in with its
+    /// password (or an e-mailed code) alone until it sets up a new one.
     ResetSecondFactor {
-        /// The account's email.
-        #[arg(long)]
-        email: String,
         #[command(flatten)]
-        database: DatabaseArgs,
-        /// Print one JSON object.
-        #[arg(long)]
-        json: bool,
+        account: AccountArgs,
     },
 }
 

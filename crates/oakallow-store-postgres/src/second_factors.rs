@@ -102,12 +102,18 @@ impl SecondFactorStore for PostgresStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn remove_second_factor(&self, account: AccountId, revoke_sessions_at: Option<Timestamp>) -> StoreResult<bool> {
+    async fn remove_second_factor(&self, account: AccountId, reset_at: Option<Timestamp>) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(map_error)?;
         let id = account.to_string();
-        let factors = sqlx::query("DELETE FROM totp_factors WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(map_error)?;
-        let codes = sqlx::query("DELETE FROM recovery_codes WHERE account_id = $1").bind(&id).execute(&mut *tx).await.map_err(map_error)?;
-        if let Some(at) = revoke_sessions_at {
+        let delete = async |sql: &'static str, tx: &mut sqlx::PgConnection| {
+            sqlx::query(sql).bind(&id).execute(tx).await.map(|done| done.rows_affected()).map_err(map_error)
+        };
+        let factors = delete("DELETE FROM totp_factors WHERE account_id = $1", &mut tx).await?;
+        let codes = delete("DELETE FROM recovery_codes WHERE account_id = $1", &mut tx).await?;
+        let mut passkeys = 0;
+        if let Some(at) = reset_at {
+            delete("DELETE FROM passkey_ceremonies WHERE account_id = $1", &mut tx).await?;
+            passkeys = delete("DELETE FROM passkeys WHERE account_id = $1", &mut tx).await?;
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE account_id = $1 AND revoked_at IS NULL")
                 .bind(&id)
                 .bind(at.micros())
@@ -116,7 +122,7 @@ impl SecondFactorStore for PostgresStore {
                 .map_err(map_error)?;
         }
         tx.commit().await.map_err(map_error)?;
-        Ok(factors.rows_affected() + codes.rows_affected() > 0)
+        Ok(factors + codes + passkeys > 0)
     }
 
     async fn replace_recovery_codes(&self, account: AccountId, digests: &[[u8; 32]], now: Timestamp) -> StoreResult<()> {

@@ -70,17 +70,20 @@ fn activate(
     Ok(true)
 }
 
-fn remove(conn: &mut Connection, account: AccountId, revoke_at: Option<Timestamp>) -> StoreResult<bool> {
+fn remove(conn: &mut Connection, account: AccountId, reset_at: Option<Timestamp>) -> StoreResult<bool> {
     let tx = conn.transaction().map_err(map_error)?;
     let id = account.to_string();
     let factors = tx.execute("DELETE FROM totp_factors WHERE account_id = ?1", [&id]).map_err(map_error)?;
     let codes = tx.execute("DELETE FROM recovery_codes WHERE account_id = ?1", [&id]).map_err(map_error)?;
-    if let Some(at) = revoke_at {
+    let mut passkeys = 0;
+    if let Some(at) = reset_at {
+        tx.execute("DELETE FROM passkey_ceremonies WHERE account_id = ?1", [&id]).map_err(map_error)?;
+        passkeys = tx.execute("DELETE FROM passkeys WHERE account_id = ?1", [&id]).map_err(map_error)?;
         tx.execute("UPDATE sessions SET revoked_at = ?2 WHERE account_id = ?1 AND revoked_at IS NULL", params![id, at.micros()])
             .map_err(map_error)?;
     }
     tx.commit().map_err(map_error)?;
-    Ok(factors + codes > 0)
+    Ok(factors + codes + passkeys > 0)
 }
 
 fn pending(conn: &Connection, digest: &[u8; 32], now: Timestamp) -> StoreResult<Option<PendingSignIn>> {
@@ -144,8 +147,8 @@ impl SecondFactorStore for SqliteStore {
             .await
     }
 
-    async fn remove_second_factor(&self, account: AccountId, revoke_sessions_at: Option<Timestamp>) -> StoreResult<bool> {
-        self.writer.run(move |conn| remove(conn, account, revoke_sessions_at)).await
+    async fn remove_second_factor(&self, account: AccountId, reset_at: Option<Timestamp>) -> StoreResult<bool> {
+        self.writer.run(move |conn| remove(conn, account, reset_at)).await
     }
 
     async fn replace_recovery_codes(&self, account: AccountId, digests: &[[u8; 32]], now: Timestamp) -> StoreResult<()> {

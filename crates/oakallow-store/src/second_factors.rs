@@ -65,10 +65,11 @@ pub trait SecondFactorStore: Send + Sync + 'static {
     /// before: `true` once per step, whoever races.
     async fn use_totp_step(&self, account: AccountId, step: i64) -> StoreResult<bool>;
 
-    /// Removes the account's TOTP factor and recovery codes; with `revoke_sessions_at`, also
-    /// revokes every session of the account at that time. Answers whether there was a TOTP
-    /// factor or a recovery code to remove.
-    async fn remove_second_factor(&self, account: AccountId, revoke_sessions_at: Option<Timestamp>) -> StoreResult<bool>;
+    /// Removes the account's TOTP factor and recovery codes. With `reset_at` (the operator's
+    /// reset of a locked-out account) it also removes the account's passkeys and their
+    /// ceremonies, and revokes every session of the account at that time. Answers whether there
+    /// was a factor (TOTP, a recovery code, or with `reset_at` a passkey) to remove.
+    async fn remove_second_factor(&self, account: AccountId, reset_at: Option<Timestamp>) -> StoreResult<bool>;
 
     /// Replaces the account's recovery codes with these.
     async fn replace_recovery_codes(&self, account: AccountId, digests: &[[u8; 32]], now: Timestamp) -> StoreResult<()>;

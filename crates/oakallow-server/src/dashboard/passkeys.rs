@@ -31,7 +31,7 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// A ceremony's options as JSON, or `{"error": …}` with the refusal's status.
-fn options(result: Result<Value, ServiceError>) -> Response {
+pub(crate) fn options(result: Result<Value, ServiceError>) -> Response {
     match result {
         Ok(options) => Json(options).into_response(),
         Err(error) => {
@@ -40,6 +40,7 @@ fn options(result: Result<Value, ServiceError>) -> Response {
                 ServiceError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
                 ServiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
                 ServiceError::Unauthenticated => StatusCode::UNAUTHORIZED,
+                ServiceError::NotFound { .. } => StatusCode::NOT_FOUND,
                 _ => StatusCode::BAD_REQUEST,
             };
             let mut response = (status, Json(json!({ "error": error_text(&error) }))).into_response();

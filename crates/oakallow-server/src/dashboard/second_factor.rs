@@ -1,5 +1,5 @@
-//! Second factors in the dashboard: the sign-in step that asks for a code, and the account
-//! page's TOTP enrolment (QR code drawn here as SVG, served as a `data:` image so the CSP needs
+//! Second factors in the dashboard: the sign-in step that asks for a code or a passkey (run by
+//! `passkeys.js`, its ceremony bound to the pending cookie), and the account page's TOTP enrolment (QR code drawn here as SVG, served as a `data:` image so the CSP needs
 //! no inline content), removal and recovery codes (shown once, on the answer to the form).
 
 use askama::Template;
@@ -11,7 +11,7 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use oakallow_service::ServiceError;
-use oakallow_service::people::second_factor::RecoveryCodes;
+use oakallow_service::people::second_factor::{RecoveryCodes, SecondFactorKinds};
 use oakallow_service::people::sign_in_step::PENDING_SECONDS;
 
 use super::auth::{Next, form_token, safe_next, signed_in, with_cookie};
@@ -26,6 +26,8 @@ const PENDING_COOKIE: &str = "oak_pending";
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/sign-in/second-factor", get(code_page).post(finish))
+        .route("/sign-in/second-factor/passkey/options", post(passkey_options))
+        .route("/account/step-up/passkey/options", post(step_up_options))
         .route("/account/totp", post(start))
         .route("/account/totp/confirm", post(confirm))
         .route("/account/totp/remove", post(remove))
@@ -54,41 +56,65 @@ struct CodePage {
     shell: Shell,
     next: String,
     error: Option<String>,
+    /// Which second factors the account has, so the page offers those.
+    factors: SecondFactorKinds,
 }
 
-fn code_form(
+/// The second factors the pending step in `headers` can be finished with; `None` if there is
+/// no live step.
+async fn pending_factors(state: &AppState, headers: &HeaderMap) -> Option<SecondFactorKinds> {
+    let pending = cookie(headers, PENDING_COOKIE)?;
+    state.service.pending_sign_in_factors(pending).await.ok().flatten()
+}
+
+async fn code_form(
     state: &AppState,
     headers: &HeaderMap,
     visitor: Option<&Visitor>,
     next: String,
-    error: Option<(StatusCode, String)>,
+    error: (StatusCode, String),
 ) -> Response {
+    // A step that ended meanwhile still gets the code form, whose answer then says so.
+    let factors = pending_factors(state, headers).await.unwrap_or(SecondFactorKinds { code: true, passkey: false });
     let (token, set) = form_token(state, headers, visitor);
     let shell = Shell::bare("Second factor", token, headers);
-    let status = error.as_ref().map_or(StatusCode::OK, |(status, _)| *status);
-    let page = CodePage { shell, next, error: error.map(|(_, text)| text) };
+    let page = CodePage { shell, next, error: Some(error.1), factors };
     let mut response = with_cookie(render(&page, &page.shell), set);
-    *response.status_mut() = status;
+    *response.status_mut() = error.0;
     response
 }
 
-/// `GET /sign-in/second-factor`: the code form, while the pending step is live.
+/// `GET /sign-in/second-factor`: the code form and the passkey button (those the account can
+/// use), while the pending step is live.
 async fn code_page(State(state): State<AppState>, headers: HeaderMap, visitor: Option<Visitor>, Query(next): Query<Next>) -> Response {
-    let live = match cookie(&headers, PENDING_COOKIE) {
-        Some(pending) => state.service.pending_sign_in_is_live(pending).await.unwrap_or(false),
-        None => false,
-    };
-    if !live {
-        return Redirect::to("/sign-in").into_response();
-    }
-    code_form(&state, &headers, visitor.as_ref(), safe_next(next.next.as_deref()), None)
+    let Some(factors) = pending_factors(&state, &headers).await else { return Redirect::to("/sign-in").into_response() };
+    let (token, set) = form_token(&state, &headers, visitor.as_ref());
+    let shell = Shell::bare("Second factor", token, &headers);
+    let page = CodePage { shell, next: safe_next(next.next.as_deref()), error: None, factors };
+    with_cookie(render(&page, &page.shell), set)
 }
 
-/// `POST /sign-in/second-factor`: a right code makes the session; the pending cookie goes.
+/// `POST /sign-in/second-factor/passkey/options`: the options to confirm the pending step's
+/// account with one of its passkeys.
+async fn passkey_options(State(state): State<AppState>, form: CheckedForm) -> Response {
+    let pending = cookie(&form.headers, PENDING_COOKIE).unwrap_or("");
+    super::passkeys::options(state.service.start_pending_passkey(pending).await)
+}
+
+/// `POST /account/step-up/passkey/options`: the options to confirm the signed-in account with
+/// one of its passkeys before a decision that needs a fresh second factor.
+async fn step_up_options(State(state): State<AppState>, form: CheckedForm) -> Response {
+    let Some(visitor) = &form.visitor else { return super::passkeys::options(Err(ServiceError::Unauthenticated)) };
+    super::passkeys::options(state.service.start_step_up_passkey(&visitor.signed_in).await)
+}
+
+/// `POST /sign-in/second-factor` with a `code`, or a passkey's answer in `credential`: a right
+/// one makes the session; the pending cookie goes.
 async fn finish(State(state): State<AppState>, form: CheckedForm) -> Response {
     let next = safe_next(form.fields.get("next"));
     let pending = cookie(&form.headers, PENDING_COOKIE).unwrap_or("").to_owned();
-    match state.service.finish_sign_in(&pending, form.fields.raw("code")).await {
+    let credential = form.fields.get("credential");
+    match state.service.finish_sign_in(&pending, form.fields.raw("code"), credential).await {
         Ok(session) => {
             let mut response = signed_in(&state, &form, session, &next).await;
             response.headers_mut().append(header::SET_COOKIE, set_cookie(&state, &form.headers, PENDING_COOKIE, "", Some(0)));
@@ -97,13 +123,16 @@ async fn finish(State(state): State<AppState>, form: CheckedForm) -> Response {
         Err(ServiceError::NotFound { .. }) => {
             redirect_with(&state, &form.headers, "/sign-in", false, "That sign-in expired or was finished. Sign in again.")
         }
-        Err(ServiceError::InvalidRequest { .. }) => {
-            let text = "That code is not right. Type the current code from your app, or an unused recovery code.".to_owned();
-            code_form(&state, &form.headers, form.visitor.as_ref(), next, Some((StatusCode::UNAUTHORIZED, text)))
+        Err(error @ ServiceError::InvalidRequest { .. }) => {
+            let text = match credential {
+                Some(_) => format!("{} Try the passkey again.", error_text(&error)),
+                None => "That code is not right. Type the current code from your app, or an unused recovery code.".to_owned(),
+            };
+            code_form(&state, &form.headers, form.visitor.as_ref(), next, (StatusCode::UNAUTHORIZED, text)).await
         }
         Err(error @ ServiceError::RateLimited { .. }) => {
             let mut response =
-                code_form(&state, &form.headers, form.visitor.as_ref(), next, Some((StatusCode::TOO_MANY_REQUESTS, error_text(&error))));
+                code_form(&state, &form.headers, form.visitor.as_ref(), next, (StatusCode::TOO_MANY_REQUESTS, error_text(&error))).await;
             response.headers_mut().insert(header::RETRY_AFTER, axum::http::HeaderValue::from_static("60"));
             response
         }

@@ -3,10 +3,10 @@
 //! of a critical-risk tool.
 //!
 //! [`Service::has_second_factor`] and [`Service::check_second_factor`] are the one place that
-//! knows which kinds of second factor exist (TOTP and recovery codes today; a passkey joins them
-//! there). Every code check is counted like a password attempt: after
-//! `sign_in_attempts_per_minute` failures within a minute for the account, further codes are
-//! refused with 429 before they are even looked at.
+//! knows which kinds of second factor exist: a TOTP code, a recovery code, or one of the
+//! account's passkeys answering a confirmation ceremony. Every check is counted like a password
+//! attempt: after `sign_in_attempts_per_minute` failures within a minute for the account, further
+//! proofs are refused with 429 before they are even looked at.
 
 use std::fmt;
 
@@ -69,28 +69,93 @@ fn new_recovery_codes() -> ServiceResult<(RecoveryCodes, Vec<[u8; 32]>)> {
     Ok((RecoveryCodes(codes), digests))
 }
 
+/// How someone proves their second factor.
+#[derive(Clone, Copy)]
+pub enum SecondFactorProof<'a> {
+    /// A TOTP code or a recovery code, as typed.
+    Code(&'a str),
+    /// A passkey's answer (WebAuthn JSON) to the confirmation ceremony started for the browser
+    /// identified by `bound_to`.
+    Passkey {
+        /// What the ceremony was bound to when it started.
+        bound_to: &'a str,
+        /// The browser's answer.
+        credential: &'a str,
+    },
+}
+
+impl fmt::Debug for SecondFactorProof<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Code(_) => "Code(…)",
+            Self::Passkey { .. } => "Passkey(…)",
+        })
+    }
+}
+
+/// Which second factors an account can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SecondFactorKinds {
+    /// A TOTP code or a recovery code.
+    pub code: bool,
+    /// One of its passkeys.
+    pub passkey: bool,
+}
+
+impl SecondFactorKinds {
+    /// Whether there is any.
+    pub fn any(self) -> bool {
+        self.code || self.passkey
+    }
+}
+
 fn wrong_code() -> ServiceError {
     ServiceError::invalid("that code is not right (or was used already)")
 }
 
+fn wrong_passkey() -> ServiceError {
+    ServiceError::invalid("that passkey could not be verified for this account")
+}
+
+/// What a step-up's passkey ceremony is bound to: the session asking.
+fn step_up_binding(who: &SignedIn) -> String {
+    format!("step-up:{}", who.session_id)
+}
+
 impl Service {
-    /// Whether the account has a second factor it can be asked for.
-    pub async fn has_second_factor(&self, account: AccountId) -> ServiceResult<bool> {
-        Ok(self.store.totp(account).await?.is_some_and(|f| f.activated_at.is_some()))
+    /// Which second factors the account can be asked for.
+    pub async fn second_factor_kinds(&self, account: AccountId) -> ServiceResult<SecondFactorKinds> {
+        let totp = self.store.totp(account).await?.is_some_and(|f| f.activated_at.is_some());
+        let codes = totp || self.store.unused_recovery_codes(account).await? > 0;
+        Ok(SecondFactorKinds { code: codes, passkey: self.has_passkeys(account).await? })
     }
 
-    /// Checks a second-factor code of the account (a TOTP code, or a recovery code, which is
-    /// then used up), counted against the account's attempts: 429 when they are used up, 400
-    /// for a wrong code.
-    pub async fn check_second_factor(&self, account: AccountId, code: &str) -> ServiceResult<()> {
+    /// Whether the account has a second factor it can be asked for: TOTP, or a passkey.
+    pub async fn has_second_factor(&self, account: AccountId) -> ServiceResult<bool> {
+        Ok(self.second_factor_kinds(account).await?.any())
+    }
+
+    /// Checks a second factor of the account (a TOTP code; a recovery code, which is then used
+    /// up; or a passkey's answer), counted against the account's attempts: 429 when they are
+    /// used up, 400 for a wrong code or a passkey that does not verify (or whose ceremony expired
+    /// or was used; that one is not counted, as nothing was tried).
+    pub async fn check_second_factor(&self, account: AccountId, proof: SecondFactorProof<'_>) -> ServiceResult<()> {
         let subject = format!("second-factor:{account}");
         self.admit_attempt(&subject, None).await?;
         let now = self.clock.now();
-        if self.verify_second_factor(account, code, now).await? {
-            return Ok(());
-        }
+        let wrong = match proof {
+            SecondFactorProof::Code(code) if self.verify_second_factor(account, code, now).await? => return Ok(()),
+            SecondFactorProof::Code(_) => wrong_code(),
+            SecondFactorProof::Passkey { bound_to, credential } => {
+                match self.finish_passkey_confirmation(account, bound_to, credential).await {
+                    Ok(()) => return Ok(()),
+                    Err(ServiceError::Unauthenticated) => wrong_passkey(),
+                    Err(other) => return Err(other),
+                }
+            }
+        };
         self.record_attempt(&[subject], now).await?;
-        Err(wrong_code())
+        Err(wrong)
     }
 
     async fn verify_second_factor(&self, account: AccountId, code: &str, now: Timestamp) -> ServiceResult<bool> {
@@ -156,7 +221,7 @@ impl Service {
         let stored = self.store.password_hash(who.account.id).await?;
         let by_password = stored.is_some() && passwords::verify(proof.to_owned(), stored).await?;
         if !by_password {
-            self.check_second_factor(who.account.id, proof).await.map_err(|e| match e {
+            self.check_second_factor(who.account.id, SecondFactorProof::Code(proof)).await.map_err(|e| match e {
                 ServiceError::InvalidRequest { .. } => ServiceError::invalid("that is neither a current code nor your password"),
                 other => other,
             })?;
@@ -165,26 +230,40 @@ impl Service {
         Ok(())
     }
 
-    /// Replaces the recovery codes (the old ones stop working), given a current code.
+    /// Replaces the recovery codes (the old ones stop working), given a current code. They come
+    /// with TOTP: an account whose second factor is only passkeys has none.
     pub async fn regenerate_recovery_codes(&self, who: &SignedIn, code: &str) -> ServiceResult<RecoveryCodes> {
-        if !self.has_second_factor(who.account.id).await? {
-            return Err(ServiceError::invalid("set up a second factor first"));
+        if !self.second_factor_kinds(who.account.id).await?.code {
+            return Err(ServiceError::invalid("set up TOTP first"));
         }
-        self.check_second_factor(who.account.id, code).await?;
+        self.check_second_factor(who.account.id, SecondFactorProof::Code(code)).await?;
         let (codes, digests) = new_recovery_codes()?;
         self.store.replace_recovery_codes(who.account.id, &digests, self.clock.now()).await?;
         Ok(codes)
     }
 
-    /// Step-up: checks a code and records on the session that its second factor was verified now.
-    pub async fn step_up(&self, who: &SignedIn, code: &str) -> ServiceResult<()> {
-        self.check_second_factor(who.account.id, code).await?;
+    /// Starts a step-up with one of the signed-in account's passkeys: the options for the
+    /// browser, the ceremony bound to this session. 400 if the account has no passkey.
+    pub async fn start_step_up_passkey(&self, who: &SignedIn) -> ServiceResult<serde_json::Value> {
+        self.start_passkey_confirmation(who.account.id, &step_up_binding(who)).await
+    }
+
+    /// Step-up: checks a code, or the answer to [`Service::start_step_up_passkey`] (`credential`),
+    /// and records on the session that its second factor was verified now.
+    pub async fn step_up(&self, who: &SignedIn, code: Option<&str>, credential: Option<&str>) -> ServiceResult<()> {
+        let binding = step_up_binding(who);
+        let proof = match (credential, code) {
+            (Some(credential), _) => SecondFactorProof::Passkey { bound_to: &binding, credential },
+            (None, Some(code)) => SecondFactorProof::Code(code),
+            (None, None) => return Err(ServiceError::invalid("a code or a passkey is needed")),
+        };
+        self.check_second_factor(who.account.id, proof).await?;
         Ok(self.store.record_second_factor(who.session_id, self.clock.now()).await?)
     }
 
-    /// The operator's `oakallow admin accounts reset-second-factor`: removes the account's TOTP
-    /// and recovery codes and signs out all its sessions. Answers the account and whether it had
-    /// anything to remove.
+    /// The operator's `oakallow admin accounts reset-second-factor`: removes the account's TOTP,
+    /// recovery codes and passkeys and signs out all its sessions. Answers the account and
+    /// whether it had anything to remove.
     pub async fn reset_second_factor(&self, email: &str) -> ServiceResult<(AccountId, bool)> {
         let email = normalize_email(email)?;
         let account = self.store.account_by_email(&email).await?.ok_or(ServiceError::NotFound { what: "account" })?;

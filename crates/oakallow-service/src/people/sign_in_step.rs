@@ -1,4 +1,4 @@
-//! The second step of signing in: after the first factor (a password today) an account with a
+//! The second step of signing in: after the first factor (a password or an e-mailed code) an account with a
 //! second factor gets no session yet, only a pending step — a random secret for its own cookie,
 //! kept in the store as SHA-256 (so any node can finish it), working for five minutes and once.
 //! The session is made when a second-factor code checks out, and records that it verified one.
@@ -8,6 +8,7 @@ use oakallow_domain::org::Account;
 use oakallow_store::PendingSignIn;
 
 use super::BrowserSecret;
+use super::second_factor::{SecondFactorKinds, SecondFactorProof};
 use super::sessions::NewSession;
 use crate::Service;
 use crate::error::{ServiceError, ServiceResult};
@@ -55,18 +56,36 @@ impl Service {
         Ok(SignInStep::SecondFactor(secret))
     }
 
-    /// Whether `pending` (the pending cookie's secret) is a live second step.
-    pub async fn pending_sign_in_is_live(&self, pending: &str) -> ServiceResult<bool> {
-        Ok(self.store.pending_sign_in(&secret_digest(pending), self.clock.now()).await?.is_some())
+    /// The second factors a live pending step (`pending`, the pending cookie's secret) can be
+    /// finished with; `None` if the step is unknown, used or expired.
+    pub async fn pending_sign_in_factors(&self, pending: &str) -> ServiceResult<Option<SecondFactorKinds>> {
+        match self.store.pending_sign_in(&secret_digest(pending), self.clock.now()).await? {
+            Some(step) => Ok(Some(self.second_factor_kinds(step.account_id).await?)),
+            None => Ok(None),
+        }
     }
 
-    /// Finishes a pending sign-in with a second-factor code: the session. 404 if the step is
-    /// unknown, used or expired; 400 for a wrong code; 429 after too many.
-    pub async fn finish_sign_in(&self, pending: &str, code: &str) -> ServiceResult<NewSession> {
+    /// Starts finishing a pending sign-in with one of the account's passkeys: the options for
+    /// the browser, the ceremony bound to the pending step. 404 if the step is not live; 400 if
+    /// the account has no passkey.
+    pub async fn start_pending_passkey(&self, pending: &str) -> ServiceResult<serde_json::Value> {
+        let step = self.store.pending_sign_in(&secret_digest(pending), self.clock.now()).await?;
+        let step = step.ok_or(ServiceError::NotFound { what: "sign-in step" })?;
+        self.start_passkey_confirmation(step.account_id, pending).await
+    }
+
+    /// Finishes a pending sign-in with a second-factor code, or with the answer (`credential`) to
+    /// the passkey ceremony [`Service::start_pending_passkey`] began: the session. 404 if the step
+    /// is unknown, used or expired; 400 for a wrong code or passkey; 429 after too many.
+    pub async fn finish_sign_in(&self, pending: &str, code: &str, credential: Option<&str>) -> ServiceResult<NewSession> {
         let digest = secret_digest(pending);
         let gone = || ServiceError::NotFound { what: "sign-in step" };
         let step = self.store.pending_sign_in(&digest, self.clock.now()).await?.ok_or_else(gone)?;
-        self.check_second_factor(step.account_id, code).await?;
+        let proof = match credential {
+            Some(credential) => SecondFactorProof::Passkey { bound_to: pending, credential },
+            None => SecondFactorProof::Code(code),
+        };
+        self.check_second_factor(step.account_id, proof).await?;
         let now = self.clock.now();
         if !self.store.finish_pending_sign_in(&digest, now).await? {
             return Err(gone());

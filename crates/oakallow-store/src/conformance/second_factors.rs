@@ -8,10 +8,10 @@ use futures_util::future::join_all;
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::account::{Session, secret_digest};
-use oakallow_domain::id::{OrgId, SessionId};
+use oakallow_domain::id::{AccountId, OrgId, PasskeyId, SessionId};
 
 use super::{T0, new_account, new_org};
-use crate::{PendingSignIn, Store, StoreError};
+use crate::{CeremonyKind, PasskeyCeremony, PendingSignIn, Store, StoreError, StoredPasskey};
 
 fn t(seconds: i64) -> Timestamp {
     T0.plus_seconds(seconds)
@@ -62,6 +62,41 @@ pub async fn totp_steps_are_used_once_and_removal_is_whole(store: Arc<dyn Store>
     assert!(!store.remove_second_factor(ann.id, Some(t(6))).await.unwrap(), "nothing left to remove");
     assert_eq!(store.live_sessions(ann.id, t(7)).await.unwrap(), vec![], "but the sessions are revoked");
     assert_eq!(store.session_by_digest(&session.digest).await.unwrap().and_then(|s| s.revoked_at), Some(t(6)));
+}
+
+/// Removing TOTP leaves the passkeys; the operator's reset removes them and their ceremonies
+/// too, and only the account's own.
+pub async fn a_reset_removes_passkeys_too(store: Arc<dyn Store>) {
+    let (ann, bob) = (new_account("ann@example.com"), new_account("bob@example.com"));
+    store.create_account(&ann, None, None).await.unwrap();
+    store.create_account(&bob, None, None).await.unwrap();
+    let key = |account: AccountId, id: u8| StoredPasskey {
+        id: PasskeyId::generate(),
+        account_id: account,
+        name: "Laptop".into(),
+        credential_id: vec![id; 16],
+        credential: "{}".into(),
+        created_at: t(0),
+        last_used_at: None,
+    };
+    store.add_passkey(&key(ann.id, 1)).await.unwrap();
+    store.add_passkey(&key(bob.id, 2)).await.unwrap();
+    let ceremony = |account: AccountId, binding: u8| PasskeyCeremony {
+        binding: [binding; 32],
+        kind: CeremonyKind::Confirm,
+        account_id: Some(account),
+        state: "{}".into(),
+        expires_at: t(100),
+    };
+    store.put_passkey_ceremony(&ceremony(ann.id, 1), t(0)).await.unwrap();
+    store.put_passkey_ceremony(&ceremony(bob.id, 2), t(0)).await.unwrap();
+    assert!(!store.remove_second_factor(ann.id, None).await.unwrap(), "no TOTP, and passkeys are not removed with it");
+    assert_eq!(store.passkeys(ann.id).await.unwrap().len(), 1);
+    assert!(store.remove_second_factor(ann.id, Some(t(1))).await.unwrap(), "a reset removes the passkey");
+    assert_eq!(store.passkeys(ann.id).await.unwrap(), vec![]);
+    assert_eq!(store.take_passkey_ceremony(&[1; 32], CeremonyKind::Confirm, t(2)).await.unwrap(), None, "and its ceremonies");
+    assert_eq!(store.passkeys(bob.id).await.unwrap().len(), 1, "another account's stay");
+    assert!(store.take_passkey_ceremony(&[2; 32], CeremonyKind::Confirm, t(2)).await.unwrap().is_some());
 }
 
 /// Recovery codes work once each, even raced; replacing them voids the old ones; another

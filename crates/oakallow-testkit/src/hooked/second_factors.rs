@@ -26,8 +26,8 @@ impl SecondFactorStore for HookedStore {
         self.inner.use_totp_step(account, step).await
     }
 
-    async fn remove_second_factor(&self, account: AccountId, revoke_sessions_at: Option<Timestamp>) -> StoreResult<bool> {
-        self.inner.remove_second_factor(account, revoke_sessions_at).await
+    async fn remove_second_factor(&self, account: AccountId, reset_at: Option<Timestamp>) -> StoreResult<bool> {
+        self.inner.remove_second_factor(account, reset_at).await
     }
 
     async fn replace_recovery_codes(&self, account: AccountId, digests: &[[u8; 32]], now: Timestamp) -> StoreResult<()> {

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use oakallow_domain::approval::{ApprovalStatus, Verdict};
 use oakallow_service::ServiceError;
 use oakallow_service::approvals::{ApprovalQuery, ApprovalView};
-use oakallow_service::people::second_factor::STEP_UP_REQUIRED;
+use oakallow_service::people::second_factor::{STEP_UP_REQUIRED, SecondFactorKinds};
 use serde::Deserialize;
 
 use super::names::Names;
@@ -147,18 +147,22 @@ pub(super) async fn decide(State(state): State<AppState>, Path((org, id)): Path<
     let queue = format!("/orgs/{}/approvals", member.org_id());
     let step_up =
         StepUp { org_id: member.org_id().to_string(), id: id.clone(), decision: verdict.as_str(), note: note.clone().unwrap_or_default() };
-    if let Some(code) = form.fields.get("code").filter(|c| !c.trim().is_empty()) {
+    let code = form.fields.get("code").filter(|c| !c.trim().is_empty());
+    let credential = form.fields.get("credential");
+    if code.is_some() || credential.is_some() {
         let Some(visitor) = &form.visitor else { return ErrorPage::not_found().into_response() };
-        if let Err(error) = state.service.step_up(&visitor.signed_in, code).await {
+        if let Err(error) = state.service.step_up(&visitor.signed_in, code, credential).await {
             return match error {
-                ServiceError::InvalidRequest { .. } | ServiceError::RateLimited { .. } => step_up.page(&form, Some(error_text(&error))),
+                ServiceError::InvalidRequest { .. } | ServiceError::RateLimited { .. } => {
+                    step_up.page(&state, &form, Some(error_text(&error))).await
+                }
                 other => ErrorPage::from_service(&other).into_response(),
             };
         }
     }
     match state.service.decide_as_member(&member, &id, verdict, note).await {
         Ok(view) => redirect_with(&state, &form.headers, &queue, true, &decided(&view, verdict)),
-        Err(ServiceError::ForbiddenRole { required }) if required == STEP_UP_REQUIRED => step_up.page(&form, None),
+        Err(ServiceError::ForbiddenRole { required }) if required == STEP_UP_REQUIRED => step_up.page(&state, &form, None).await,
         Err(error @ (ServiceError::ForbiddenRole { .. } | ServiceError::NotFound { .. })) => {
             ErrorPage::from_service(&error).into_response()
         }
@@ -175,7 +179,8 @@ fn decided(view: &ApprovalView, verdict: Verdict) -> String {
     }
 }
 
-/// The step-up form: the decision as it was sent, waiting for a fresh second-factor code.
+/// The step-up form: the decision as it was sent, waiting for a fresh second factor (a code, or
+/// a passkey through `passkeys.js`).
 struct StepUp {
     org_id: String,
     id: String,
@@ -190,15 +195,20 @@ struct StepUpPage<'a> {
     form: &'a StepUp,
     csrf: String,
     error: Option<String>,
+    factors: SecondFactorKinds,
 }
 
 impl StepUp {
     /// 403 with the form: the decision needs the second factor again (the step-up window ran out).
-    fn page(&self, form: &CheckedForm, error: Option<String>) -> Response {
+    async fn page(&self, state: &AppState, form: &CheckedForm, error: Option<String>) -> Response {
         let Some(visitor) = &form.visitor else { return ErrorPage::not_found().into_response() };
+        let factors = match state.service.second_factor_kinds(visitor.signed_in.account.id).await {
+            Ok(factors) => factors,
+            Err(error) => return ErrorPage::from_service(&error).into_response(),
+        };
         let mut shell = Shell::bare("Confirm with your second factor", visitor.csrf(), &form.headers);
         shell.account = Some(visitor.signed_in.account.name.clone());
-        let page = StepUpPage { shell, form: self, csrf: visitor.csrf(), error };
+        let page = StepUpPage { shell, form: self, csrf: visitor.csrf(), error, factors };
         let mut response = render(&page, &page.shell);
         *response.status_mut() = StatusCode::FORBIDDEN;
         response

@@ -33,7 +33,8 @@ impl Service {
 
     /// Finishes a passkey sign-in: verifies the browser's answer (`credential`, WebAuthn JSON)
     /// against the ceremony `bound_to` started and the passkey it names, saves the passkey's new
-    /// counter, and opens a session as a password sign-in does. 401 (counted as a failed sign-in)
+    /// counter, and opens a session as a password sign-in does (its second factor counted as
+    /// verified now). 401 (counted as a failed sign-in)
     /// if the passkey is unknown or does not verify; 400 if the ceremony expired or was used.
     pub async fn finish_passkey_sign_in(&self, bound_to: &str, credential: &str, address: &str) -> ServiceResult<NewSession> {
         let by_address = format!("address:{address}");
@@ -50,6 +51,9 @@ impl Service {
         };
         let operator = self.store.operator().await? == Some(account.id);
         let session = self.open_session(account).await?;
+        // A passkey that verified its user is both factors at once: the session starts with its
+        // second factor fresh, as after a code (step-up counts from here).
+        self.store.record_second_factor(session.signed_in.session_id, self.clock.now()).await?;
         Ok(NewSession { operator, ..session })
     }
 

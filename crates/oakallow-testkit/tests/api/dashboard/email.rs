@@ -155,8 +155,10 @@ async fn an_emailed_code_signs_in_once_on_sqlite() {
 }
 
 #[tokio::test]
-#[cfg_attr(not(python_aiosmtpd), ignore = "needs Python's aiosmtpd: pip install aiosmtpd")]
-#[cfg_attr(not(postgres_tests), ignore = "needs PostgreSQL: set OAKALLOW_TEST_POSTGRES_URL when building the tests")]
+#[cfg_attr(
+    not(all(python_aiosmtpd, postgres_tests)),
+    ignore = "needs Python's aiosmtpd (pip install aiosmtpd) and PostgreSQL (set OAKALLOW_TEST_POSTGRES_URL when building the tests)"
+)]
 async fn an_emailed_code_signs_in_once_on_postgres() {
     a_code_signs_in_once(Backend::Postgres).await;
 }

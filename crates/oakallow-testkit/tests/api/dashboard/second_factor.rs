@@ -1,7 +1,8 @@
 //! Second factors in the dashboard (issue 11): TOTP enrolled from the account page with a code
 //! computed here from the secret the page shows, sign-in that asks for it, recovery codes that
-//! work once, the org setting that blocks approvers without one, and step-up before deciding a
-//! critical-risk tool's approval, all on the manual clock.
+//! work once, the org setting that blocks approvers without one, step-up before deciding a
+//! critical-risk tool's approval, all on the manual clock; and a passkey counting as the second
+//! factor (its real ceremony runs in the browser test).
 
 use oakallow_domain::account::{ApproverLevels, Role};
 use oakallow_domain::totp::{TotpSecret, step_at};
@@ -214,4 +215,50 @@ async fn deciding_a_critical_tool_asks_again_once_the_step_up_window_has_passed(
     let high = ask(&app, &key, "refund", "Parcel lost").await["id"].as_str().unwrap().to_owned();
     ada.submit(&queue, &decide(&high), &[("decision", "approved")], StatusCode::SEE_OTHER).await;
     assert_eq!(status(high).await, "approved", "only critical-risk tools ask again");
+}
+
+/// An assertion that parses but proves nothing.
+const BOGUS_ASSERTION: &str = r#"{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"authenticatorData":"AAAA","clientDataJSON":"AAAA","signature":"AAAA","userHandle":"AAAA"}}"#;
+
+#[tokio::test]
+async fn a_passkey_alone_is_a_second_factor_until_the_operator_resets_it() {
+    let app = manual_app().await;
+    let (ada, org) = operator(&app).await;
+    let owner = member_of(&app, &ada, &org).await;
+    let account = owner.account.clone();
+    let passkey = oakallow_store::StoredPasskey {
+        id: oakallow_domain::id::PasskeyId::generate(),
+        account_id: account.id,
+        name: "Laptop".into(),
+        credential_id: vec![7; 16],
+        credential: "{}".into(),
+        created_at: app.now(),
+        last_used_at: None,
+    };
+    app.store.add_passkey(&passkey).await.unwrap();
+    app.service.set_second_factor_required(&owner, true).await.unwrap();
+    assert!(!app.service.blocked_without_second_factor(&owner).await.unwrap(), "the passkey counts for the org's requirement");
+
+    // The password now leads to the second step, which offers the passkey and no code form.
+    sign_out(&ada).await;
+    let step = ada.sign_in("ada@example.com", PASSWORD).await;
+    assert_eq!(step.location.as_deref(), Some("/sign-in/second-factor?next=%2F"), "the password alone does not sign in");
+    let page = ada.get(CODE_PAGE, StatusCode::OK).await;
+    assert!(page.shows("id=\"second-factor-passkey\"") && !page.shows("id=\"verify\""), "{}", page.body);
+    // An answer with no ceremony behind it is refused, and signs nobody in.
+    let refused = ada.submit(CODE_PAGE, CODE_PAGE, &[("credential", BOGUS_ASSERTION)], StatusCode::UNAUTHORIZED).await;
+    assert!(refused.shows("expired or was used already"), "{}", refused.body);
+    assert!(ada.cookie("oak_session").is_none());
+    // The ceremony's options need the pending step's cookie.
+    let stranger = WebClient::new(&app.base);
+    let token = stranger.get("/sign-in", StatusCode::OK).await.csrf();
+    stranger.post_raw("/sign-in/second-factor/passkey/options", &[("_csrf", &token)], StatusCode::NOT_FOUND).await;
+
+    // The operator's reset removes the passkey with the rest: the password alone signs in again.
+    let (id, removed) = app.service.reset_second_factor("ada@example.com").await.unwrap();
+    assert_eq!((id, removed), (account.id, true));
+    assert_eq!(app.store.passkeys(account.id).await.unwrap(), vec![]);
+    let fresh = WebClient::new(&app.base);
+    assert_eq!(fresh.sign_in("ada@example.com", PASSWORD).await.location.as_deref(), Some("/"));
+    assert!(app.service.blocked_without_second_factor(&owner).await.unwrap(), "and the requirement blocks again");
 }
