@@ -93,6 +93,9 @@ pub struct Org {
     /// Last change.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub updated_at: Timestamp,
+    /// Members of an approver group must have a second factor (TOTP or a passkey) on their
+    /// account to decide approvals in the dashboard.
+    pub require_second_factor_for_approvers: bool,
 }
 
 impl Org {
@@ -109,6 +112,7 @@ impl Org {
             redact_pii: true,
             created_at: now,
             updated_at: now,
+            require_second_factor_for_approvers: false,
         }
     }
 }

@@ -41,6 +41,9 @@ pub struct OrgPatch {
     /// Redact personal data in everything written by API calls, before it is stored or sent.
     #[serde(default)]
     pub redact_pii: Option<bool>,
+    /// Members of an approver group need a second factor to decide in the dashboard.
+    #[serde(default)]
+    pub require_second_factor_for_approvers: Option<bool>,
 }
 
 /// Body of `POST /v1/orgs`.
@@ -112,6 +115,7 @@ struct OrgEdit {
     webhook_events: Option<Option<Vec<String>>>,
     token_signing: Option<TokenSigning>,
     redact_pii: Option<bool>,
+    require_second_factor_for_approvers: Option<bool>,
 }
 
 impl OrgEdit {
@@ -137,6 +141,8 @@ impl OrgEdit {
         edit.webhook_events = given("webhook_events").then_some(patch.webhook_events);
         edit.token_signing = given("token_signing").then(|| patch.token_signing.unwrap_or_default());
         edit.redact_pii = given("redact_pii").then(|| patch.redact_pii.unwrap_or(true));
+        edit.require_second_factor_for_approvers =
+            given("require_second_factor_for_approvers").then(|| patch.require_second_factor_for_approvers.unwrap_or(false));
         Ok(edit)
     }
 
@@ -155,6 +161,8 @@ impl OrgEdit {
         }
         next.token_signing = self.token_signing.unwrap_or(org.token_signing);
         next.redact_pii = self.redact_pii.unwrap_or(org.redact_pii);
+        next.require_second_factor_for_approvers =
+            self.require_second_factor_for_approvers.unwrap_or(org.require_second_factor_for_approvers);
         if let Some(name) = &self.name {
             // Under the settings as patched: turning redaction off and renaming at once keeps the name.
             next.name = redact::text(&next, name);

@@ -66,7 +66,7 @@ async fn insert_key(conn: &mut PgConnection, new: &NewKey) -> StoreResult<()> {
 
 pub(crate) async fn create_org(pool: &PgPool, org: &Org, keys: &[NewKey], activity: &[ActivityRecord]) -> StoreResult<()> {
     let mut tx = pool.begin().await.map_err(map_error)?;
-    let sql = format!("INSERT INTO orgs ({ORG_COLUMNS}, policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0)");
+    let sql = format!("INSERT INTO orgs ({ORG_COLUMNS}, policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0)");
     sqlx::query(AssertSqlSafe(sql))
         .bind(org.id.to_string())
         .bind(org.account_id.to_string())
@@ -78,6 +78,7 @@ pub(crate) async fn create_org(pool: &PgPool, org: &Org, keys: &[NewKey], activi
         .bind(org.redact_pii)
         .bind(org.created_at.micros())
         .bind(org.updated_at.micros())
+        .bind(org.require_second_factor_for_approvers)
         .execute(&mut *tx)
         .await
         .map_err(map_error)?;
@@ -114,7 +115,8 @@ pub(crate) async fn update_org(
     let mut tx = pool.begin().await.map_err(map_error)?;
     let changed = sqlx::query(
         "UPDATE orgs SET name = $2, approval_timeout_seconds = $3, webhook_url = $4, webhook_events = $5, token_signing = $6,
-           redact_pii = $7, updated_at = $8, webhook_secret = coalesce(webhook_secret, $9)
+           redact_pii = $7, updated_at = $8, webhook_secret = coalesce(webhook_secret, $9),
+           require_second_factor_for_approvers = $11
          WHERE id = $1 AND updated_at = $10",
     )
     .bind(org.id.to_string())
@@ -127,6 +129,7 @@ pub(crate) async fn update_org(
     .bind(org.updated_at.micros())
     .bind(first_webhook_secret)
     .bind(expected_updated_at.micros())
+    .bind(org.require_second_factor_for_approvers)
     .execute(&mut *tx)
     .await
     .map_err(map_error)?;

@@ -95,8 +95,8 @@ pub(crate) fn account(row: &PgRow) -> RowResult<Account> {
     Ok(Account { id: parsed(row, 0)?, email: row.try_get(1)?, name: row.try_get(2)?, created_at: time(row, 3)? })
 }
 
-pub(crate) const ORG_COLUMNS: &str =
-    "id, account_id, name, approval_timeout_seconds, webhook_url, webhook_events, token_signing, redact_pii, created_at, updated_at";
+pub(crate) const ORG_COLUMNS: &str = "id, account_id, name, approval_timeout_seconds, webhook_url, webhook_events, token_signing, redact_pii, created_at, updated_at, \
+     require_second_factor_for_approvers";
 
 pub(crate) fn org(row: &PgRow) -> RowResult<Org> {
     let events: Option<String> = row.try_get(5)?;
@@ -111,6 +111,7 @@ pub(crate) fn org(row: &PgRow) -> RowResult<Org> {
         redact_pii: row.try_get(7)?,
         created_at: time(row, 8)?,
         updated_at: time(row, 9)?,
+        require_second_factor_for_approvers: row.try_get(10)?,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
-use oakallow_domain::id::{AccountId, OrgId, SessionId};
+use oakallow_domain::id::{AccountId, SessionId};
 use oakallow_store::{PendingSignIn, SecondFactorStore, StoreError, StoreResult, TotpFactor};
 use sqlx::{PgConnection, Row};
 
@@ -220,29 +220,5 @@ impl SecondFactorStore for PostgresStore {
             .await
             .map_err(map_error)?;
         Ok(at.map(Timestamp::from_micros))
-    }
-
-    async fn second_factor_required(&self, org: OrgId) -> StoreResult<bool> {
-        let required: Option<bool> = sqlx::query_scalar("SELECT required_for_approvers FROM org_second_factor_policy WHERE org_id = $1")
-            .bind(org.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(map_error)?;
-        Ok(required.unwrap_or(false))
-    }
-
-    async fn set_second_factor_required(&self, org: OrgId, required: bool, now: Timestamp) -> StoreResult<()> {
-        let done = sqlx::query(
-            "INSERT INTO org_second_factor_policy (org_id, required_for_approvers, updated_at)
-             SELECT id, $2, $3 FROM orgs WHERE id = $1
-             ON CONFLICT (org_id) DO UPDATE SET required_for_approvers = excluded.required_for_approvers, updated_at = excluded.updated_at",
-        )
-        .bind(org.to_string())
-        .bind(required)
-        .bind(now.micros())
-        .execute(&self.pool)
-        .await
-        .map_err(map_error)?;
-        if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
     }
 }

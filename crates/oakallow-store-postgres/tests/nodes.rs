@@ -12,7 +12,7 @@ use oakallow_domain::org::{Account, Org};
 use oakallow_store::{AccountStore, BatchItem, RuntimeWrite, Store};
 use oakallow_store_postgres::PostgresStore;
 
-const TABLES: [&str; 38] = [
+const TABLES: [&str; 37] = [
     "accounts",
     "passkeys",
     "passkey_ceremonies",
@@ -49,16 +49,16 @@ const TABLES: [&str; 38] = [
     "recovery_codes",
     "pending_sign_ins",
     "session_second_factors",
-    "org_second_factor_policy",
     "schema_migrations",
 ];
 
-/// SQL that takes a database back to before version 6 (accounts; versions 12 to 7 undone first), to upgrade it again.
-const BEFORE_ACCOUNTS: [&str; 27] = [
+/// SQL that takes a database back to before version 6 (accounts; versions 13 to 7 undone first), to upgrade it again.
+const BEFORE_ACCOUNTS: [&str; 28] = [
+    "ALTER TABLE orgs DROP COLUMN require_second_factor_for_approvers",
+    "DELETE FROM schema_migrations WHERE version = 13",
     "DROP TABLE passkey_ceremonies",
     "DROP TABLE passkeys",
     "DELETE FROM schema_migrations WHERE version = 12",
-    "DROP TABLE org_second_factor_policy",
     "DROP TABLE session_second_factors",
     "DROP TABLE pending_sign_ins",
     "DROP TABLE recovery_codes",
@@ -113,7 +113,7 @@ async fn concurrent_starts_migrate_once_into_the_url_schema() {
     }
     let versions: Vec<i64> =
         sqlx::query_scalar("SELECT version FROM schema_migrations ORDER BY version").fetch_all(third.pool()).await.unwrap();
-    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], "each migration is recorded once");
+    assert_eq!(versions, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13], "each migration is recorded once");
     for store in [&first, &second, &third] {
         store.ping().await.unwrap();
     }

@@ -63,7 +63,7 @@ fn insert_key(tx: &Transaction<'_>, new: &NewKey) -> StoreResult<()> {
 pub(crate) fn create_org(conn: &mut Connection, org: &Org, keys: &[NewKey], activity: &[ActivityRecord]) -> StoreResult<()> {
     let tx = conn.transaction().map_err(map_error)?;
     tx.execute(
-        &format!("INSERT INTO orgs ({ORG_COLUMNS}, policy_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 0)"),
+        &format!("INSERT INTO orgs ({ORG_COLUMNS}, policy_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)"),
         params![
             org.id.to_string(),
             org.account_id.to_string(),
@@ -74,7 +74,8 @@ pub(crate) fn create_org(conn: &mut Connection, org: &Org, keys: &[NewKey], acti
             org.token_signing.as_str(),
             org.redact_pii,
             org.created_at.micros(),
-            org.updated_at.micros()
+            org.updated_at.micros(),
+            org.require_second_factor_for_approvers
         ],
     )
     .map_err(map_error)?;
@@ -109,7 +110,8 @@ pub(crate) fn update_org(
     let changed = tx
         .execute(
             "UPDATE orgs SET name = ?2, approval_timeout_seconds = ?3, webhook_url = ?4, webhook_events = ?5, token_signing = ?6,
-               redact_pii = ?7, updated_at = ?8, webhook_secret = coalesce(webhook_secret, ?9) WHERE id = ?1 AND updated_at = ?10",
+               redact_pii = ?7, updated_at = ?8, webhook_secret = coalesce(webhook_secret, ?9),
+               require_second_factor_for_approvers = ?11 WHERE id = ?1 AND updated_at = ?10",
             params![
                 org.id.to_string(),
                 org.name,
@@ -120,7 +122,8 @@ pub(crate) fn update_org(
                 org.redact_pii,
                 org.updated_at.micros(),
                 first_webhook_secret,
-                expected_updated_at.micros()
+                expected_updated_at.micros(),
+                org.require_second_factor_for_approvers
             ],
         )
         .map_err(map_error)?;

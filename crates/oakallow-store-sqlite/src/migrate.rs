@@ -20,6 +20,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../migrations/0010_email_codes.sql")),
     (11, include_str!("../migrations/0011_second_factors.sql")),
     (12, include_str!("../migrations/0012_passkeys.sql")),
+    (13, include_str!("../migrations/0013_approvers_second_factor.sql")),
 ];
 
 /// Brings the schema up to date; returns how many migrations ran.
@@ -75,5 +76,33 @@ mod tests {
             )
             .unwrap();
         assert_eq!(membership, ("acc_1".into(), "owner".into(), true, true, 8));
+    }
+
+    #[test]
+    fn the_approvers_requirement_moves_into_the_org_settings() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)").unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 12) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [version]).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO accounts (id, email, name, created_at) VALUES ('acc_1', 'a@example.com', 'A', 7);
+             INSERT INTO orgs (id, account_id, name, token_signing, redact_pii, created_at, updated_at)
+             VALUES ('org_on', 'acc_1', 'on', 'hs256', 1, 8, 8), ('org_off', 'acc_1', 'off', 'hs256', 1, 8, 8),
+                    ('org_unset', 'acc_1', 'unset', 'hs256', 1, 8, 8);
+             INSERT INTO org_second_factor_policy (org_id, required_for_approvers, updated_at)
+             VALUES ('org_on', 1, 9), ('org_off', 0, 9);",
+        )
+        .unwrap();
+        let mut conn = conn;
+        assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() - 12);
+        let mut statement = conn.prepare("SELECT id, require_second_factor_for_approvers FROM orgs ORDER BY id").unwrap();
+        let orgs: Vec<(String, bool)> =
+            statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?))).unwrap().map(Result::unwrap).collect();
+        assert_eq!(orgs, vec![("org_off".into(), false), ("org_on".into(), true), ("org_unset".into(), false)]);
+        let left: i64 =
+            conn.query_row("SELECT count(*) FROM sqlite_master WHERE name = 'org_second_factor_policy'", [], |row| row.get(0)).unwrap();
+        assert_eq!(left, 0, "the old table is gone");
     }
 }

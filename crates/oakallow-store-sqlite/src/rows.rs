@@ -81,8 +81,8 @@ pub(crate) fn account(row: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account { id: parsed(row, 0)?, email: row.get(1)?, name: row.get(2)?, created_at: time(row, 3)? })
 }
 
-pub(crate) const ORG_COLUMNS: &str =
-    "id, account_id, name, approval_timeout_seconds, webhook_url, webhook_events, token_signing, redact_pii, created_at, updated_at";
+pub(crate) const ORG_COLUMNS: &str = "id, account_id, name, approval_timeout_seconds, webhook_url, webhook_events, token_signing, redact_pii, created_at, updated_at, \
+     require_second_factor_for_approvers";
 
 pub(crate) fn org(row: &Row<'_>) -> rusqlite::Result<Org> {
     let events: Option<String> = row.get(5)?;
@@ -97,6 +97,7 @@ pub(crate) fn org(row: &Row<'_>) -> rusqlite::Result<Org> {
         redact_pii: row.get(7)?,
         created_at: time(row, 8)?,
         updated_at: time(row, 9)?,
+        require_second_factor_for_approvers: row.get(10)?,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
-use oakallow_domain::id::{AccountId, OrgId, SessionId};
+use oakallow_domain::id::{AccountId, SessionId};
 use oakallow_store::{PendingSignIn, SecondFactorStore, StoreError, StoreResult, TotpFactor};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -253,36 +253,6 @@ impl SecondFactorStore for SqliteStore {
                     .optional()
                     .map_err(map_error)?;
                 Ok(at.map(Timestamp::from_micros))
-            })
-            .await
-    }
-
-    async fn second_factor_required(&self, org: OrgId) -> StoreResult<bool> {
-        self.readers
-            .run(move |conn| {
-                let required: Option<bool> = conn
-                    .query_row("SELECT required_for_approvers FROM org_second_factor_policy WHERE org_id = ?1", [org.to_string()], |row| {
-                        row.get(0)
-                    })
-                    .optional()
-                    .map_err(map_error)?;
-                Ok(required.unwrap_or(false))
-            })
-            .await
-    }
-
-    async fn set_second_factor_required(&self, org: OrgId, required: bool, now: Timestamp) -> StoreResult<()> {
-        self.writer
-            .run(move |conn| {
-                let changed = conn
-                    .execute(
-                        "INSERT INTO org_second_factor_policy (org_id, required_for_approvers, updated_at)
-                         SELECT id, ?2, ?3 FROM orgs WHERE id = ?1
-                         ON CONFLICT (org_id) DO UPDATE SET required_for_approvers = excluded.required_for_approvers, updated_at = excluded.updated_at",
-                        params![org.to_string(), required, now.micros()],
-                    )
-                    .map_err(map_error)?;
-                if changed == 0 { Err(StoreError::NotFound) } else { Ok(()) }
             })
             .await
     }

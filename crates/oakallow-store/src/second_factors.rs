@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
-use oakallow_domain::id::{AccountId, OrgId, SessionId};
+use oakallow_domain::id::{AccountId, SessionId};
 
 use crate::StoreResult;
 
@@ -94,10 +94,4 @@ pub trait SecondFactorStore: Send + Sync + 'static {
 
     /// When the session's holder last verified a second factor.
     async fn second_factor_at(&self, session: SessionId) -> StoreResult<Option<Timestamp>>;
-
-    /// Whether the org requires a second factor of everyone who approves.
-    async fn second_factor_required(&self, org: OrgId) -> StoreResult<bool>;
-
-    /// Sets whether the org requires a second factor of everyone who approves.
-    async fn set_second_factor_required(&self, org: OrgId, required: bool, now: Timestamp) -> StoreResult<()>;
 }

@@ -271,15 +271,18 @@ impl Service {
         Ok((account.id, removed))
     }
 
-    /// Whether the member's org requires a second factor of approvers.
+    /// Whether the member's org requires a second factor of approvers (its current settings).
     pub async fn second_factor_required(&self, member: &OrgMember) -> ServiceResult<bool> {
-        Ok(self.store.second_factor_required(member.org_id()).await?)
+        Ok(self.org_runtime(member.org_id()).await?.org.require_second_factor_for_approvers)
     }
 
-    /// Turns the org's "second factor required for approvers" on or off (owners and admins).
+    /// Turns the org's "second factor required for approvers" on or off (owners and admins):
+    /// the org setting `require_second_factor_for_approvers`, through the same update as
+    /// `PATCH /v1/org`, so it is versioned, audited and announced to every node.
     pub async fn set_second_factor_required(&self, member: &OrgMember, required: bool) -> ServiceResult<()> {
-        member.management()?;
-        Ok(self.store.set_second_factor_required(member.org_id(), required, self.clock.now()).await?)
+        let caller = member.management()?;
+        let patch = serde_json::Map::from_iter([("require_second_factor_for_approvers".to_owned(), required.into())]);
+        self.update_org(&caller, patch).await.map(|_| ())
     }
 
     /// Whether the member is an approver blocked by the org's requirement (no second factor).

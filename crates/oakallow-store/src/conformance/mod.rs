@@ -40,7 +40,7 @@ macro_rules! conformance_tests {
             memberships_list_change_and_remove, invites_work_once, sign_in_failures_are_counted_in_their_window,
             disabled_accounts_cannot_sign_in, erased_accounts_keep_no_personal_data,
             email_codes_work_once, email_codes_are_spent_once_under_a_race,
-            totp_steps_are_used_once_and_removal_is_whole, a_reset_removes_passkeys_too, recovery_codes_work_once, pending_sign_ins_finish_once_and_settings_round_trip,
+            totp_steps_are_used_once_and_removal_is_whole, a_reset_removes_passkeys_too, recovery_codes_work_once, pending_sign_ins_finish_once_and_sessions_keep_their_check,
             passkeys_are_kept_per_account, passkey_ceremonies_are_single_use);
     };
     (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
@@ -153,6 +153,7 @@ pub async fn accounts_and_orgs(store: Arc<dyn Store>) {
     org.webhook_events = Some(vec!["approval.created".into()]);
     org.approval_timeout_seconds = Some(120);
     org.redact_pii = false;
+    org.require_second_factor_for_approvers = true;
     org.token_signing = oakallow_domain::org::TokenSigning::Ed25519;
     let read_at = org.updated_at;
     org.updated_at = T0.plus_seconds(1);

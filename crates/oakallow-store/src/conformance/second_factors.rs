@@ -1,6 +1,6 @@
 //! Conformance cases of second factors: TOTP enrolment and steps used once, recovery codes used
-//! once even when raced, removal with the sessions, pending sign-ins that work once, sessions'
-//! last verification, and the org requirement.
+//! once even when raced, removal with the sessions (and, on a reset, the passkeys), pending
+//! sign-ins that work once, and sessions' last verification.
 
 use std::sync::Arc;
 
@@ -8,10 +8,10 @@ use futures_util::future::join_all;
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::account::{Session, secret_digest};
-use oakallow_domain::id::{AccountId, OrgId, PasskeyId, SessionId};
+use oakallow_domain::id::{AccountId, PasskeyId, SessionId};
 
 use super::{T0, new_account, new_org};
-use crate::{CeremonyKind, PasskeyCeremony, PendingSignIn, Store, StoreError, StoredPasskey};
+use crate::{CeremonyKind, PasskeyCeremony, PendingSignIn, Store, StoredPasskey};
 
 fn t(seconds: i64) -> Timestamp {
     T0.plus_seconds(seconds)
@@ -121,8 +121,9 @@ pub async fn recovery_codes_work_once(store: Arc<dyn Store>) {
 }
 
 /// A pending sign-in is found while live and finishes once; sessions keep their last
-/// verification (never moving back); the org requirement round-trips and needs the org.
-pub async fn pending_sign_ins_finish_once_and_settings_round_trip(store: Arc<dyn Store>) {
+/// verification (never moving back). (The org requirement is an org setting, in
+/// `accounts_and_orgs`.)
+pub async fn pending_sign_ins_finish_once_and_sessions_keep_their_check(store: Arc<dyn Store>) {
     let org = new_org(store.as_ref(), "owner@example.com").await;
     let pending = PendingSignIn { digest: secret_digest("pending"), account_id: org.account_id, created_at: t(0), expires_at: t(300) };
     store.create_pending_sign_in(&pending).await.unwrap();
@@ -150,13 +151,4 @@ pub async fn pending_sign_ins_finish_once_and_settings_round_trip(store: Arc<dyn
     assert_eq!(store.second_factor_at(session.id).await.unwrap(), Some(t(30)), "never moves back");
     store.record_second_factor(session.id, t(40)).await.unwrap();
     assert_eq!(store.second_factor_at(session.id).await.unwrap(), Some(t(40)));
-
-    assert!(!store.second_factor_required(org.id).await.unwrap(), "off by default");
-    store.set_second_factor_required(org.id, true, t(50)).await.unwrap();
-    assert!(store.second_factor_required(org.id).await.unwrap());
-    let other = new_org(store.as_ref(), "other@example.com").await;
-    assert!(!store.second_factor_required(other.id).await.unwrap(), "per org");
-    store.set_second_factor_required(org.id, false, t(51)).await.unwrap();
-    assert!(!store.second_factor_required(org.id).await.unwrap());
-    assert_eq!(store.set_second_factor_required(OrgId::generate(), true, t(52)).await, Err(StoreError::NotFound));
 }

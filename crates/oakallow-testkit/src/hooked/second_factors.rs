@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use oakallow_domain::Timestamp;
-use oakallow_domain::id::{AccountId, OrgId, SessionId};
+use oakallow_domain::id::{AccountId, SessionId};
 use oakallow_store::{PendingSignIn, SecondFactorStore, StoreResult, TotpFactor};
 
 use super::HookedStore;
@@ -60,13 +60,5 @@ impl SecondFactorStore for HookedStore {
 
     async fn second_factor_at(&self, session: SessionId) -> StoreResult<Option<Timestamp>> {
         self.inner.second_factor_at(session).await
-    }
-
-    async fn second_factor_required(&self, org: OrgId) -> StoreResult<bool> {
-        self.inner.second_factor_required(org).await
-    }
-
-    async fn set_second_factor_required(&self, org: OrgId, required: bool, now: Timestamp) -> StoreResult<()> {
-        self.inner.set_second_factor_required(org, required, now).await
     }
 }

@@ -46,11 +46,12 @@ async fn one_approver_key_cannot_decide_both_levels_postgres() {
 
 /// SQL that takes the database back to before deciders were stored (schema version 3, so the
 /// later migrations are undone too).
-const BEFORE_DECIDERS: [&str; 32] = [
+const BEFORE_DECIDERS: [&str; 33] = [
+    "ALTER TABLE orgs DROP COLUMN require_second_factor_for_approvers",
+    "DELETE FROM schema_migrations WHERE version = 13",
     "DROP TABLE passkey_ceremonies",
     "DROP TABLE passkeys",
     "DELETE FROM schema_migrations WHERE version = 12",
-    "DROP TABLE org_second_factor_policy",
     "DROP TABLE session_second_factors",
     "DROP TABLE pending_sign_ins",
     "DROP TABLE recovery_codes",

@@ -1,8 +1,8 @@
 //! `/orgs/{org}/settings`: the org's name, default approval timeout, personal-data redaction
 //! and token signing. Owners and admins change them through the same `update_org` as
 //! `PATCH /v1/org`, sending only the fields they changed (so a concurrent change to another
-//! field is kept); members read them. The switch "second factor required for approvers" is its
-//! own form, kept by the second-factor store.
+//! field is kept); members read them. The switch "second factor required for approvers" (the
+//! org setting `require_second_factor_for_approvers`) is its own form, through the same update.
 
 use askama::Template;
 use axum::Router;
@@ -38,10 +38,7 @@ async fn page(State(state): State<AppState>, visitor: Visitor, headers: HeaderMa
         Ok(found) => found,
         Err(response) => return response,
     };
-    let second_factor_required = match state.service.second_factor_required(&member).await {
-        Ok(required) => required,
-        Err(error) => return refused(&error),
-    };
+    let second_factor_required = member.org.require_second_factor_for_approvers;
     let page = SettingsPage { shell, org: member.org, second_factor_required };
     render(&page, &page.shell)
 }

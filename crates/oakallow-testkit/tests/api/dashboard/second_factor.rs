@@ -262,3 +262,42 @@ async fn a_passkey_alone_is_a_second_factor_until_the_operator_resets_it() {
     assert_eq!(fresh.sign_in("ada@example.com", PASSWORD).await.location.as_deref(), Some("/"));
     assert!(app.service.blocked_without_second_factor(&owner).await.unwrap(), "and the requirement blocks again");
 }
+
+#[tokio::test]
+async fn the_approvers_setting_is_an_org_setting_in_the_api_and_the_dashboard() {
+    let app = manual_app().await;
+    let (ada, org) = operator(&app).await;
+    let owner = member_of(&app, &ada, &org).await;
+    let request = oakallow_service::keys::CreateKeyRequest { name: "ops".into(), tier: oakallow_domain::keys::KeyTier::Management };
+    let m = app.service.create_key(&owner.management().unwrap(), request).await.unwrap().key;
+    let field = "require_second_factor_for_approvers";
+    assert_eq!(app.get("/v1/org", &m).await.1[field], false, "off by default");
+
+    let (status, patched) = app.patch("/v1/org", &m, &serde_json::json!({ field: true })).await;
+    assert_eq!((status, &patched[field]), (StatusCode::OK, &serde_json::json!(true)), "{patched}");
+    assert_eq!(app.get("/v1/org", &m).await.1[field], true);
+    let settings = format!("/orgs/{org}/settings");
+    assert!(ada.get(&settings, StatusCode::OK).await.shows("name=\"second_factor_required\" checked"), "the dashboard shows it");
+    assert!(
+        app.service.blocked_without_second_factor(&owner).await.unwrap(),
+        "and the owner, an approver with no second factor, is blocked"
+    );
+    let (_, changes) = app.get("/v1/activity?type=config.changed", &m).await;
+    assert_eq!(changes["data"][0]["details"]["fields"], serde_json::json!([field]), "the change is in the audit trail");
+
+    // The dashboard's switch is the same setting, through the same update.
+    ada.submit(&settings, &format!("/orgs/{org}/settings/second-factor"), &[], StatusCode::SEE_OTHER).await;
+    assert_eq!(app.get("/v1/org", &m).await.1[field], false);
+    let (_, changes) = app.get("/v1/activity?type=config.changed", &m).await;
+    assert_eq!(changes["data"][0]["details"]["fields"], serde_json::json!([field]));
+    assert_eq!(changes["data"][0]["actor"]["label"], owner.account.id.to_string(), "by the member, recorded by id");
+
+    for bad in [serde_json::json!({ field: "yes" }), serde_json::json!({ field: 1 })] {
+        assert_eq!(app.patch("/v1/org", &m, &bad).await.0, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(app.patch("/v1/org", &m, &serde_json::json!({ field: true })).await.0, StatusCode::OK);
+    let (status, reset) = app.patch("/v1/org", &m, &serde_json::json!({ field: null })).await;
+    assert_eq!((status, &reset[field]), (StatusCode::OK, &serde_json::json!(false)), "null resets to the default");
+    let (_, verify) = app.get("/v1/activity/verify", &m).await;
+    assert_eq!(verify["valid"], true);
+}
