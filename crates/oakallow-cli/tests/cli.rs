@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{Server, bootstrap, oakallow};
+use support::{Server, admin_accounts, bootstrap, oakallow, stdout_of};
 
 async fn exercise(server: &Server, keys: &Value, dir: &Path) {
     let http = reqwest::Client::new();
@@ -142,27 +142,18 @@ fn admin_accounts_disable_enable_and_delete_in_both_output_modes() {
     let database = ["--data-dir", data.to_str().unwrap()];
     let first = bootstrap(&database, "first@example.com");
     let second = bootstrap(&database, "second@example.com");
-    let run = |args: &[&str]| {
-        let mut all = vec!["admin", "accounts"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&database);
-        oakallow(&all)
-    };
-    let text = |output: std::process::Output| {
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
-    let json = |args: &[&str]| -> Value { serde_json::from_str(&text(run(args))).unwrap() };
+    let run = |args: &[&str]| admin_accounts(args, &database);
+    let json = |args: &[&str]| -> Value { serde_json::from_str(&stdout_of(run(args))).unwrap() };
 
     let disabled = json(&["disable", "--email", "second@example.com", "--json"]);
     assert_eq!((disabled["id"].clone(), disabled["status"].as_str()), (second["account_id"].clone(), Some("disabled")));
     assert!(json(&["show", "--email", "second@example.com", "--json"])["disabled_at"].is_string());
-    assert!(text(run(&["show", "--email", "second@example.com"])).contains("status          disabled "));
-    let enabled = text(run(&["enable", "--email", "second@example.com"]));
+    assert!(stdout_of(run(&["show", "--email", "second@example.com"])).contains("status          disabled "));
+    let enabled = stdout_of(run(&["enable", "--email", "second@example.com"]));
     assert!(enabled.contains("is enabled"), "{enabled}");
     let shown = json(&["show", "--email", "second@example.com", "--json"]);
     assert!(shown["disabled_at"].is_null() && shown["deleted_at"].is_null(), "{shown}");
-    assert!(text(run(&["disable", "--email", "first@example.com"])).contains("is disabled"));
+    assert!(stdout_of(run(&["disable", "--email", "first@example.com"])).contains("is disabled"));
 
     let unconfirmed = run(&["delete", "--email", "second@example.com"]);
     assert!(!unconfirmed.status.success() && String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"), "needs --yes");
@@ -179,7 +170,7 @@ fn admin_accounts_disable_enable_and_delete_in_both_output_modes() {
     assert_eq!(listed[1]["name"], "Deleted account");
 
     let third = bootstrap(&database, "third@example.com");
-    let said = text(run(&["delete", "--email", "third@example.com", "--yes"]));
+    let said = stdout_of(run(&["delete", "--email", "third@example.com", "--yes"]));
     let expected = format!("account {} is deleted: 3 keys of 1 org revoked", third["account_id"].as_str().unwrap());
     assert!(said.starts_with(&expected), "{said}");
     let operator = run(&["delete", "--email", "first@example.com", "--yes"]);
@@ -200,32 +191,23 @@ fn admin_accounts_list_and_show_in_both_output_modes() {
     let database = ["--data-dir", data.to_str().unwrap()];
     let first = bootstrap(&database, "first@example.com");
     let second = bootstrap(&database, "second@example.com");
-    let run = |args: &[&str]| {
-        let mut all = vec!["admin", "accounts"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&database);
-        oakallow(&all)
-    };
-    let text = |output: std::process::Output| {
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run = |args: &[&str]| admin_accounts(args, &database);
 
-    let listed: Value = serde_json::from_str(&text(run(&["list", "--json"]))).unwrap();
+    let listed: Value = serde_json::from_str(&stdout_of(run(&["list", "--json"]))).unwrap();
     let emails: Vec<&str> = listed.as_array().unwrap().iter().map(|a| a["email"].as_str().unwrap()).collect();
     assert_eq!(emails, ["first@example.com", "second@example.com"], "oldest first");
     assert_eq!(listed[0]["id"], first["account_id"]);
     assert_eq!(listed[1]["id"], second["account_id"]);
-    let table = text(run(&["list"]));
+    let table = stdout_of(run(&["list"]));
     assert!(table.starts_with("id ") && table.contains("first@example.com") && table.ends_with("2 accounts\n"), "{table}");
 
-    let shown: Value = serde_json::from_str(&text(run(&["show", "--email", "first@example.com", "--json"]))).unwrap();
+    let shown: Value = serde_json::from_str(&stdout_of(run(&["show", "--email", "first@example.com", "--json"]))).unwrap();
     assert_eq!(shown["id"], first["account_id"]);
     assert_eq!((shown["has_password"].as_bool(), shown["live_sessions"].as_u64()), (Some(false), Some(0)));
     assert_eq!(shown["orgs"][0]["org_id"], first["org_id"]);
     assert_eq!((shown["orgs"][0]["role"].as_str(), shown["orgs"][0]["name"].as_str()), (Some("owner"), Some("demo")));
     assert_eq!(shown["balance_calls"], 1000, "the $5.00 sign-up credit");
-    let page = text(run(&["show", "--email", "SECOND@example.com"]));
+    let page = stdout_of(run(&["show", "--email", "SECOND@example.com"]));
     assert!(page.contains(&format!("account         {}", second["account_id"].as_str().unwrap())), "{page}");
     assert!(page.contains("password        none") && page.contains("balance         1000 calls"), "{page}");
     let missing = run(&["show", "--email", "nobody@example.com"]);
@@ -236,7 +218,7 @@ fn admin_accounts_list_and_show_in_both_output_modes() {
 }
 
 #[test]
-fn admin_accounts_reset_second_factor_removes_it_and_signs_the_account_out() {
+fn admin_accounts_reset_second_factor_removes_totp_codes_and_passkeys_and_signs_the_account_out() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let database = ["--data-dir", data.to_str().unwrap()];
@@ -246,21 +228,16 @@ fn admin_accounts_reset_second_factor_removes_it_and_signs_the_account_out() {
     db.execute_batch(&format!(
         "INSERT INTO totp_factors (account_id, secret, created_at, activated_at, last_step) VALUES ('{account}', x'00', 1, 1, 1);
          INSERT INTO recovery_codes (account_id, digest, created_at) VALUES ('{account}', x'01', 1), ('{account}', x'02', 1);
+         INSERT INTO passkeys (id, account_id, name, credential_id, credential, created_at) VALUES ('pkey_1', '{account}', 'Laptop', x'04', '{{}}', 1);
          INSERT INTO sessions (id, digest, account_id, created_at, expires_at) VALUES ('ses_1', x'03', '{account}', 1, 9000000000000000);"
     ))
     .unwrap();
-    let run = |args: &[&str]| {
-        let mut all = vec!["admin", "accounts", "reset-second-factor"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&database);
-        let output = oakallow(&all);
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let run = |args: &[&str]| stdout_of(admin_accounts(&[&["reset-second-factor"], args].concat(), &database));
     let answer: Value = serde_json::from_str(&run(&["--email", "LOST@example.com", "--json"])).unwrap();
     assert_eq!(answer, serde_json::json!({ "account_id": account, "second_factor_removed": true, "sessions_revoked": true }));
     let count = |sql: &str| db.query_row(sql, [], |row| row.get::<_, i64>(0)).unwrap();
     assert_eq!(count("SELECT count(*) FROM totp_factors") + count("SELECT count(*) FROM recovery_codes"), 0);
+    assert_eq!(count("SELECT count(*) FROM passkeys"), 0, "passkeys too");
     assert_eq!(count("SELECT count(*) FROM sessions WHERE revoked_at IS NULL"), 0, "signed out everywhere");
     let text = run(&["--email", "lost@example.com"]);
     assert_eq!(text, format!("account {account}: it had no second factor; its sessions are signed out\n"));

@@ -45,14 +45,20 @@ pub(crate) fn migrate(conn: &mut Connection) -> StoreResult<usize> {
 mod tests {
     use super::*;
 
-    /// A database at version 5 with one account and its org.
-    fn at_version_5() -> Connection {
+    /// An empty database migrated up to `version`.
+    fn at_version(version: i64) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)").unwrap();
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 5) {
+        for (v, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= version) {
             conn.execute_batch(sql).unwrap();
-            conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [version]).unwrap();
+            conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [v]).unwrap();
         }
+        conn
+    }
+
+    /// A database at version 5 with one account and its org.
+    fn at_version_5() -> Connection {
+        let conn = at_version(5);
         conn.execute_batch(
             "INSERT INTO accounts (id, email, created_at) VALUES ('acc_1', 'old@example.com', 7);
              INSERT INTO orgs (id, account_id, name, token_signing, redact_pii, created_at, updated_at)
@@ -79,13 +85,13 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_migration_has_its_undo_for_upgrade_tests() {
+        assert_eq!(oakallow_store::conformance::undo::newest(), MIGRATIONS.last().unwrap().0);
+    }
+
+    #[test]
     fn the_approvers_requirement_moves_into_the_org_settings() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)").unwrap();
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 12) {
-            conn.execute_batch(sql).unwrap();
-            conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, 0)", [version]).unwrap();
-        }
+        let mut conn = at_version(12);
         conn.execute_batch(
             "INSERT INTO accounts (id, email, name, created_at) VALUES ('acc_1', 'a@example.com', 'A', 7);
              INSERT INTO orgs (id, account_id, name, token_signing, redact_pii, created_at, updated_at)
@@ -95,7 +101,6 @@ mod tests {
              VALUES ('org_on', 1, 9), ('org_off', 0, 9);",
         )
         .unwrap();
-        let mut conn = conn;
         assert_eq!(migrate(&mut conn).unwrap(), MIGRATIONS.len() - 12);
         let mut statement = conn.prepare("SELECT id, require_second_factor_for_approvers FROM orgs ORDER BY id").unwrap();
         let orgs: Vec<(String, bool)> =

@@ -1,7 +1,9 @@
 //! A real SMTP server on loopback for tests: Python's `aiosmtpd`, on a port of `127.0.0.1` the
 //! operating system picks. Each message it receives is parsed with Python's MIME parser
 //! (`email.message_from_bytes`, decoding any transfer encoding) and written as one JSON file; a
-//! test waits for messages with [`SmtpServer::wait_for`] (a poll with a deadline). The server is
+//! test waits for messages with [`SmtpServer::wait_for`], on the event itself: the server prints
+//! the number of messages so far after writing each one, a thread reads those lines into a
+//! channel, and the wait ends when the count is reached (or fails at a deadline). The server is
 //! killed when the value is dropped, and exits by itself if the test process dies (its stdin
 //! closes).
 //!
@@ -11,10 +13,11 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use oakallow_service::config::EmailConfig;
 use serde_json::Value;
+use tokio::sync::watch;
 
 /// Why a test needing the server is skipped.
 pub const NO_AIOSMTPD: &str = "needs Python's aiosmtpd: pip install aiosmtpd";
@@ -22,7 +25,8 @@ pub const NO_AIOSMTPD: &str = "needs Python's aiosmtpd: pip install aiosmtpd";
 /// The address links in e-mails point at in tests (the dashboard's configured public address).
 pub const DASHBOARD_URL: &str = "https://oakallow.test";
 
-/// The server: binds port 0, prints the port, writes each message to `<dir>/<n>.json`.
+/// The server: binds port 0, prints the port, writes each message to `<dir>/<n>.json` and then
+/// prints `<n>`.
 const SCRIPT: &str = r#"
 import asyncio, email, json, os, sys
 from email import policy
@@ -51,6 +55,7 @@ class Handler:
         with open(path + ".tmp", "w") as f:
             json.dump(record, f)
         os.rename(path + ".tmp", path)
+        print(Handler.count, flush=True)
         return "250 OK"
 
 async def main():
@@ -95,6 +100,8 @@ pub struct SmtpServer {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Child,
+    /// How many messages have been written, as the server announced.
+    arrived: watch::Receiver<usize>,
 }
 
 impl SmtpServer {
@@ -110,10 +117,20 @@ impl SmtpServer {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        stdout.read_line(&mut line).unwrap();
         let port = line.trim().parse().unwrap_or_else(|_| panic!("the SMTP server did not start ({NO_AIOSMTPD}): {line:?}"));
-        Self { port, dir, child }
+        let (announce, arrived) = watch::channel(0);
+        // Ends when the server exits (its stdout closes).
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if let Ok(count) = line.trim().parse() {
+                    let _ = announce.send(count);
+                }
+            }
+        });
+        Self { port, dir, child, arrived }
     }
 
     /// Settings that send to this server (plain SMTP on loopback) with links to [`DASHBOARD_URL`].
@@ -140,17 +157,13 @@ impl SmtpServer {
         names.iter().map(|n| parse(&std::fs::read_to_string(self.dir.path().join(n)).unwrap())).collect()
     }
 
-    /// Waits (up to 10 s) until at least `count` messages have arrived; answers them all.
+    /// Waits (up to 10 s) until the server has announced at least `count` messages; answers
+    /// them all.
     pub async fn wait_for(&self, count: usize) -> Vec<Mail> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let received = self.received();
-            if received.len() >= count {
-                return received;
-            }
-            assert!(Instant::now() < deadline, "{} messages arrived, not {count}", received.len());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let mut arrived = self.arrived.clone();
+        let waited = tokio::time::timeout(Duration::from_secs(10), arrived.wait_for(|n| *n >= count)).await;
+        assert!(matches!(waited, Ok(Ok(_))), "{} messages arrived, not {count}", self.received().len());
+        self.received()
     }
 }
 

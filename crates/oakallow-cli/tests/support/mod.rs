@@ -42,6 +42,20 @@ pub fn oakallow_with_stdin(args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs `oakallow admin accounts <args…>` on `database` to completion.
+pub fn admin_accounts(args: &[&str], database: &[&str]) -> Output {
+    let mut all = vec!["admin", "accounts"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(database);
+    oakallow(&all)
+}
+
+/// The standard output of a command that had to succeed (its standard error in the failure).
+pub fn stdout_of(output: Output) -> String {
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// Runs `oakallow admin bootstrap … --json` on `database` and answers its JSON.
 pub fn bootstrap(database: &[&str], email: &str) -> Value {
     let mut args = vec!["admin", "bootstrap", "--email", email, "--org", "demo", "--json"];

@@ -3,24 +3,13 @@
 
 use std::sync::Arc;
 
-use oakallow_domain::Timestamp;
 use oakallow_domain::account::secret_digest;
 use oakallow_domain::org::Account;
 
-use super::{T0, new_account};
+use super::{signed_up, t};
 use crate::{EmailCode, Store};
 
 const MAX_WRONG: u32 = 3;
-
-fn t(seconds: i64) -> Timestamp {
-    T0.plus_seconds(seconds)
-}
-
-async fn signed_up(store: &dyn Store, email: &str) -> Account {
-    let account = new_account(email);
-    store.create_account(&account, None, None).await.unwrap();
-    account
-}
 
 /// A code sent at `created`, working for ten minutes.
 fn code(account: &Account, link: &str, created: i64) -> EmailCode {

@@ -3,20 +3,13 @@
 
 use std::sync::Arc;
 
-use oakallow_domain::Timestamp;
 use oakallow_domain::account::{ApproverLevels, Membership, Role, Session, secret_digest};
 use oakallow_domain::billing::CreditKind;
 use oakallow_domain::id::{AccountId, LedgerId, SessionId};
 use oakallow_domain::org::Account;
 
-use super::{T0, new_account, new_org};
+use super::{HASH, T0, new_account, new_org, t};
 use crate::{AccountStatus, ERASED_NAME, NewCredit, Store, StoreError, erased_email};
-
-const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
-
-fn t(seconds: i64) -> Timestamp {
-    T0.plus_seconds(seconds)
-}
 
 fn session(account: &Account, secret: &str, created: i64) -> Session {
     Session {

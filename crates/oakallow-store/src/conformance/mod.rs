@@ -63,6 +63,7 @@ mod passkeys;
 mod people;
 mod runtime;
 mod second_factors;
+pub mod undo;
 
 /// Every case, by name.
 pub mod cases {
@@ -119,6 +120,21 @@ fn new_key(org: OrgId, tier: KeyTier, name: &str) -> (NewKey, RawKey) {
 }
 
 /// An account named after its email's local part.
+/// `seconds` after [`T0`].
+pub(crate) fn t(seconds: i64) -> Timestamp {
+    T0.plus_seconds(seconds)
+}
+
+/// A stored password hash in the shape argon2id writes (the store never checks it).
+pub(crate) const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+/// A new account, stored without a password.
+pub(crate) async fn signed_up(store: &dyn Store, email: &str) -> Account {
+    let account = new_account(email);
+    store.create_account(&account, None, None).await.unwrap();
+    account
+}
+
 pub(crate) fn new_account(email: &str) -> Account {
     let name = email.split('@').next().unwrap_or(email).to_uppercase();
     Account { id: AccountId::generate(), email: email.into(), name, created_at: T0 }

@@ -3,23 +3,12 @@
 
 use std::sync::Arc;
 
-use oakallow_domain::Timestamp;
 use oakallow_domain::account::secret_digest;
 use oakallow_domain::id::{AccountId, PasskeyId};
 use oakallow_domain::org::Account;
 
-use super::{T0, new_account};
+use super::{signed_up, t};
 use crate::{CeremonyKind, PasskeyCeremony, Store, StoreError, StoredPasskey};
-
-fn t(seconds: i64) -> Timestamp {
-    T0.plus_seconds(seconds)
-}
-
-async fn signed_up(store: &dyn Store, email: &str) -> Account {
-    let account = new_account(email);
-    store.create_account(&account, None, None).await.unwrap();
-    account
-}
 
 fn passkey(account: &Account, name: &str, credential_id: &[u8], created: i64) -> StoredPasskey {
     StoredPasskey {

@@ -3,27 +3,14 @@
 
 use std::sync::Arc;
 
-use oakallow_domain::Timestamp;
 use oakallow_domain::account::{ApproverLevels, Invite, Membership, Role, Session, secret_digest};
 use oakallow_domain::id::{AccountId, InviteId, OrgId, SessionId};
 use oakallow_domain::org::{Account, Org};
 
-use super::{T0, new_account, new_org};
+use super::{HASH, T0, new_account, new_org, signed_up, t};
 use crate::{Member, OrgMembership, Store, StoreError};
 
 /// A PHC string of the shape the service stores (the store never looks inside).
-const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
-
-fn t(seconds: i64) -> Timestamp {
-    T0.plus_seconds(seconds)
-}
-
-async fn signed_up(store: &dyn Store, email: &str) -> Account {
-    let account = new_account(email);
-    store.create_account(&account, None, None).await.unwrap();
-    account
-}
-
 fn session(account: &Account, secret: &str, created: i64, lifetime: i64) -> Session {
     Session {
         id: SessionId::generate(),

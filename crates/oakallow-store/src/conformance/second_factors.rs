@@ -6,16 +6,11 @@ use std::sync::Arc;
 
 use futures_util::future::join_all;
 
-use oakallow_domain::Timestamp;
 use oakallow_domain::account::{Session, secret_digest};
 use oakallow_domain::id::{AccountId, PasskeyId, SessionId};
 
-use super::{T0, new_account, new_org};
+use super::{new_account, new_org, t};
 use crate::{CeremonyKind, PasskeyCeremony, PendingSignIn, Store, StoredPasskey};
-
-fn t(seconds: i64) -> Timestamp {
-    T0.plus_seconds(seconds)
-}
 
 const SECRET: &[u8] = b"12345678901234567890";
 

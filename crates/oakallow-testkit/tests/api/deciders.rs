@@ -46,41 +46,9 @@ async fn one_approver_key_cannot_decide_both_levels_postgres() {
 
 /// SQL that takes the database back to before deciders were stored (schema version 3, so the
 /// later migrations are undone too).
-const BEFORE_DECIDERS: [&str; 33] = [
-    "ALTER TABLE orgs DROP COLUMN require_second_factor_for_approvers",
-    "DELETE FROM schema_migrations WHERE version = 13",
-    "DROP TABLE passkey_ceremonies",
-    "DROP TABLE passkeys",
-    "DELETE FROM schema_migrations WHERE version = 12",
-    "DROP TABLE session_second_factors",
-    "DROP TABLE pending_sign_ins",
-    "DROP TABLE recovery_codes",
-    "DROP TABLE totp_factors",
-    "DELETE FROM schema_migrations WHERE version = 11",
-    "DROP TABLE email_codes",
-    "DELETE FROM schema_migrations WHERE version = 10",
-    "ALTER TABLE accounts DROP COLUMN disabled_at",
-    "ALTER TABLE accounts DROP COLUMN deleted_at",
-    "DELETE FROM schema_migrations WHERE version = 9",
-    "DROP TABLE purchases",
-    "DELETE FROM schema_migrations WHERE version = 8",
-    "DROP INDEX webhook_deliveries_org_due",
-    "DROP INDEX webhook_deliveries_leased",
-    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at, id) WHERE status = 'pending'",
-    "DELETE FROM schema_migrations WHERE version = 7",
-    "DROP TABLE sign_in_failures",
-    "DROP TABLE invites",
-    "DROP TABLE memberships",
-    "DROP TABLE sessions",
-    "DROP TABLE instance_operator",
-    "ALTER TABLE accounts DROP COLUMN name",
-    "DELETE FROM schema_migrations WHERE version = 6",
-    "ALTER TABLE webhook_deliveries DROP COLUMN lease_id",
-    "DELETE FROM schema_migrations WHERE version = 5",
-    "ALTER TABLE approval_decisions DROP COLUMN decider_kind",
-    "ALTER TABLE approval_decisions DROP COLUMN decider_id",
-    "DELETE FROM schema_migrations WHERE version = 4",
-];
+fn before_deciders() -> Vec<String> {
+    oakallow_store::conformance::undo::undo_down_to(4)
+}
 
 /// Level 1 escalated by the bootstrap approver key, level 2 denied by another: answers the
 /// approval's id and the two key ids.
@@ -106,8 +74,8 @@ async fn decisions_made_before_the_upgrade_get_their_deciders_sqlite() {
     let app = TestApp::sqlite().await;
     let (id, keys) = decided_at_two_levels(&app).await;
     let db = rusqlite::Connection::open(app.database.sqlite_file().unwrap()).unwrap();
-    for sql in BEFORE_DECIDERS {
-        db.execute(sql, []).unwrap();
+    for sql in before_deciders() {
+        db.execute(&sql, []).unwrap();
     }
     drop(db);
     deciders_after_the_upgrade(app, &id, &keys).await;
@@ -120,8 +88,8 @@ async fn decisions_made_before_the_upgrade_get_their_deciders_postgres() {
     let app = TestApp::postgres().await;
     let (id, keys) = decided_at_two_levels(&app).await;
     let mut db = sqlx::PgConnection::connect(app.database.postgres_url().unwrap()).await.unwrap();
-    for sql in BEFORE_DECIDERS {
-        sqlx::raw_sql(sql).execute(&mut db).await.unwrap();
+    for sql in before_deciders() {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut db).await.unwrap();
     }
     db.close().await.unwrap();
     deciders_after_the_upgrade(app, &id, &keys).await;
