@@ -43,6 +43,39 @@ pub struct Config {
     pub accounts: AccountsConfig,
     /// E-mail over SMTP.
     pub email: EmailConfig,
+    /// The metrics page.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `GET /metrics`.
+    pub enabled: bool,
+    /// The bearer token a scrape must send; empty: none asked for.
+    pub token: String,
+    /// The credit, in calls, under which an account counts as low on credit.
+    pub low_balance_calls: u64,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("enabled", &self.enabled)
+            .field("low_balance_calls", &self.low_balance_calls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetricsConfig {
+    /// The service's metrics settings, `None` when metrics are off.
+    fn service(&self) -> Option<oakallow_service::config::MetricsConfig> {
+        self.enabled.then(|| oakallow_service::config::MetricsConfig {
+            token: Some(self.token.trim().to_owned()).filter(|t| !t.is_empty()),
+            low_balance_calls: self.low_balance_calls,
+        })
+    }
 }
 
 /// `[accounts]`.
@@ -344,6 +377,7 @@ impl Config {
         service.rate_limits = self.rate_limits.service();
         service.accounts = self.accounts.service();
         service.email = self.email.service();
+        service.metrics = self.metrics.service();
         service
     }
 }

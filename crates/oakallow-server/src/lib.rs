@@ -143,13 +143,18 @@ pub fn app(service: Arc<Service>, mounted: Vec<Mounted>) -> Router {
         let beside = mounted.into_iter().fold(Router::new(), |beside, (path, mounted)| beside.route_service(path, mounted));
         router = router.merge(beside.route_layer(axum::middleware::from_fn_with_state(state.clone(), require_key)));
     }
+    if state.service.metrics_enabled() {
+        router = router.merge(routes::metrics::routes());
+    }
     router
         .merge(dashboard::routes())
         .merge(routes::stripe::routes())
+        .route_layer(axum::middleware::from_fn(routes::metrics::keep_route))
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::metrics::count_request))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)

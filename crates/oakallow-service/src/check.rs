@@ -236,6 +236,7 @@ impl Service {
         };
         let token = token.map(|(_, minted, _)| minted);
         self.committer.commit(RuntimeWrite::Check { check, activity: billable(activity), token }, self.charge(&runtime.org)).await?;
+        self.metrics.check_answered(response.permission, response.resolved_from);
         Ok(response)
     }
 

@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
 use oakallow_domain::Clock;
 use oakallow_store::{BatchItem, Charge, RuntimeWrite, Store, StoreError, WriteOutcome};
@@ -20,6 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{ServiceError, ServiceResult};
+use crate::metrics::Metrics;
 
 /// Most writes in one transaction.
 pub const MAX_BATCH: usize = 1024;
@@ -32,15 +34,17 @@ type Reply = oneshot::Sender<Result<WriteOutcome, StoreError>>;
 #[derive(Clone)]
 pub struct Committer {
     queue: mpsc::Sender<(BatchItem, Reply)>,
+    metrics: Arc<Metrics>,
 }
 
 impl Committer {
     /// Starts the committer. It stops after the last handle is dropped and every queued write
     /// has been committed (or failed); await the returned handle to wait for that.
-    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> (Self, JoinHandle<()>) {
+    /// Each transaction is counted in `metrics`.
+    pub fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>, metrics: Arc<Metrics>) -> (Self, JoinHandle<()>) {
         let (queue, receiver) = mpsc::channel(QUEUE_DEPTH);
-        let task = tokio::spawn(run(store, clock, receiver));
-        (Self { queue }, task)
+        let task = tokio::spawn(run(store, clock, Arc::clone(&metrics), receiver));
+        (Self { queue, metrics }, task)
     }
 
     /// Commits `write` (charging `charge`, if any) with whatever else is waiting; returns once
@@ -52,7 +56,10 @@ impl Committer {
         match answer.await {
             Ok(Ok(WriteOutcome::Applied)) => Ok(true),
             Ok(Ok(WriteOutcome::NotApplied)) => Ok(false),
-            Ok(Ok(WriteOutcome::InsufficientCredits)) => Err(ServiceError::InsufficientCredits),
+            Ok(Ok(WriteOutcome::InsufficientCredits)) => {
+                self.metrics.credit_refused();
+                Err(ServiceError::InsufficientCredits)
+            }
             Ok(Err(error)) => Err(error.into()),
             Err(_) => Err(ServiceError::Unavailable),
         }
@@ -64,11 +71,14 @@ impl Committer {
     }
 }
 
-async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, mut receiver: mpsc::Receiver<(BatchItem, Reply)>) {
+async fn run(store: Arc<dyn Store>, clock: Arc<dyn Clock>, metrics: Arc<Metrics>, mut receiver: mpsc::Receiver<(BatchItem, Reply)>) {
     let mut incoming = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut incoming, MAX_BATCH).await > 0 {
         let (items, replies): (Vec<BatchItem>, Vec<Reply>) = incoming.drain(..).unzip();
+        let started = Instant::now();
+        let writes = items.len();
         let results = commit_isolating(store.as_ref(), clock.as_ref(), items.into()).await;
+        metrics.batch_committed(writes, started.elapsed(), results.len() < writes || results.iter().any(Result::is_err));
         // Every reply gets the result of its own write; a store answering fewer outcomes than
         // writes (a bug) leaves the rest without one, and their callers get an error: never a
         // success that was not committed. A caller that went away still had its write

@@ -28,6 +28,27 @@ pub struct ServiceConfig {
     /// Sending e-mail (invitations, sign-in codes) over SMTP; `None`: nothing is e-mailed and
     /// the pages offer no e-mail options.
     pub email: Option<EmailConfig>,
+    /// `GET /metrics`; `None`: off (the route answers 404).
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// The metrics page.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// A scrape must send `Authorization: Bearer <token>`; `None`: anyone who reaches the
+    /// listener may read the page.
+    pub token: Option<String>,
+    /// Accounts holding less credit than this many calls are counted as low on credit.
+    pub low_balance_calls: u64,
+}
+
+impl std::fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsConfig")
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("low_balance_calls", &self.low_balance_calls)
+            .finish()
+    }
 }
 
 /// Stripe Checkout for buying credit packages.
@@ -166,6 +187,7 @@ impl Default for ServiceConfig {
             accounts: AccountsConfig::default(),
             stripe: None,
             email: None,
+            metrics: None,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod executions;
 pub mod explain;
 pub mod keys;
 pub mod manage;
+pub mod metrics;
 pub mod org;
 mod orgs_cache;
 pub mod page;
@@ -35,6 +36,7 @@ pub mod tokens;
 mod wakeups;
 pub mod webhooks;
 
+use crate::metrics::{DeploymentGauges, Metrics};
 use std::sync::Arc;
 
 use oakallow_domain::Clock;
@@ -82,6 +84,7 @@ pub struct Service {
     webhook_passes: watch::Receiver<WebhookPasses>,
     stop: watch::Sender<bool>,
     pauses: Arc<Pauses>,
+    metrics: Arc<Metrics>,
 }
 
 /// Background tasks owned by a [`Service`]: the group committer and, on a server, the webhook
@@ -146,7 +149,8 @@ impl Service {
 
     /// The service with only its group committer running, and the webhook worker it may start.
     fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, config: ServiceConfig) -> (Arc<Self>, ServiceTasks, Worker) {
-        let (committer, committer_task) = Committer::start(Arc::clone(&store), Arc::clone(&clock));
+        let metrics = Arc::new(Metrics::default());
+        let (committer, committer_task) = Committer::start(Arc::clone(&store), Arc::clone(&clock), Arc::clone(&metrics));
         let (stop, stopping) = watch::channel(false);
         let webhook_wake = Arc::new(Notify::new());
         let (passes, webhook_passes) = watch::channel(WebhookPasses::default());
@@ -157,6 +161,7 @@ impl Service {
             wake: Arc::clone(&webhook_wake),
             stopping: stopping.clone(),
             passes,
+            metrics: Arc::clone(&metrics),
         };
         let limits = RateLimits::new(config.rate_limits.clone());
         let service = Arc::new(Self {
@@ -176,8 +181,41 @@ impl Service {
             webhook_passes,
             stop,
             pauses: Arc::default(),
+            metrics,
         });
         (service, ServiceTasks { tasks: vec![("group committer", committer_task)] }, worker)
+    }
+
+    /// This node's metrics, for the HTTP layer to count requests in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Whether `GET /metrics` is served.
+    pub fn metrics_enabled(&self) -> bool {
+        self.config.metrics.is_some()
+    }
+
+    /// The metrics page (Prometheus text): this node's counters and the deployment's numbers,
+    /// read from the database now. 401 unless `bearer` is the configured token (compared in
+    /// constant time), when one is configured; 404 when metrics are off.
+    pub async fn metrics_page(&self, bearer: Option<&str>) -> ServiceResult<String> {
+        let Some(settings) = &self.config.metrics else { return Err(ServiceError::NotFound { what: "route" }) };
+        if let Some(token) = &settings.token {
+            let presented = bearer.unwrap_or("").as_bytes();
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(presented, token.as_bytes())) {
+                return Err(ServiceError::Unauthenticated);
+            }
+        }
+        let threshold =
+            i64::try_from(settings.low_balance_calls).unwrap_or(i64::MAX).saturating_mul(oakallow_domain::billing::PRICE_MICROUSD);
+        let counts = self.store.deployment_counts(self.clock.now(), threshold).await?;
+        let gauges = DeploymentGauges {
+            pending_approvals: counts.pending_approvals,
+            queued_deliveries: counts.queued_deliveries,
+            low_balance_accounts: self.config.billing_enabled.then_some(counts.low_balance_accounts),
+        };
+        Ok(self.metrics.render(self.committer.queued(), gauges))
     }
 
     /// Begins stopping: long-polls answer at once, the webhook worker and the sweeper end.

@@ -47,9 +47,9 @@ use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimLimit,
-    ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval,
-    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult, StoredSigningKey,
-    TokenRecord, WriteOutcome,
+    ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, DeploymentCounts, LedgerRow,
+    NewApproval, NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult,
+    StoredSigningKey, TokenRecord, WriteOutcome,
 };
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -115,6 +115,28 @@ impl Store for PostgresStore {
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_error)?;
         Ok(())
+    }
+
+    async fn deployment_counts(&self, now: Timestamp, low_balance_below: i64) -> StoreResult<DeploymentCounts> {
+        let (approvals, deliveries, low): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM approvals WHERE status = 'pending'),
+                    (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
+                    (SELECT count(*) FROM (
+                        SELECT sum(CASE WHEN expires_at IS NULL OR expires_at > $1 THEN remaining ELSE 0 END) AS balance
+                          FROM credit_lots GROUP BY account_id) AS balances
+                      WHERE balance < $2)",
+        )
+        .bind(now.micros())
+        .bind(low_balance_below)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_error)?;
+        let count = |n: i64| u64::try_from(n).map_err(|_| StoreError::Corrupt("a negative count".into()));
+        Ok(DeploymentCounts {
+            pending_approvals: count(approvals)?,
+            queued_deliveries: count(deliveries)?,
+            low_balance_accounts: count(low)?,
+        })
     }
 
     async fn create_account(&self, account: &Account, password_hash: Option<&str>, free_credit: Option<&NewCredit>) -> StoreResult<()> {

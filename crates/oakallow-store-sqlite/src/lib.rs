@@ -33,9 +33,9 @@ use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, Charge, CheckRecord, ClaimLimit, ClaimedDelivery,
-    CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval, NewCredit, NewKey,
-    NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult, StoredSigningKey, TokenRecord,
-    WriteOutcome,
+    CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, DeploymentCounts, LedgerRow, NewApproval,
+    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult, StoredSigningKey,
+    TokenRecord, WriteOutcome,
 };
 
 use crate::conn::{Readers, Writer};
@@ -68,6 +68,14 @@ impl SqliteStore {
     }
 }
 
+/// The deployment's counts: pending approvals, queued deliveries, accounts low on live credit.
+const DEPLOYMENT_COUNTS: &str = "SELECT (SELECT count(*) FROM approvals WHERE status = 'pending'),
+        (SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'),
+        (SELECT count(*) FROM (
+            SELECT sum(CASE WHEN expires_at IS NULL OR expires_at > ?1 THEN remaining ELSE 0 END) AS balance
+              FROM credit_lots GROUP BY account_id)
+          WHERE balance < ?2)";
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -76,6 +84,25 @@ impl Store for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.readers.run(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(conn::map_error)).await
+    }
+
+    async fn deployment_counts(&self, now: Timestamp, low_balance_below: i64) -> StoreResult<DeploymentCounts> {
+        self.readers
+            .run(move |conn| {
+                let (approvals, deliveries, low): (i64, i64, i64) = conn
+                    .prepare_cached(DEPLOYMENT_COUNTS)
+                    .and_then(|mut statement| {
+                        statement.query_row([now.micros(), low_balance_below], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+                    })
+                    .map_err(conn::map_error)?;
+                let count = |n: i64| u64::try_from(n).map_err(|_| StoreError::Corrupt("a negative count".into()));
+                Ok(DeploymentCounts {
+                    pending_approvals: count(approvals)?,
+                    queued_deliveries: count(deliveries)?,
+                    low_balance_accounts: count(low)?,
+                })
+            })
+            .await
     }
 
     async fn create_account(&self, account: &Account, password_hash: Option<&str>, free_credit: Option<&NewCredit>) -> StoreResult<()> {

@@ -43,6 +43,17 @@ pub use runtime_records::{
 };
 pub use second_factors::{PendingSignIn, SecondFactorStore, TotpFactor};
 
+/// What [`Store::deployment_counts`] answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeploymentCounts {
+    /// Approvals waiting for a decision.
+    pub pending_approvals: u64,
+    /// Webhook deliveries waiting to be sent or sent again.
+    pub queued_deliveries: u64,
+    /// Accounts holding credit whose live balance is below the threshold asked for.
+    pub low_balance_accounts: u64,
+}
+
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
@@ -52,6 +63,11 @@ pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore + SecondF
 
     /// Answers when the database can be reached.
     async fn ping(&self) -> StoreResult<()>;
+
+    /// Numbers about the whole deployment, every org and account, for the metrics page:
+    /// approvals pending, webhook deliveries waiting, and accounts holding credit whose live
+    /// balance at `now` (expired credit not counted) is below `low_balance_below` µ$.
+    async fn deployment_counts(&self, now: Timestamp, low_balance_below: i64) -> StoreResult<DeploymentCounts>;
 
     // ----- accounts and orgs --------------------------------------------------------------------
 

@@ -24,9 +24,9 @@ use oakallow_domain::policy::{PolicyChange, PolicyParts};
 use oakallow_domain::token::Algorithm;
 use oakallow_store::{
     ActivityFilter, ApprovalFilter, ApprovalTransition, AttemptResult, BatchItem, ChangeSink, Charge, CheckRecord, ClaimLimit,
-    ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, LedgerRow, NewApproval,
-    NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult, StoredSigningKey,
-    TokenRecord, WriteOutcome,
+    ClaimedDelivery, CreateOutcome, CreditState, Delivery, DeliveryAttempt, DeliveryFilter, DeliveryLease, DeploymentCounts, LedgerRow,
+    NewApproval, NewCredit, NewKey, NewPurchase, OrgVersion, Outbox, Purchase, RefundReservation, Store, StoreError, StoreResult,
+    StoredSigningKey, TokenRecord, WriteOutcome,
 };
 use tokio::sync::oneshot;
 
@@ -173,6 +173,10 @@ impl Store for HookedStore {
         self.hooks.pings.fetch_add(1, Ordering::SeqCst);
         wait_if_held(&self.hooks.hold_ping).await;
         self.inner.ping().await
+    }
+
+    async fn deployment_counts(&self, now: Timestamp, low_balance_below: i64) -> StoreResult<DeploymentCounts> {
+        self.inner.deployment_counts(now, low_balance_below).await
     }
 
     async fn create_account(&self, account: &Account, password_hash: Option<&str>, free_credit: Option<&NewCredit>) -> StoreResult<()> {

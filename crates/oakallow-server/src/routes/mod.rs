@@ -6,6 +6,7 @@ pub mod approvals;
 pub mod billing;
 pub mod keys;
 pub mod manage;
+pub mod metrics;
 pub mod org;
 pub mod policy;
 pub mod runtime;

@@ -45,6 +45,7 @@ pub(crate) struct Worker {
     pub(crate) wake: Arc<Notify>,
     pub(crate) stopping: watch::Receiver<bool>,
     pub(crate) passes: watch::Sender<WebhookPasses>,
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The passes' bookkeeping: attempts in flight by the pass that claimed them.
@@ -89,13 +90,20 @@ struct Attempter {
     clock: Arc<dyn Clock>,
     config: WebhookConfig,
     client: reqwest::Client,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Worker {
     /// Runs until the service stops.
     pub(crate) async fn run(mut self) {
         let attempter = match client(&self.config) {
-            Ok(client) => Attempter { store: Arc::clone(&self.store), clock: Arc::clone(&self.clock), config: self.config.clone(), client },
+            Ok(client) => Attempter {
+                store: Arc::clone(&self.store),
+                clock: Arc::clone(&self.clock),
+                config: self.config.clone(),
+                client,
+                metrics: Arc::clone(&self.metrics),
+            },
             Err(error) => {
                 tracing::error!(%error, "cannot build the webhook HTTP client; webhooks stay in the outbox");
                 return;
@@ -181,6 +189,7 @@ impl Attempter {
             Err(error) => (None, None, Some(storable_text(&error, ERROR_BYTES))),
         };
         let delivered = status_code.is_some_and(|s| (200..300).contains(&s));
+        self.metrics.webhook_attempted(delivered);
         let result = if delivered {
             AttemptResult::Delivered
         } else {

@@ -33,7 +33,7 @@ macro_rules! conformance_tests {
             policy_constraints, runtime_chain, activity_queries, concurrent_runtime_commits,
             policy_activity_joins_chain, webhook_secrets, signing_keys, tokens_mint_once_and_consume_once,
             concurrent_consumption, executions_once_per_token, numbers_are_kept_exactly_or_refused, approvals_create_and_idempotency,
-            approval_transitions, approval_listing_and_expiry, webhook_deliveries, delivery_leases, deliveries_are_shared_between_orgs, claims_take_the_earliest_due_first, activity_in_ascending_order,
+            approval_transitions, approval_listing_and_expiry, webhook_deliveries, delivery_leases, deliveries_are_shared_between_orgs, claims_take_the_earliest_due_first, activity_in_ascending_order, deployment_counts_cover_every_org,
             charges_stop_at_zero, only_written_entries_are_paid, spending_order_and_expiry, set_balance_exactly,
             usage_when_billing_is_off, concurrent_charges_are_exact, purchases_are_credited_once, concurrent_purchases_are_exact, refunds_take_unspent_credit_back_once, approvals_are_charged_once, versions_and_revocations,
             accounts_have_names_and_passwords, operator_is_claimed_once, sessions_are_found_listed_and_revoked,

@@ -576,3 +576,38 @@ pub async fn activity_in_ascending_order(store: Arc<dyn Store>) {
     let seqs: Vec<u64> = store.list_activity(org.id, &filter).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![3, 4]);
 }
+
+/// The deployment's numbers count every org and account: pending approvals, queued deliveries,
+/// and accounts holding credit whose live balance is below the threshold (expired credit does
+/// not count; an account that never held credit is not counted).
+pub async fn deployment_counts_cover_every_org(store: Arc<dyn Store>) {
+    use oakallow_domain::billing::{CreditKind, PRICE_MICROUSD};
+    use oakallow_domain::id::LedgerId;
+
+    assert_eq!(store.deployment_counts(T0, i64::MAX).await.unwrap(), crate::DeploymentCounts::default());
+    let (a, b) = (new_org(store.as_ref(), "a@example.com").await, new_org(store.as_ref(), "b@example.com").await);
+    for org in [a.id, a.id, b.id] {
+        store.create_approval(&new_approval(approval(org, 1, 3600), None), None).await.unwrap();
+    }
+    let counts = store.deployment_counts(T0, 0).await.unwrap();
+    assert_eq!(counts, crate::DeploymentCounts { pending_approvals: 3, queued_deliveries: 3, low_balance_accounts: 0 });
+
+    let credit = |kind, calls: i64, expires_at| crate::NewCredit {
+        id: LedgerId::generate(),
+        kind,
+        amount: calls * PRICE_MICROUSD,
+        expires_at,
+        note: None,
+        created_at: T0,
+    };
+    store.add_credit(a.account_id, &credit(CreditKind::Grant, 10, None)).await.unwrap();
+    store.add_credit(b.account_id, &credit(CreditKind::Free, 100, Some(T0.plus_seconds(10)))).await.unwrap();
+    let threshold = 50 * PRICE_MICROUSD;
+    assert_eq!(store.deployment_counts(T0, threshold).await.unwrap().low_balance_accounts, 1, "10 calls is low, 100 is not");
+    assert_eq!(
+        store.deployment_counts(T0.plus_seconds(20), threshold).await.unwrap().low_balance_accounts,
+        2,
+        "once expired, nothing is left"
+    );
+    assert_eq!(store.deployment_counts(T0, 10 * PRICE_MICROUSD).await.unwrap().low_balance_accounts, 0, "below, not at");
+}

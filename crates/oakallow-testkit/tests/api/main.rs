@@ -16,6 +16,7 @@ mod export;
 mod integrity;
 mod invalid_input;
 mod management;
+mod metrics;
 mod pii;
 mod purchases;
 mod races;
