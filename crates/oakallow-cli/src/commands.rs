@@ -84,6 +84,10 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
         Command::Admin { command: AdminCommand::Accounts { command } } => accounts(file, command).await,
         Command::Apply { file: document, url, key, dry_run } => apply(&document, &url, &key, dry_run).await,
         Command::Credits { command } => credits(file, command).await,
+        Command::Check(args) => crate::remote::check(args).await,
+        Command::Keys { command } => crate::remote::keys(command).await,
+        Command::Approvals { command } => crate::remote::approvals(command).await,
+        Command::Activity { command } => crate::remote::activity(command).await,
         Command::McpProxy(args) => mcp_proxy(file, args).await,
         Command::Openapi => {
             println!("{}", serde_json::to_string_pretty(&oakallow_server::openapi())?);

@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod descriptors;
+mod remote;
 
 use std::path::PathBuf;
 
@@ -65,6 +66,23 @@ enum Command {
         /// Only show what would change.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Ask a server whether a tool call may run: `POST /v1/check` (standard key).
+    Check(remote::CheckArgs),
+    /// The org's API keys on a server (management key).
+    Keys {
+        #[command(subcommand)]
+        command: remote::KeysCommand,
+    },
+    /// Approvals on a server: list, show, approve, deny (approver or management key).
+    Approvals {
+        #[command(subcommand)]
+        command: remote::ApprovalsCommand,
+    },
+    /// The org's activity trail on a server: tail (and follow), verify, export.
+    Activity {
+        #[command(subcommand)]
+        command: remote::ActivityCommand,
     },
     /// Operator commands on an account's prepaid credit.
     Credits {
