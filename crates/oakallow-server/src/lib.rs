@@ -103,7 +103,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// An unknown route: the error envelope for API clients; an HTML page for a browser asking for
 /// a page outside `/v1`.
-async fn no_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+async fn no_route(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    routes::metrics::count_unrouted(&state.service, &method, StatusCode::NOT_FOUND);
     let wants_html =
         headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|accept| accept.contains("text/html"));
     if wants_html && !uri.path().starts_with("/v1/") {
@@ -112,7 +118,8 @@ async fn no_route(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Respo
     ApiError::no_route().into_response()
 }
 
-async fn wrong_method() -> ApiError {
+async fn wrong_method(axum::extract::State(state): axum::extract::State<AppState>, method: axum::http::Method) -> ApiError {
+    routes::metrics::count_unrouted(&state.service, &method, StatusCode::METHOD_NOT_ALLOWED);
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not accept that method")
 }
 
@@ -149,12 +156,11 @@ pub fn app(service: Arc<Service>, mounted: Vec<Mounted>) -> Router {
     router
         .merge(dashboard::routes())
         .merge(routes::stripe::routes())
-        .route_layer(axum::middleware::from_fn(routes::metrics::keep_route))
+        .route_layer(routes::metrics::CountRequests { service: Arc::clone(&state.service) })
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panicked))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::metrics::count_request))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
             let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)

@@ -2,16 +2,21 @@
 //! this path is an unknown route). With a token configured, a scrape must send `Authorization: Bearer <token>`;
 //! anything else is a 401 envelope. Not an API key route, so not in the OpenAPI document.
 //!
-//! Also here: the two layers that count every HTTP request by method and route pattern.
+//! Also here: the layer that counts every HTTP request by method and route pattern.
 
-use std::time::Instant;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use oakallow_service::Service;
+use tower::Layer;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -37,23 +42,80 @@ async fn page(State(app): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
-/// Inside the router, on every route: hands the matched route pattern on to [`count_request`]
-/// through the response (the outer layer runs before routing, so it cannot see the match).
-pub(crate) async fn keep_route(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(route);
-    }
-    response
+/// Counts each request of a matched route: its method, route pattern, status and the time to
+/// its response head. Applied with `Router::route_layer`, so the route pattern is in the
+/// request; a plain tower layer (no boxing, no per-request clone of the route), because it runs
+/// on every check.
+#[derive(Clone)]
+pub(crate) struct CountRequests {
+    pub(crate) service: Arc<Service>,
 }
 
-/// Outside the router: counts the request, its status and the time to its response head.
-pub(crate) async fn count_request(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = response.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
-    app.service.metrics().request_answered(method.as_str(), route, response.status().as_u16(), started.elapsed());
-    response
+impl<S> Layer<S> for CountRequests {
+    type Service = Counted<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Counted { inner, service: Arc::clone(&self.service) }
+    }
+}
+
+/// A route's service, counted.
+#[derive(Clone)]
+pub(crate) struct Counted<S> {
+    inner: S,
+    service: Arc<Service>,
+}
+
+impl<S, B> tower::Service<axum::http::Request<B>> for Counted<S>
+where
+    S: tower::Service<axum::http::Request<B>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = CountedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        CountedFuture { inner: self.inner.call(request), started, method, route, service: Arc::clone(&self.service) }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The route's answer; counted when it is ready.
+    pub(crate) struct CountedFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: Method,
+        route: Option<MatchedPath>,
+        service: Arc<Service>,
+    }
+}
+
+impl<F, E> Future for CountedFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &answer {
+            let route = this.route.as_ref().map(MatchedPath::as_str);
+            this.service.metrics().request_answered(this.method.as_str(), route, response.status().as_u16(), this.started.elapsed());
+        }
+        Poll::Ready(answer)
+    }
+}
+
+/// Counts an answer given outside any route (an unknown path): no time is measured for it.
+pub(crate) fn count_unrouted(service: &Service, method: &Method, status: StatusCode) {
+    service.metrics().request_answered(method.as_str(), None, status.as_u16(), Duration::ZERO);
 }
