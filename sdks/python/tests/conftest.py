@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import httpx
 import pytest
 
 from oakallow import Client
@@ -38,30 +37,31 @@ def _binary() -> str:
     return str(debug) if debug.exists() else (shutil.which("oakallow") or "oakallow")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _listening(proc: subprocess.Popen[str], log: Path) -> str:
+    """The address ``proc`` (``oakallow serve`` with JSON logs) listens on, read from its log event
+    the moment it is written; every line also goes to ``log``. Fails at the deadline."""
+    events: queue.Queue[str | None] = queue.Queue()
 
+    def read() -> None:
+        with log.open("w") as out:
+            for line in proc.stderr or ():
+                out.write(line)
+                try:
+                    address = json.loads(line).get("fields", {}).get("address")
+                except ValueError:
+                    address = None
+                if address:
+                    events.put(address)
+        events.put(None)  # the server exited
 
-def wait_until(predicate: Callable[[], Any], *, deadline: float = 20.0, every: float = 0.05, what: str = "") -> Any:
-    """Poll ``predicate`` until it answers something truthy, failing after ``deadline`` seconds."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)  # the poll interval, not a wait for an event
-    raise AssertionError(f"timed out waiting for {what or predicate}")
-
-
-def _healthy(url: str, proc: subprocess.Popen[bytes]) -> bool:
-    if proc.poll() is not None:
-        raise RuntimeError(f"oakallow exited with {proc.returncode}")
+    threading.Thread(target=read, daemon=True).start()
     try:
-        return httpx.get(f"{url}/v1/health", timeout=1.0).status_code == 200
-    except httpx.TransportError:
-        return False
+        address = events.get(timeout=STARTUP_DEADLINE)
+    except queue.Empty:
+        raise AssertionError(f"oakallow serve did not listen within {STARTUP_DEADLINE} s") from None
+    if address is None:
+        raise RuntimeError(f"oakallow serve exited with {proc.wait()}: see {log}")
+    return f"http://{address}"
 
 
 @pytest.fixture(scope="session")
@@ -77,13 +77,11 @@ def server() -> Iterator[Server]:
             check=True, capture_output=True, text=True, timeout=60,
         )
         keys = json.loads(out.stdout)
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        log = open(Path(data_dir) / "server.log", "wb")
-        proc = subprocess.Popen([binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data_dir],
-                                stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, "OAKALLOW_LOG__FORMAT": "json"}
+        proc = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
         try:
-            wait_until(lambda: _healthy(url, proc), deadline=STARTUP_DEADLINE, what="the server's health")
+            url = _listening(proc, Path(data_dir) / "server.log")
             yield Server(url, keys["management_key"], keys["standard_key"], keys["approver_key"])
         finally:
             proc.terminate()
@@ -92,7 +90,6 @@ def server() -> Iterator[Server]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            log.close()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -23,15 +22,10 @@ def run(coro_fn: Callable[[AsyncClient, AsyncClient], Awaitable[Any]], server: S
     return asyncio.run(main())
 
 
-async def decide_when_pending(approver: AsyncClient, tool: str, decision: str, note: str) -> dict[str, Any]:
-    """Poll (with a deadline) for the pending approval of ``tool``, then decide it."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        data = (await approver.list_approvals(status="pending", tool=tool))["data"]
-        if data:
-            return await approver.decide(data[0]["id"], decision, decided_by="sdk-async", note=note)
-        await asyncio.sleep(0.05)  # poll interval
-    raise AssertionError("no pending approval appeared")
+async def decide_when_announced(approver: AsyncClient, announced: asyncio.Queue[dict[str, Any]], decision: str, note: str) -> dict[str, Any]:
+    """Waits for the approval the guard announces (``on_approval``), then decides it."""
+    approval = await asyncio.wait_for(announced.get(), timeout=20)
+    return await approver.decide(approval["id"], decision, decided_by="sdk-async", note=note)
 
 
 def test_async_allowed_and_disabled(server: Server, admin: Client, make_tool: Any, tool_name: str) -> None:
@@ -65,13 +59,15 @@ def test_async_approval_approved_then_denied(server: Server, admin: Client, make
     make_tool(tool_name, "requires_approval")
 
     async def scenario(agent: AsyncClient, approver: AsyncClient) -> Any:
-        @agent.guard(tool=tool_name, reason="async test")
+        announced: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        @agent.guard(tool=tool_name, reason="async test", on_approval=announced.put_nowait)
         async def refund(order: str) -> str:
             return f"refunded {order}"
 
-        result, decided = await asyncio.gather(refund(order="a-1"), decide_when_pending(approver, tool_name, "approved", "ok"))
+        result, decided = await asyncio.gather(refund(order="a-1"), decide_when_announced(approver, announced, "approved", "ok"))
         assert decided["status"] == "approved"
-        denial = asyncio.ensure_future(decide_when_pending(approver, tool_name, "denied", "no way"))
+        denial = asyncio.ensure_future(decide_when_announced(approver, announced, "denied", "no way"))
         with pytest.raises(ApprovalDenied) as raised:
             await refund(order="a-2")
         await denial

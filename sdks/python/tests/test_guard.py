@@ -7,32 +7,27 @@ from typing import Any
 
 import pytest
 
-from conftest import activity_types, wait_until
+from conftest import activity_types
 from oakallow import ApprovalDenied, ApprovalTimeout, Client, GuardDisabled, ToolDisabled
 
 
-def pending_approval(approver: Client, tool: str) -> dict[str, Any]:
-    """The pending approval for ``tool``, polled with a deadline."""
-
-    def find() -> dict[str, Any] | None:
-        data = approver.list_approvals(status="pending", tool=tool)["data"]
-        return data[0] if data else None
-
-    return wait_until(find, what=f"a pending approval for {tool}")
-
-
-def decide_in_background(approver: Client, tool: str, decision: str, note: str) -> tuple[threading.Thread, dict[str, Any]]:
-    """Decide the approval for ``tool`` from another thread, once it exists."""
+def decide_in_background(approver: Client, decision: str, note: str) -> tuple[threading.Thread, dict[str, Any], Any]:
+    """Decides, from another thread, the approval the guard announces through ``on_approval``:
+    answers the thread, what it saw, and the callback to give the guard."""
     seen: dict[str, Any] = {}
+    created = threading.Event()
+
+    def on_approval(approval: dict[str, Any]) -> None:
+        seen["approval"] = approval
+        created.set()
 
     def run() -> None:
-        approval = pending_approval(approver, tool)
-        seen["approval"] = approval
-        seen["decided"] = approver.decide(approval["id"], decision, decided_by="sdk-test", note=note)
+        assert created.wait(timeout=20), "the guard asked for no approval"
+        seen["decided"] = approver.decide(seen["approval"]["id"], decision, decided_by="sdk-test", note=note)
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    return thread, seen
+    return thread, seen, on_approval
 
 
 def test_allowed_tool_runs_and_is_logged(agent: Client, admin: Client, make_tool: Any, tool_name: str) -> None:
@@ -71,9 +66,10 @@ def test_waits_for_an_approval_then_runs(
     agent: Client, approver: Client, admin: Client, make_tool: Any, tool_name: str
 ) -> None:
     make_tool(tool_name, "requires_approval")
-    thread, seen = decide_in_background(approver, tool_name, "approved", "fine")
+    thread, seen, on_approval = decide_in_background(approver, "approved", "fine")
 
-    @agent.guard(tool=tool_name, tenant=None, reason="customer asked", params_from=lambda order, **_: {"order": order})
+    @agent.guard(tool=tool_name, tenant=None, reason="customer asked", params_from=lambda order, **_: {"order": order},
+                 on_approval=on_approval)
     def refund(order: str, note: str = "") -> str:
         return f"refunded {order}"
 
@@ -92,10 +88,10 @@ def test_denied_approval_raises_with_note_and_reference(
     agent: Client, approver: Client, admin: Client, make_tool: Any, tool_name: str
 ) -> None:
     make_tool(tool_name, "requires_approval")
-    thread, seen = decide_in_background(approver, tool_name, "denied", "not today")
+    thread, seen, on_approval = decide_in_background(approver, "denied", "not today")
     calls: list[str] = []
 
-    @agent.guard(tool=tool_name)
+    @agent.guard(tool=tool_name, on_approval=on_approval)
     def refund(order: str) -> None:
         calls.append(order)
 

@@ -89,6 +89,8 @@ export interface GuardSpec<A extends unknown[]> {
   approvalTimeoutSeconds?: number;
   /** Log the function's return value as the execution's `output` (default false). */
   logOutput?: boolean;
+  /** Called with the approval as soon as the guard has asked for it (to tell a person its reference). */
+  onApproval?: (approval: Schemas["ApprovalView"]) => void;
 }
 
 interface RequestOptions {
@@ -352,6 +354,7 @@ export class Oakallow {
           reason: pick(spec.reason, args) ?? `${spec.tool} requested by an agent`,
           timeout_seconds: spec.approvalTimeoutSeconds,
         });
+        spec.onApproval?.(approval);
         const decided = await this.waitForApproval(approval.id, { timeoutMs: spec.maxWaitMs });
         throwUnlessApproved(decided);
         if (decided.status === "pending") {

@@ -1,6 +1,6 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { clients, fresh, stop, until } from "./helpers.mjs";
+import { clients, fresh, stop } from "./helpers.mjs";
 import {
   ApprovalDeniedError,
   ConflictError,
@@ -25,9 +25,11 @@ async function trail(tool) {
   return types.filter((t) => t !== "approval.polled");
 }
 
-/** The pending approval of `tool`, polled for with a deadline. */
-function pendingApproval(tool) {
-  return until(async () => (await c.approver.listApprovals({ status: "pending", tool })).data[0], 20_000, `a pending approval of ${tool}`);
+/** A guard's `onApproval`, and the approval it announces (the test's own timeout bounds the wait). */
+function announced() {
+  let onApproval;
+  const approval = new Promise((resolve) => (onApproval = resolve));
+  return { onApproval, approval };
 }
 
 test("guard runs an allowed tool and logs check, token and execution", async () => {
@@ -55,20 +57,28 @@ test("guard refuses a disabled tool without running it", async () => {
   assert.deepEqual(await trail(tool), ["permission.checked"]);
 });
 
-test("guard waits for an approval decided meanwhile, then runs with a token for those params", async () => {
+test("guard waits for an approval decided meanwhile, then runs with a token for those params", { timeout: 60_000 }, async () => {
   const tool = fresh("refund");
   const tenant = fresh("tenant");
   await c.management.tools.create({ name: tool, default_permission: "requires_approval" });
   const calls = [];
+  const asked = announced();
   const refund = c.standard.guard(
-    { tool, tenant, params: (order, amount) => ({ order, amount }), reason: (order) => `refund ${order}`, maxWaitMs: 60_000 },
+    {
+      tool,
+      tenant,
+      params: (order, amount) => ({ order, amount }),
+      reason: (order) => `refund ${order}`,
+      maxWaitMs: 60_000,
+      onApproval: asked.onApproval,
+    },
     async (order, amount) => {
       calls.push([order, amount]);
       return `refunded ${amount}`;
     },
   );
   const running = refund("ord_7", 30);
-  const approval = await pendingApproval(tool);
+  const approval = await asked.approval;
   assert.equal(calls.length, 0, "must not run before the decision");
   assert.deepEqual(approval.params, { order: "ord_7", amount: 30 });
   assert.equal(approval.tenant, tenant);
@@ -86,14 +96,15 @@ test("guard waits for an approval decided meanwhile, then runs with a token for 
   assert.ok(trail.polled >= 1, "the guard's long-polls are in the trail");
 });
 
-test("a denied approval throws with the note and reference, without running", async () => {
+test("a denied approval throws with the note and reference, without running", { timeout: 60_000 }, async () => {
   const tool = fresh("delete_account");
   await c.management.tools.create({ name: tool });
   let called = false;
-  const del = c.standard.guard({ tool, params: (user) => ({ user }) }, () => (called = true));
+  const asked = announced();
+  const del = c.standard.guard({ tool, params: (user) => ({ user }), onApproval: asked.onApproval }, () => (called = true));
   const running = del("u_1");
   running.catch(() => {}); // judged below
-  const approval = await pendingApproval(tool);
+  const approval = await asked.approval;
   await c.approver.decide(approval.id, { decision: "denied", note: "not on a Friday", decided_by: "sam" });
   await assert.rejects(running, (e) => {
     assert.ok(e instanceof ApprovalDeniedError);

@@ -1,7 +1,6 @@
 // Test support: a real oakallow server (already running, or started from OAKALLOW_BIN).
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,18 +21,37 @@ export async function server() {
   const keys = JSON.parse(
     execFileSync(bin, ["admin", "bootstrap", "--email", "sdk@example.com", "--org", "sdk", "--json", "--data-dir", dataDir], { encoding: "utf8" }),
   );
-  const port = await freePort();
-  const child = spawn(bin, ["serve", "--listen", `127.0.0.1:${port}`, "--data-dir", dataDir], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
-  const url = `http://127.0.0.1:${port}`;
+  // The server says where it listens in a JSON log event: that line is the wait's end.
+  const child = spawn(bin, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...e, OAKALLOW_LOG__FORMAT: "json" },
+  });
+  const address = await new Promise((resolve, reject) => {
+    let pending = "";
+    let tail = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (chunk) => {
+      tail = (tail + chunk).slice(-4000);
+      pending += chunk;
+      const lines = pending.split("\n");
+      pending = lines.pop();
+      for (const line of lines) {
+        const found = (() => {
+          try {
+            return JSON.parse(line).fields?.address;
+          } catch {
+            return undefined;
+          }
+        })();
+        if (found) resolve(found);
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`oakallow serve exited (${code}): ${tail}`)));
+  });
+  child.stderr.resume();
+  const url = `http://${address}`;
   started = { child, dataDir, info: { url, management: keys.management_key, standard: keys.standard_key, approver: keys.approver_key } };
   process.on("exit", stop);
-  await until(async () => {
-    if (child.exitCode !== null) throw new Error(`oakallow serve exited (${child.exitCode}): ${stderr}`);
-    const r = await fetch(`${url}/v1/health`).catch(() => null);
-    return r?.ok;
-  }, 30_000, "server health");
   return started.info;
 }
 
@@ -43,28 +61,6 @@ export function stop() {
   started.child.kill();
   rmSync(started.dataDir, { recursive: true, force: true });
   started = undefined;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Polls `probe` until it answers a truthy value, or fails after `ms`. */
-export async function until(probe, ms = 20_000, what = "condition") {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Clients for the three tiers. */

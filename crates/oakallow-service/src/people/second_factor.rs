@@ -123,16 +123,21 @@ fn step_up_binding(who: &SignedIn) -> String {
 }
 
 impl Service {
-    /// Which second factors the account can be asked for.
-    pub async fn second_factor_kinds(&self, account: AccountId) -> ServiceResult<SecondFactorKinds> {
-        let totp = self.store.totp(account).await?.is_some_and(|f| f.activated_at.is_some());
-        let codes = totp || self.store.unused_recovery_codes(account).await? > 0;
-        Ok(SecondFactorKinds { code: codes, passkey: self.has_passkeys(account).await? })
+    /// Whether the account has active TOTP (recovery codes exist only with it: they are made
+    /// when TOTP is activated and removed with it).
+    async fn has_totp(&self, account: AccountId) -> ServiceResult<bool> {
+        Ok(self.store.totp(account).await?.is_some_and(|f| f.activated_at.is_some()))
     }
 
-    /// Whether the account has a second factor it can be asked for: TOTP, or a passkey.
+    /// Which second factors the account can be asked for.
+    pub async fn second_factor_kinds(&self, account: AccountId) -> ServiceResult<SecondFactorKinds> {
+        Ok(SecondFactorKinds { code: self.has_totp(account).await?, passkey: self.has_passkeys(account).await? })
+    }
+
+    /// Whether the account has a second factor it can be asked for: TOTP, or a passkey (looked
+    /// up only without TOTP: this runs at every sign-in and decision).
     pub async fn has_second_factor(&self, account: AccountId) -> ServiceResult<bool> {
-        Ok(self.second_factor_kinds(account).await?.any())
+        Ok(self.has_totp(account).await? || self.has_passkeys(account).await?)
     }
 
     /// Checks a second factor of the account (a TOTP code; a recovery code, which is then used

@@ -107,6 +107,7 @@ class _GuardBase:
         max_wait: float | None = None,
         approval_timeout_seconds: int | None = None,
         log_output: bool = False,
+        on_approval: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self.tool, self.tenant, self.resource, self.method = tool, tenant, resource, method
         self.params = dict(params) if params is not None else None
@@ -115,6 +116,7 @@ class _GuardBase:
         self.context, self.reference_id = context, reference_id
         self.max_wait, self.approval_timeout_seconds = max_wait, approval_timeout_seconds
         self.log_output = log_output
+        self.on_approval = on_approval
         self._current: list[Authorization] = []
 
     def _params_for(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | None:
@@ -153,6 +155,8 @@ class Guard(_GuardBase):
         approval = self.client.request_approval(
             self.tool, self.reason, **scope, context=self.context, reference_id=self.reference_id,
             check_id=check_id, timeout_seconds=self.approval_timeout_seconds)
+        if self.on_approval is not None:
+            self.on_approval(approval)
         waited = self.client.wait_for_approval(approval["id"], timeout=self.max_wait)
         approval = self._settle(waited)
         if approval["status"] != "approved":
@@ -222,6 +226,8 @@ class AsyncGuard(_GuardBase):
         approval = await self.client.request_approval(
             self.tool, self.reason, **scope, context=self.context, reference_id=self.reference_id,
             check_id=check_id, timeout_seconds=self.approval_timeout_seconds)
+        if self.on_approval is not None:
+            self.on_approval(approval)
         try:
             waited = await self.client.wait_for_approval(approval["id"], timeout=self.max_wait)
         except asyncio.CancelledError:
