@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
-use oakallow_client::Client;
+use oakallow_client::{ActivityQuery, Approval, ApprovalQuery, ApprovalStatus, Call, CheckRequest, Client, Verdict};
 use serde_json::{Value, json};
 
 /// The server and the key a command uses.
@@ -165,28 +165,21 @@ pub enum ActivityCommand {
 
 /// `oakallow check`.
 pub async fn check(args: CheckArgs) -> Result<()> {
-    let mut request = json!({ "tool": args.tool, "mint_token": args.mint_token });
-    for (field, value) in [("tenant", &args.tenant), ("resource", &args.resource), ("method", &args.method)] {
-        if let Some(value) = value {
-            request[field] = json!(value);
-        }
-    }
-    if let Some(params) = &args.params {
-        request["params"] = serde_json::from_str(params).context("--params must be a JSON object")?;
-    }
-    let answer = args.remote.client().check(&request).await?;
+    let params = args.params.as_deref().map(serde_json::from_str).transpose().context("--params must be a JSON object")?;
+    let call = Call { tool: args.tool, tenant: args.tenant, resource: args.resource, method: args.method, params };
+    let answer = args.remote.client().check(&CheckRequest { mint_token: args.mint_token, ..call.into() }).await?;
     if args.remote.json {
-        return print_json(&answer);
+        return print_json(&serde_json::to_value(&answer)?);
     }
-    println!("{}  ({})", text(&answer["permission"]), text(&answer["resolved_from"]));
-    println!("check    {}", text(&answer["check_id"]));
-    if let Some(rule) = answer["rule_id"].as_str() {
+    println!("{}  ({})", answer.permission.as_str(), answer.resolved_from.as_str());
+    println!("check    {}", answer.check_id);
+    if let Some(rule) = &answer.rule_id {
         println!("rule     {rule}");
     }
-    if let Some(timeout) = answer["approval_timeout_seconds"].as_u64() {
+    if let Some(timeout) = answer.approval_timeout_seconds {
         println!("approval timeout {timeout} s");
     }
-    if let Some(token) = answer["token"].as_str() {
+    if let Some(token) = &answer.token {
         println!("token    {token}");
     }
     Ok(())
@@ -196,7 +189,7 @@ pub async fn check(args: CheckArgs) -> Result<()> {
 pub async fn keys(command: KeysCommand) -> Result<()> {
     match command {
         KeysCommand::List { remote } => {
-            let keys = all_pages(&remote.client(), "/v1/keys").await?;
+            let keys = remote.client().keys().list_all().await?;
             if remote.json {
                 return print_json(&Value::Array(keys));
             }
@@ -207,7 +200,7 @@ pub async fn keys(command: KeysCommand) -> Result<()> {
             table(&["id", "name", "tier", "prefix", "created (UTC)", ""], rows.collect());
         }
         KeysCommand::Create { remote, name, tier } => {
-            let created: Value = remote.client().post("/v1/keys", &json!({ "name": name, "tier": tier })).await?;
+            let created = remote.client().keys().create(&json!({ "name": name, "tier": tier })).await?;
             if remote.json {
                 return print_json(&created);
             }
@@ -220,7 +213,7 @@ pub async fn keys(command: KeysCommand) -> Result<()> {
             println!("{}", text(&created["key"]));
         }
         KeysCommand::Revoke { remote, id } => {
-            let revoked: Value = remote.client().delete(&format!("/v1/keys/{}", path_part(&id))).await?;
+            let revoked = remote.client().keys().delete(&id, false).await?;
             if remote.json {
                 return print_json(&revoked);
             }
@@ -234,78 +227,66 @@ pub async fn keys(command: KeysCommand) -> Result<()> {
 pub async fn approvals(command: ApprovalsCommand) -> Result<()> {
     match command {
         ApprovalsCommand::List { remote, status } => {
-            let path = match &status {
-                Some(status) => format!("/v1/approvals?status={}", path_part(status)),
-                None => "/v1/approvals".to_owned(),
-            };
-            let approvals = all_pages(&remote.client(), &path).await?;
+            let status = status
+                .map(|status| serde_json::from_value::<ApprovalStatus>(json!(status)))
+                .transpose()
+                .context("--status is one of pending, approved, denied, expired, cancelled")?;
+            let approvals = remote.client().all_approvals(&ApprovalQuery { status, ..ApprovalQuery::default() }).await?;
             if remote.json {
-                return print_json(&Value::Array(approvals));
+                return print_json(&serde_json::to_value(&approvals)?);
             }
             let rows = approvals.iter().map(|a| {
-                let level = format!("{}/{}", a["level"], a["required_levels"]);
                 vec![
-                    text(&a["id"]),
-                    text(&a["reference"]),
-                    text(&a["status"]),
-                    level,
-                    text(&a["tool"]),
-                    text(&a["tenant"]),
-                    short_time(&text(&a["expires_at"])),
+                    a.id.clone(),
+                    a.reference.clone(),
+                    a.status.as_str().to_owned(),
+                    format!("{}/{}", a.level, a.required_levels),
+                    a.tool.clone(),
+                    a.tenant.clone().unwrap_or_else(|| "-".to_owned()),
+                    short_time(&a.expires_at),
                 ]
             });
             table(&["id", "reference", "status", "level", "tool", "tenant", "expires (UTC)"], rows.collect());
         }
         ApprovalsCommand::Show { remote, id } => {
-            let approval: Value = remote.client().get(&format!("/v1/approvals/{}", path_part(&id))).await?;
+            let approval = remote.client().get_approval(&id, None).await?;
             if remote.json {
-                return print_json(&approval);
+                return print_json(&serde_json::to_value(&approval)?);
             }
             show_approval(&approval);
         }
-        ApprovalsCommand::Approve(decide) => decide_approval(decide, "approved").await?,
-        ApprovalsCommand::Deny(decide) => decide_approval(decide, "denied").await?,
+        ApprovalsCommand::Approve(decide) => decide_approval(decide, Verdict::Approved).await?,
+        ApprovalsCommand::Deny(decide) => decide_approval(decide, Verdict::Denied).await?,
     }
     Ok(())
 }
 
-async fn decide_approval(args: Decide, decision: &str) -> Result<()> {
-    let mut body = json!({ "decision": decision });
-    if let Some(by) = &args.by {
-        body["decided_by"] = json!(by);
-    }
-    if let Some(note) = &args.note {
-        body["note"] = json!(note);
-    }
-    let decided: Value = args.remote.client().post(&format!("/v1/approvals/{}/decide", path_part(&args.id)), &body).await?;
+async fn decide_approval(args: Decide, decision: Verdict) -> Result<()> {
+    // With a management key the server knows who decides; an approver key must say.
+    let by = args.by.as_deref().unwrap_or_default();
+    let decided = args.remote.client().decide(&args.id, decision, by, args.note.as_deref()).await?;
     if args.remote.json {
-        return print_json(&decided);
+        return print_json(&serde_json::to_value(&decided)?);
     }
     show_approval(&decided);
     Ok(())
 }
 
-fn show_approval(a: &Value) {
-    println!("approval   {}  {}", text(&a["id"]), text(&a["reference"]));
-    println!("status     {} (level {} of {})", text(&a["status"]), a["level"], a["required_levels"]);
-    println!("tool       {}", text(&a["tool"]));
-    println!("tenant     {}", text(&a["tenant"]));
-    println!("reason     {}", text(&a["reason"]));
-    if !a["params"].is_null() {
-        println!("params     {}", a["params"]);
+fn show_approval(a: &Approval) {
+    println!("approval   {}  {}", a.id, a.reference);
+    println!("status     {} (level {} of {})", a.status.as_str(), a.level, a.required_levels);
+    println!("tool       {}", a.tool);
+    println!("tenant     {}", a.tenant.as_deref().unwrap_or("-"));
+    println!("reason     {}", a.reason);
+    if let Some(params) = &a.params {
+        println!("params     {params}");
     }
-    println!("created    {}", text(&a["created_at"]));
-    println!("expires    {}", text(&a["expires_at"]));
-    for decision in a["decisions"].as_array().into_iter().flatten() {
-        println!(
-            "level {}    {} by {} at {}",
-            decision["level"],
-            text(&decision["decision"]),
-            text(&decision["decided_by"]),
-            text(&decision["decided_at"])
-        );
+    println!("created    {}", a.created_at);
+    println!("expires    {}", a.expires_at);
+    for decision in &a.decisions {
+        println!("level {}    {} by {} at {}", decision.level, decision.decision.as_str(), decision.decided_by, decision.decided_at);
     }
-    if let Some(note) = a["note"].as_str() {
+    if let Some(note) = &a.note {
         println!("note       {note}");
     }
 }
@@ -315,15 +296,16 @@ pub async fn activity(command: ActivityCommand) -> Result<()> {
     match command {
         ActivityCommand::Tail { remote, lines, follow, interval_ms, max } => tail(&remote, lines, follow, interval_ms, max).await,
         ActivityCommand::Verify { remote } => {
-            let verdict: Value = remote.client().get("/v1/activity/verify").await?;
+            let verdict = remote.client().verify_activity().await?;
             if remote.json {
-                print_json(&verdict)?;
-            } else if verdict["valid"] == true {
-                println!("the chain verifies: {} entries, head {}", verdict["entries"], text(&verdict["head_hash"]));
+                print_json(&serde_json::to_value(&verdict)?)?;
+            } else if verdict.valid {
+                println!("the chain verifies: {} entries, head {}", verdict.entries, verdict.head_hash);
             } else {
-                println!("the chain is BROKEN at entry {} (seq {})", text(&verdict["first_broken"]["id"]), verdict["first_broken"]["seq"]);
+                let broken = verdict.first_broken.unwrap_or_default();
+                println!("the chain is BROKEN at entry {} (seq {})", text(&broken["id"]), broken["seq"]);
             }
-            if verdict["valid"] != true {
+            if !verdict.valid {
                 bail!("the activity chain does not verify");
             }
             Ok(())
@@ -365,8 +347,7 @@ async fn tail(remote: &Remote, lines: u32, follow: bool, interval_ms: u64, max: 
 
 /// The newest `count` entries, oldest first.
 async fn latest(client: &Client, count: u32) -> Result<Vec<Value>> {
-    let page: Value = client.get(&format!("/v1/activity?limit={count}")).await?;
-    let mut entries = page["data"].as_array().cloned().unwrap_or_default();
+    let mut entries = client.list_activity(&ActivityQuery::default(), Some(count), None).await?.data;
     entries.reverse();
     Ok(entries)
 }
@@ -374,14 +355,13 @@ async fn latest(client: &Client, count: u32) -> Result<Vec<Value>> {
 /// Every entry after chain position `after`, oldest first (paging back until it is reached).
 async fn since(client: &Client, after: u64) -> Result<Vec<Value>> {
     let mut newer = Vec::new();
-    let mut path = "/v1/activity?limit=500".to_owned();
+    let mut cursor = None;
     loop {
-        let page: Value = client.get(&path).await?;
-        let data = page["data"].as_array().cloned().unwrap_or_default();
-        let reached = data.iter().any(|e| e["seq"].as_u64().is_some_and(|seq| seq <= after));
-        newer.extend(data.into_iter().filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > after)));
-        match page["next_cursor"].as_str() {
-            Some(cursor) if !reached => path = format!("/v1/activity?limit=500&cursor={}", path_part(cursor)),
+        let page = client.list_activity(&ActivityQuery::default(), Some(500), cursor.as_deref()).await?;
+        let reached = page.data.iter().any(|e| e["seq"].as_u64().is_some_and(|seq| seq <= after));
+        newer.extend(page.data.into_iter().filter(|e| e["seq"].as_u64().is_some_and(|seq| seq > after)));
+        match page.next_cursor {
+            Some(next) if !reached => cursor = Some(next),
             _ => break,
         }
     }
@@ -399,7 +379,7 @@ fn print_entry(entry: &Value, json: bool) -> Result<()> {
             out,
             "{:>6}  {}  {:<22}  {:<14}  {what}",
             entry["seq"],
-            short_time(&text(&entry["created_at"])),
+            short_time(&text(&entry["at"])),
             text(&entry["type"]),
             text(&entry["actor"]["label"])
         )?;
@@ -412,7 +392,7 @@ fn print_entry(entry: &Value, json: bool) -> Result<()> {
 /// Streams the export to `output`, saying on stderr how far it got (every 10,000 entries, and
 /// at the end).
 async fn export(remote: &Remote, format: &str, output: &str) -> Result<()> {
-    let mut response = remote.client().get_stream(&format!("/v1/activity/export?format={}", path_part(format))).await?;
+    let mut response = remote.client().export_activity(format, None, None).await?;
     let mut sink: Box<dyn std::io::Write> = if output == "-" {
         Box::new(std::io::stdout().lock())
     } else {
@@ -437,21 +417,6 @@ async fn export(remote: &Remote, format: &str, output: &str) -> Result<()> {
     Ok(())
 }
 
-/// Every item of a paginated list, following `next_cursor`.
-async fn all_pages(client: &Client, path: &str) -> Result<Vec<Value>> {
-    let mut items = Vec::new();
-    let separator = if path.contains('?') { '&' } else { '?' };
-    let mut next = format!("{path}{separator}limit=500");
-    loop {
-        let page: Value = client.get(&next).await?;
-        items.extend(page["data"].as_array().cloned().unwrap_or_default());
-        match page["next_cursor"].as_str() {
-            Some(cursor) => next = format!("{path}{separator}limit=500&cursor={}", path_part(cursor)),
-            None => return Ok(items),
-        }
-    }
-}
-
 fn print_json(value: &Value) -> Result<()> {
     println!("{}", serde_json::to_string(value)?);
     Ok(())
@@ -469,16 +434,6 @@ fn text(value: &Value) -> String {
 /// An RFC 3339 time to the second, without the zone (the tables say UTC).
 fn short_time(at: &str) -> String {
     at.get(..19).unwrap_or(at).replace('T', " ")
-}
-
-/// Percent-encodes what goes into a path segment or a query value.
-fn path_part(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => char::from(b).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 /// Prints `rows` under `headers`, each column as wide as its widest cell, and a count.
@@ -504,12 +459,6 @@ fn table(headers: &[&str], rows: Vec<Vec<String>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn path_parts_are_percent_encoded() {
-        assert_eq!(path_part("key_01/..?x=1&y"), "key_01%2F..%3Fx%3D1%26y");
-        assert_eq!(path_part("é"), "%C3%A9");
-    }
 
     #[test]
     fn times_are_cut_to_the_second() {

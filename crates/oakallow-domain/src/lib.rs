@@ -8,6 +8,7 @@ pub mod audit;
 pub mod billing;
 pub mod canonical;
 pub mod clock;
+pub mod execution;
 pub mod id;
 pub mod json;
 pub mod keys;

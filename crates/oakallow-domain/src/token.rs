@@ -211,6 +211,24 @@ impl Parsed {
     pub fn signed_by(&self, key: &SigningKey) -> bool {
         key.algorithm() == self.claims.alg && key.kid() == self.claims.kid && key.verify(self.segment.as_bytes(), &self.signature)
     }
+
+    /// Whether the Ed25519 public key `public_key` (32 raw bytes), published as `kid`, made the
+    /// signature: how a tool server checks a token offline. The token must name that key and
+    /// Ed25519; the algorithm is the trusted key's, never the token's word.
+    pub fn signed_by_public_key(&self, kid: &str, public_key: &[u8]) -> bool {
+        let Ok(bytes) = <[u8; 32]>::try_from(public_key) else { return false };
+        let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&bytes) else { return false };
+        self.claims.alg == Algorithm::Ed25519
+            && self.claims.kid == kid
+            && ed25519_dalek::Signature::from_slice(&self.signature)
+                .is_ok_and(|signature| key.verify(self.segment.as_bytes(), &signature).is_ok())
+    }
+
+    /// Whether an HMAC-SHA256 `secret` made the signature (compared in constant time). The
+    /// token must say `hmac-sha256`.
+    pub fn signed_by_hmac_secret(&self, secret: &[u8]) -> bool {
+        self.claims.alg == Algorithm::HmacSha256 && constant_time_eq(&hmac_sha256(secret, self.segment.as_bytes()), &self.signature)
+    }
 }
 
 /// Splits and decodes a token; `None` for anything that is not a well-formed token.
@@ -263,6 +281,25 @@ mod tests {
             let rebuilt = SigningKey::from_parts(alg, key.kid().to_owned(), key.secret_bytes());
             assert!(parsed.signed_by(&rebuilt));
         }
+    }
+
+    #[test]
+    fn a_public_key_or_a_secret_alone_verifies_what_its_pair_signed() {
+        let ed = SigningKey::generate(Algorithm::Ed25519).unwrap();
+        let public = ed.public_key().unwrap();
+        let parsed = parse(&encode(&claims(Algorithm::Ed25519, ed.kid()), &ed)).unwrap();
+        assert!(parsed.signed_by_public_key(ed.kid(), &public));
+        assert!(!parsed.signed_by_public_key("another", &public));
+        assert!(!parsed.signed_by_public_key(ed.kid(), &public[..31]));
+        let other = SigningKey::generate(Algorithm::Ed25519).unwrap().public_key().unwrap();
+        assert!(!parsed.signed_by_public_key(ed.kid(), &other));
+        assert!(!parsed.signed_by_hmac_secret(&public), "an Ed25519 token is never taken as HMAC");
+
+        let hmac = SigningKey::generate(Algorithm::HmacSha256).unwrap();
+        let parsed = parse(&encode(&claims(Algorithm::HmacSha256, hmac.kid()), &hmac)).unwrap();
+        assert!(parsed.signed_by_hmac_secret(&hmac.secret_bytes()));
+        assert!(!parsed.signed_by_hmac_secret(&[0; 32]));
+        assert!(!parsed.signed_by_public_key(hmac.kid(), &public), "an HMAC token is never taken as Ed25519");
     }
 
     #[test]

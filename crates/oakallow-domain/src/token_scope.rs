@@ -3,6 +3,8 @@
 //! dimension the call has and the token does not (or the other way round) is a mismatch, so a
 //! token minted without a tenant never covers a call for a tenant.
 
+use serde::{Deserialize, Serialize};
+
 use crate::token::Claims;
 
 /// The call a token is checked against. `None` leaves a dimension unchecked (`verify` compares
@@ -54,6 +56,63 @@ impl Claims {
             Some(ScopeMismatch::Params)
         } else {
             None
+        }
+    }
+}
+
+/// Why a token is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    /// Not a token.
+    Malformed,
+    /// The signature does not match.
+    BadSignature,
+    /// Past its expiry.
+    Expired,
+    /// Accepted before.
+    Used,
+    /// Issued for another tool.
+    ToolMismatch,
+    /// Issued for another tenant, or with a tenant where the call has none (or the reverse).
+    TenantMismatch,
+    /// Issued for another resource, or with a resource on one side only.
+    ResourceMismatch,
+    /// Issued for another method, or with a method on one side only.
+    MethodMismatch,
+    /// Issued for other params.
+    ParamsMismatch,
+    /// Issued to another org.
+    WrongOrg,
+}
+
+impl From<ScopeMismatch> for Rejection {
+    fn from(mismatch: ScopeMismatch) -> Self {
+        match mismatch {
+            ScopeMismatch::Tool => Self::ToolMismatch,
+            ScopeMismatch::Tenant => Self::TenantMismatch,
+            ScopeMismatch::Resource => Self::ResourceMismatch,
+            ScopeMismatch::Method => Self::MethodMismatch,
+            ScopeMismatch::Params => Self::ParamsMismatch,
+        }
+    }
+}
+
+impl Rejection {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::Used => "used",
+            Self::ToolMismatch => "tool_mismatch",
+            Self::TenantMismatch => "tenant_mismatch",
+            Self::ResourceMismatch => "resource_mismatch",
+            Self::MethodMismatch => "method_mismatch",
+            Self::ParamsMismatch => "params_mismatch",
+            Self::WrongOrg => "wrong_org",
         }
     }
 }

@@ -18,8 +18,9 @@ use crate::auth::Standard;
 use crate::billing::billable;
 use crate::check::{check_runtime_name, check_runtime_object};
 use crate::error::{ServiceError, ServiceResult};
-use crate::tokens::Rejection;
 use crate::{Service, redact};
+pub use oakallow_domain::execution::ExecutionResult;
+use oakallow_domain::token_scope::Rejection;
 
 /// Body of `POST /v1/executions`.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -60,28 +61,6 @@ pub struct ExecutionRequest {
     #[serde(default)]
     #[schema(value_type = Option<oakallow_domain::policy::text::Text>)]
     pub error: Option<String>,
-}
-
-/// How the call went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExecutionResult {
-    /// It worked.
-    Success,
-    /// The tool reported a failure.
-    Failed,
-    /// The call could not be made.
-    Error,
-}
-
-impl ExecutionResult {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Failed => "failed",
-            Self::Error => "error",
-        }
-    }
 }
 
 /// A logged execution.

@@ -11,7 +11,8 @@ use oakallow_domain::id::{ApprovalId, CheckId, OrgId};
 use oakallow_domain::org::TokenSigning;
 use oakallow_domain::permission::Permission;
 use oakallow_domain::token::{self, Algorithm, Claims, DEFAULT_TTL_SECONDS, MAX_TTL_SECONDS, MIN_TTL_SECONDS, new_jti};
-use oakallow_domain::token_scope::{CallScope, ScopeMismatch};
+use oakallow_domain::token_scope::CallScope;
+pub use oakallow_domain::token_scope::Rejection;
 use oakallow_store::{MintedToken, RuntimeWrite, TokenRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -77,62 +78,6 @@ pub struct VerifyRequest {
     /// Accept the token now, so it can never be accepted again (default `true`).
     #[serde(default)]
     pub consume: Option<bool>,
-}
-
-/// Why a token is not valid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Rejection {
-    /// Not a token.
-    Malformed,
-    /// The signature does not match.
-    BadSignature,
-    /// Past its expiry.
-    Expired,
-    /// Accepted before.
-    Used,
-    /// Issued for another tool.
-    ToolMismatch,
-    /// Issued for another tenant, or with a tenant where the call has none (or the reverse).
-    TenantMismatch,
-    /// Issued for another resource, or with a resource on one side only.
-    ResourceMismatch,
-    /// Issued for another method, or with a method on one side only.
-    MethodMismatch,
-    /// Issued for other params.
-    ParamsMismatch,
-    /// Issued to another org.
-    WrongOrg,
-}
-
-impl From<ScopeMismatch> for Rejection {
-    fn from(mismatch: ScopeMismatch) -> Self {
-        match mismatch {
-            ScopeMismatch::Tool => Self::ToolMismatch,
-            ScopeMismatch::Tenant => Self::TenantMismatch,
-            ScopeMismatch::Resource => Self::ResourceMismatch,
-            ScopeMismatch::Method => Self::MethodMismatch,
-            ScopeMismatch::Params => Self::ParamsMismatch,
-        }
-    }
-}
-
-impl Rejection {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Malformed => "malformed",
-            Self::BadSignature => "bad_signature",
-            Self::Expired => "expired",
-            Self::Used => "used",
-            Self::ToolMismatch => "tool_mismatch",
-            Self::TenantMismatch => "tenant_mismatch",
-            Self::ResourceMismatch => "resource_mismatch",
-            Self::MethodMismatch => "method_mismatch",
-            Self::ParamsMismatch => "params_mismatch",
-            Self::WrongOrg => "wrong_org",
-        }
-    }
 }
 
 /// Answer of `POST /v1/tokens/verify`.

@@ -71,13 +71,17 @@ fn unanswered(tool: &str, error: &ClientError) -> CallToolResult {
             format!("Invalid arguments for {tool}: {}", invalid_params_text(details)),
             json!({ "error": { "code": code, "message": message, "details": details } }),
         ),
-        ClientError::Api { status, code, message, details } => refusal(
+        ClientError::Api { status, code, message, details, .. } => refusal(
             format!("oakallow refused the call to {tool} ({status} {code}: {message}); it was not run."),
             json!({ "error": { "code": code, "message": message, "details": details } }),
         ),
         ClientError::Transport(error) => refusal(
             format!("oakallow could not be reached ({error}); the call to {tool} was not run."),
             json!({ "error": { "code": "oakallow_unreachable", "message": error.to_string() } }),
+        ),
+        ClientError::Invalid(why) => refusal(
+            format!("The call to {tool} could not be put to oakallow ({why}); it was not run."),
+            json!({ "error": { "code": "invalid_request", "message": why } }),
         ),
     }
 }

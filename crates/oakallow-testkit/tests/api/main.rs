@@ -6,6 +6,7 @@ mod approvals;
 mod audit;
 mod batches;
 mod browser;
+mod client;
 mod connections;
 mod contract;
 mod credits;
