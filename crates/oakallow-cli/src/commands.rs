@@ -82,7 +82,7 @@ pub(crate) async fn run(cli: Cli) -> Result<()> {
             set_password(&config, &email).await
         }
         Command::Admin { command: AdminCommand::Accounts { command } } => accounts(file, command).await,
-        Command::Apply { file: document, url, key, dry_run } => apply(&document, &url, &key, dry_run).await,
+        Command::Apply { file: document, url, key, dry_run, simulate } => apply(&document, &url, &key, dry_run, &simulate).await,
         Command::Credits { command } => credits(file, command).await,
         Command::Check(args) => crate::remote::check(args).await,
         Command::Keys { command } => crate::remote::keys(command).await,
@@ -315,16 +315,81 @@ async fn switch_account(file: Option<&Path>, AccountArgs { email, database, json
     Ok(())
 }
 
-async fn apply(path: &Path, url: &str, key: &str, dry_run: bool) -> Result<()> {
+/// `oakallow apply --simulate`'s arguments.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// Simulate instead of applying.
+    #[arg(long)]
+    simulate: bool,
+    /// Only checks at or after this time (RFC 3339).
+    #[arg(long, requires = "simulate")]
+    since: Option<String>,
+    /// Only checks before this time (RFC 3339).
+    #[arg(long, requires = "simulate")]
+    until: Option<String>,
+    /// How many changed calls to list (0 to 10,000).
+    #[arg(long, default_value_t = 20)]
+    limit: u32,
+    /// Print the server's answer as JSON.
+    #[arg(long, requires = "simulate")]
+    json: bool,
+}
+
+async fn apply(path: &Path, url: &str, key: &str, dry_run: bool, simulate: &SimulateArgs) -> Result<()> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     // YAML is a superset of JSON, so one parser reads both formats; the strict reader refuses
     // what the server would (a key given twice, tags, `.nan`), instead of silently dropping it.
     let document: Value = oakallow_domain::json::deserialize(serde_norway::Deserializer::from_str(&text), text.len())
         .with_context(|| format!("parsing {}", path.display()))?;
     let client = oakallow_client::Client::new(url, key);
+    if simulate.simulate {
+        let answer = client.simulate_policy(&document, simulate.since.as_deref(), simulate.until.as_deref(), Some(simulate.limit)).await?;
+        if simulate.json {
+            println!("{}", serde_json::to_string(&answer)?);
+        } else {
+            print_simulation(&answer);
+        }
+        return Ok(());
+    }
     let answer = client.apply_policy(&document, dry_run).await?;
     println!("{}", serde_json::to_string_pretty(&answer)?);
     Ok(())
+}
+
+/// A simulation for people: the totals, each old → new permission, then the changed calls.
+fn print_simulation(answer: &Value) {
+    let text = |value: &Value| value.as_str().map_or_else(|| "-".to_owned(), str::to_owned);
+    println!("{} recorded checks decided again: {} would change", answer["checks"], answer["changed"]);
+    for transition in answer["transitions"].as_array().into_iter().flatten() {
+        let same = if transition["from"] == transition["to"] { "  (unchanged)" } else { "" };
+        println!("  {:>18} -> {:<18} {:>8}{same}", text(&transition["from"]), text(&transition["to"]), transition["count"]);
+    }
+    println!("{} would need approval ({} that did not)", answer["requires_approval"], answer["newly_requires_approval"]);
+    let changes = answer["changes"].as_array().cloned().unwrap_or_default();
+    if changes.is_empty() {
+        return;
+    }
+    println!("changed calls, oldest first{}:", if answer["truncated"] == true { " (more than listed)" } else { "" });
+    for change in &changes {
+        let rule = &change["after"]["rule"];
+        let decided_by = if rule.is_null() {
+            text(&change["after"]["resolved_from"])
+        } else {
+            let scope = ["tenant", "resource", "tool", "method"].iter().filter_map(|f| rule[*f].as_str().map(|v| format!("{f}={v}")));
+            format!("rule {}", scope.collect::<Vec<_>>().join(" "))
+        };
+        println!(
+            "  #{} {} {} tenant={} resource={} method={}: {} -> {} ({decided_by})",
+            change["seq"],
+            text(&change["at"]).get(..19).unwrap_or_default(),
+            text(&change["tool"]),
+            text(&change["tenant"]),
+            text(&change["resource"]),
+            text(&change["method"]),
+            text(&change["before"]["permission"]),
+            text(&change["after"]["permission"]),
+        );
+    }
 }
 
 /// `oakallow mcp-proxy`: the file (when given) with the flags over it. Logs go to stderr: on

@@ -66,6 +66,10 @@ enum Command {
         /// Only show what would change.
         #[arg(long)]
         dry_run: bool,
+        /// Apply nothing: decide the recorded checks again under this document and show which
+        /// answers would change (`POST /v1/policy/simulate`; any key of the org).
+        #[command(flatten)]
+        simulate: commands::SimulateArgs,
     },
     /// Ask a server whether a tool call may run: `POST /v1/check` (standard key).
     Check(remote::CheckArgs),

@@ -147,3 +147,36 @@ async fn check_keys_approvals_and_activity_from_the_terminal_in_both_output_mode
 fn created_id(said: &str) -> String {
     said.split_whitespace().nth(2).unwrap().to_owned()
 }
+
+#[tokio::test]
+async fn apply_simulate_shows_what_a_policy_change_would_have_done_without_applying_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let database = ["--data-dir", data.to_str().unwrap()];
+    let keys = bootstrap(&database, "ops@example.com");
+    let (management, standard) = (keys["management_key"].as_str().unwrap(), keys["standard_key"].as_str().unwrap());
+    let server = Server::start(&database, &[]);
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(&policy, "tools:\n  - name: lookup\n    approved: true\n  - name: refund\n    approved: true\n").unwrap();
+    stdout_of(remote(&server, management, &["apply", "-f", policy.to_str().unwrap()]));
+    for args in [["--tool", "lookup", "--tenant", "acme"], ["--tool", "lookup", "--tenant", "globex"], ["--tool", "refund", "--tenant", "acme"]] {
+        let mut check = vec!["check"];
+        check.extend(args);
+        stdout_of(remote(&server, standard, &check));
+    }
+    let candidate = dir.path().join("candidate.yaml");
+    std::fs::write(&candidate, "rules:\n  - tool: refund\n    permission: requires_approval\n").unwrap();
+    let file = candidate.to_str().unwrap();
+
+    let answer = json_of(remote(&server, standard, &["apply", "-f", file, "--simulate", "--json"]));
+    assert_eq!((answer["checks"].as_u64(), answer["changed"].as_u64()), (Some(3), Some(1)), "{answer}");
+    assert_eq!(answer["changes"][0]["after"]["rule"]["tool"], "refund");
+    let said = stdout_of(remote(&server, standard, &["apply", "-f", file, "--simulate"]));
+    assert!(said.starts_with("3 recorded checks decided again: 1 would change\n"), "{said}");
+    assert!(said.contains("allowed -> requires_approval") && said.contains("refund tenant=acme resource=- method=-: allowed -> requires_approval (rule tool=refund)"), "{said}");
+    // Nothing was applied: the check still says allowed.
+    let check = json_of(remote(&server, standard, &["check", "--tool", "refund", "--json"]));
+    assert_eq!(check["permission"], "allowed");
+    let refused = remote(&server, standard, &["apply", "-f", file, "--simulate", "--since", "yesterday"]);
+    assert!(!refused.status.success() && String::from_utf8_lossy(&refused.stderr).contains("since"), "a 4xx is an error exit");
+}

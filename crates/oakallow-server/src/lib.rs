@@ -61,6 +61,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(org::get, org::update))
         .routes(routes!(org::list, org::create))
         .routes(policy_routes())
+        .routes(simulate_routes())
         .routes(routes!(activity::list))
         .routes(routes!(activity::verify))
         .routes(routes!(activity::export))
@@ -86,6 +87,12 @@ fn api() -> OpenApiRouter<AppState> {
 /// `/v1/policy`, whose documents may be larger than other bodies (a backup must re-apply).
 fn policy_routes() -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
     let (schemas, paths, router) = routes!(policy::export, policy::apply);
+    (schemas, paths, router.layer(DefaultBodyLimit::max(MAX_POLICY_BODY_BYTES)))
+}
+
+/// `/v1/policy/simulate`, whose candidate document may be as large as an applied one.
+fn simulate_routes() -> utoipa_axum::router::UtoipaMethodRouter<AppState> {
+    let (schemas, paths, router) = routes!(policy::simulate);
     (schemas, paths, router.layer(DefaultBodyLimit::max(MAX_POLICY_BODY_BYTES)))
 }
 

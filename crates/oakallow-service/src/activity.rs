@@ -72,7 +72,7 @@ pub struct BrokenEntry {
     pub seq: u64,
 }
 
-fn time(field: &str, value: Option<&str>) -> ServiceResult<Option<Timestamp>> {
+pub(crate) fn time(field: &str, value: Option<&str>) -> ServiceResult<Option<Timestamp>> {
     value
         .map(|v| Timestamp::parse_rfc3339(v).ok_or_else(|| ServiceError::invalid(format!("{field} must be an RFC 3339 timestamp"))))
         .transpose()

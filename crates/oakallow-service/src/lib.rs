@@ -31,6 +31,7 @@ mod redact;
 pub mod schema;
 mod shared_runs;
 mod signing;
+pub mod simulate;
 mod sync;
 pub mod tokens;
 mod wakeups;

@@ -69,7 +69,7 @@ impl Service {
 }
 
 /// The plan of a dry run: the same checks as applying, against the org's current policy.
-fn plan_without_writing(runtime: &OrgRuntime, document: PolicyDocument, now: Timestamp) -> ServiceResult<DocumentPlan> {
+pub(crate) fn plan_without_writing(runtime: &OrgRuntime, document: PolicyDocument, now: Timestamp) -> ServiceResult<DocumentPlan> {
     for tool in document.tools.iter().flatten() {
         check_tool_schema(tool)?;
     }

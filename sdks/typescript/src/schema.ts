@@ -444,6 +444,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/policy/simulate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decides the org's recorded checks in a window again under a candidate policy: what the
+         *     change would have done to real traffic. Nothing is written.
+         */
+        post: operations["simulate_policy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/resources": {
         parameters: {
             query?: never;
@@ -1081,6 +1101,33 @@ export interface components {
             head_hash: string;
             first_broken?: components["schemas"]["BrokenEntry"] | null;
         };
+        /** @description A recorded check whose answer the candidate changes. */
+        ChangedCall: {
+            /**
+             * Format: uint64
+             * @description The check's position in the org's chain.
+             */
+            seq: number;
+            /** @description The check's id. */
+            check_id?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was made.
+             */
+            at: string;
+            /** @description Tool name. */
+            tool: string;
+            /** @description Tenant external id. */
+            tenant?: string | null;
+            /** @description Resource name. */
+            resource?: string | null;
+            /** @description Method name. */
+            method?: string | null;
+            /** @description What was answered at the time. */
+            before: components["schemas"]["Outcome"];
+            /** @description What the candidate answers. */
+            after: components["schemas"]["Outcome"];
+        };
         /** @description Body of `POST /v1/check`. */
         CheckRequest: {
             /** @description Tool name. */
@@ -1636,6 +1683,13 @@ export interface components {
              */
             created_at: string;
         };
+        /** @description A decision, then or under the candidate. */
+        Outcome: {
+            /** @description The permission. */
+            permission: components["schemas"]["Permission"];
+            resolved_from?: components["schemas"]["ResolvedFrom"] | null;
+            rule?: components["schemas"]["RuleSpec"] | null;
+        };
         /** @description One page of a list. */
         Page_ActivityEntry: {
             /** @description The items. */
@@ -2182,6 +2236,62 @@ export interface components {
             /** @description The org's Ed25519 public keys. */
             keys: components["schemas"]["PublicKey"][];
         };
+        /** @description Body of `POST /v1/policy/simulate`. */
+        SimulateRequest: {
+            /**
+             * @description The candidate policy, as `PUT /v1/policy` takes it: each section present replaces the
+             *     current one, sections left out stay as they are (so `{"rules": [...]}` simulates a rule
+             *     change alone).
+             */
+            policy: components["schemas"]["PolicyDocument"];
+            /**
+             * Format: date-time
+             * @description RFC 3339; checks at or after (default: the first).
+             */
+            since?: string | null;
+            /**
+             * Format: date-time
+             * @description RFC 3339; checks before (default: now).
+             */
+            until?: string | null;
+            /**
+             * Format: uint32
+             * @description How many changed calls to list, oldest first (0 to 10,000, default 100). The counts
+             *     always cover every check in the window.
+             */
+            limit?: number | null;
+        };
+        /** @description Answer of `POST /v1/policy/simulate`. */
+        Simulation: {
+            /**
+             * Format: uint64
+             * @description Recorded checks in the window, all decided again.
+             */
+            checks: number;
+            /**
+             * Format: uint64
+             * @description Of those, the checks whose permission the candidate changes.
+             */
+            changed: number;
+            /** @description Checks by old → new permission (every pair that occurs, unchanged ones included). */
+            transitions: components["schemas"]["Transition"][];
+            /**
+             * Format: uint64
+             * @description Checks that would have needed a person's approval under the candidate.
+             */
+            requires_approval: number;
+            /**
+             * Format: uint64
+             * @description Of those, the ones that did not need it at the time.
+             */
+            newly_requires_approval: number;
+            /** @description Changed calls, oldest first, at most `limit`. */
+            changes: components["schemas"]["ChangedCall"][];
+            /** @description More calls changed than are listed. */
+            truncated: boolean;
+            /** @description What the candidate changes in the current policy (as a dry run of `PUT /v1/policy`). */
+            diff: components["schemas"]["PolicyDiff"];
+        };
         /** @description Any subset of the create fields; `null` clears an optional field or resets a defaulted one. */
         TenantPatch: {
             /** @description The org's own identifier; unique per org. */
@@ -2312,6 +2422,18 @@ export interface components {
              * @description Last change.
              */
             updated_at: string;
+        };
+        /** @description How many checks went from one permission to another. */
+        Transition: {
+            /** @description Answered at the time. */
+            from: components["schemas"]["Permission"];
+            /** @description Answered under the candidate. */
+            to: components["schemas"]["Permission"];
+            /**
+             * Format: uint64
+             * @description Checks.
+             */
+            count: number;
         };
         /** @description Body of `POST /v1/validate`. */
         ValidateRequest: {
@@ -5272,6 +5394,87 @@ export interface operations {
                 };
             };
             /** @description `rate_limited`: this key or its org made too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: a bug or unreadable data; nothing internal is returned */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached, or the server is busy on every connection; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    simulate_policy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimulateRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Simulation"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             429: {
                 headers: {
                     [name: string]: unknown;

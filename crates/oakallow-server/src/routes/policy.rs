@@ -4,11 +4,12 @@ use axum::Json;
 use axum::extract::State;
 use oakallow_domain::policy::PolicyDocument;
 use oakallow_service::policy_doc::PolicyApplied;
+use oakallow_service::simulate::{SimulateRequest, Simulation};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::error::{ApiResult, ErrorBody};
-use crate::extract::{JsonOrYaml, ManagementKey, QueryParams, ReaderKey};
+use crate::extract::{JsonBody, JsonOrYaml, ManagementKey, QueryParams, ReaderKey};
 
 /// `?dry_run=` of `PUT /v1/policy`.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
@@ -39,4 +40,18 @@ pub async fn apply(
     JsonOrYaml(document): JsonOrYaml<PolicyDocument>,
 ) -> ApiResult<Json<PolicyApplied>> {
     Ok(Json(app.service.apply_policy(&caller, document, query.dry_run.unwrap_or(false)).await?))
+}
+
+/// Decides the org's recorded checks in a window again under a candidate policy: what the
+/// change would have done to real traffic. Nothing is written.
+#[utoipa::path(post, path = "/v1/policy/simulate", operation_id = "simulate_policy", tag = "policy", request_body = SimulateRequest,
+    security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
+    responses((status = 200, body = Simulation), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn simulate(
+    State(app): State<AppState>,
+    ReaderKey(caller): ReaderKey,
+    JsonBody(request): JsonBody<SimulateRequest>,
+) -> ApiResult<Json<Simulation>> {
+    Ok(Json(app.service.simulate_policy(&caller, request).await?))
 }

@@ -23,6 +23,7 @@ mod purchases;
 mod races;
 mod rate_limits;
 mod resolution;
+mod simulate;
 mod system;
 mod tiers;
 mod token_scope;

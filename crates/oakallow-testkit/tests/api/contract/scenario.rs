@@ -231,6 +231,10 @@ async fn activity(c: &Contract<'_>) {
     c.get("/v1/activity/export?format=jsonl", s, 200).await;
     c.get("/v1/activity/export?format=csv", &c.app.keys.management, 200).await;
     c.get("/v1/activity/export?format=xml", s, 400).await;
+    // An org-wide "disabled" rule changes every recorded answer that was not already disabled.
+    let simulated = c.post("/v1/policy/simulate", s, json!({"policy": {"rules": [{"permission": "disabled"}]}, "limit": 5}), 200).await;
+    assert!(simulated["changed"].as_u64().is_some_and(|n| n > 0) && !simulated["changes"].as_array().unwrap().is_empty(), "{simulated}");
+    c.post("/v1/policy/simulate", &c.app.keys.management, json!({"policy": {}, "limit": 10_001}), 400).await;
 }
 
 async fn billing(c: &Contract<'_>) {

@@ -26,6 +26,7 @@ fn allowed(method: &str, path: &str) -> &'static [Tier] {
         ("GET", "/v1/policy" | "/v1/signing-keys") => MS,
         ("GET", p) if p.starts_with("/v1/activity") => MS,
         ("PUT", "/v1/policy") => M,
+        ("POST", "/v1/policy/simulate") => MS,
         (_, p)
             if p.starts_with("/v1/keys") || p.starts_with("/v1/org") || p.starts_with("/v1/webhooks") || p.starts_with("/v1/billing") =>
         {
