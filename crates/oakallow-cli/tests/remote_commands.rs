@@ -159,7 +159,9 @@ async fn apply_simulate_shows_what_a_policy_change_would_have_done_without_apply
     let policy = dir.path().join("policy.yaml");
     std::fs::write(&policy, "tools:\n  - name: lookup\n    approved: true\n  - name: refund\n    approved: true\n").unwrap();
     stdout_of(remote(&server, management, &["apply", "-f", policy.to_str().unwrap()]));
-    for args in [["--tool", "lookup", "--tenant", "acme"], ["--tool", "lookup", "--tenant", "globex"], ["--tool", "refund", "--tenant", "acme"]] {
+    for args in
+        [["--tool", "lookup", "--tenant", "acme"], ["--tool", "lookup", "--tenant", "globex"], ["--tool", "refund", "--tenant", "acme"]]
+    {
         let mut check = vec!["check"];
         check.extend(args);
         stdout_of(remote(&server, standard, &check));
@@ -173,7 +175,11 @@ async fn apply_simulate_shows_what_a_policy_change_would_have_done_without_apply
     assert_eq!(answer["changes"][0]["after"]["rule"]["tool"], "refund");
     let said = stdout_of(remote(&server, standard, &["apply", "-f", file, "--simulate"]));
     assert!(said.starts_with("3 recorded checks decided again: 1 would change\n"), "{said}");
-    assert!(said.contains("allowed -> requires_approval") && said.contains("refund tenant=acme resource=- method=-: allowed -> requires_approval (rule tool=refund)"), "{said}");
+    assert!(
+        said.contains("allowed -> requires_approval")
+            && said.contains("refund tenant=acme resource=- method=-: allowed -> requires_approval (rule tool=refund)"),
+        "{said}"
+    );
     // Nothing was applied: the check still says allowed.
     let check = json_of(remote(&server, standard, &["check", "--tool", "refund", "--json"]));
     assert_eq!(check["permission"], "allowed");

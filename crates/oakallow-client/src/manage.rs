@@ -159,7 +159,13 @@ impl Client {
 
     /// `POST /v1/policy/simulate`: the org's recorded checks in the window decided again under
     /// `document` (nothing is applied): counts old → new, and up to `limit` changed calls.
-    pub async fn simulate_policy(&self, document: &Value, since: Option<&str>, until: Option<&str>, limit: Option<u32>) -> Result<Value, ClientError> {
+    pub async fn simulate_policy(
+        &self,
+        document: &Value,
+        since: Option<&str>,
+        until: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Value, ClientError> {
         let body = serde_json::json!({ "policy": document, "since": since, "until": until, "limit": limit });
         self.json(Self::outgoing(Method::POST, self.url(&["v1", "policy", "simulate"], &[])?, Some(&body))?).await
     }

@@ -1,12 +1,13 @@
 //! The policy pages (PRODUCT.md section 11): tools, categories, tenants, resources, methods and
 //! rules — each a list with a create form, an object's page with its edit form, and delete —
-//! and the "which rule wins" tester. The forms write the same JSON bodies as the management
+//! the "which rule wins" tester and the "what would change" simulation. The forms write the same JSON bodies as the management
 //! API and go through the same service methods, so the same rules check them; members read,
 //! owners and admins change.
 
 mod form;
 mod handlers;
 mod kinds;
+mod simulate;
 mod table;
 mod tester;
 mod tool_form;
@@ -28,6 +29,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(kind_routes::<Methods>())
         .merge(kind_routes::<Rules>())
         .route("/orgs/{org}/tester", get(tester::page))
+        .route("/orgs/{org}/simulate", get(simulate::page).post(simulate::run))
 }
 
 /// List and create, show and save, delete: `/orgs/{org}/<section>[/{id}[/delete]]`.

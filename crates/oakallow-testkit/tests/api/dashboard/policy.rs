@@ -304,3 +304,38 @@ async fn the_tester_answers_what_the_check_answers_and_records_nothing() {
 fn as_str(value: &Value) -> &str {
     value.as_str().unwrap_or_else(|| panic!("not a string: {value}"))
 }
+
+#[tokio::test]
+async fn the_what_would_change_page_simulates_a_document_on_the_recorded_checks_and_applies_nothing() {
+    let app = empty_app().await;
+    let (web, org) = operator(&app).await;
+    let key = standard_key(&app, &web, &org).await;
+    create(&web, &org, "tools", &[("name", "refund"), ("approved", "true"), ("enabled", "true")]).await;
+    for tenant in ["acme", "globex", "acme"] {
+        let (status, _) = app.post("/v1/check", &key, &json!({"tool": "refund", "tenant": tenant})).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let page = web.get(&format!("/orgs/{org}/simulate"), StatusCode::OK).await;
+    let textarea = page.body.split("<textarea").nth(1).and_then(|t| t.split("</textarea>").next()).unwrap();
+    assert!(textarea.contains("refund") && textarea.contains("&#34;tools&#34;"), "the current policy is there to edit:\n{textarea}");
+    let path = format!("/orgs/{org}/simulate");
+    let candidate = "tenants:\n  - external_id: acme\nrules:\n  - tenant: acme\n    tool: refund\n    permission: disabled\n";
+    let shown = web.submit(&path, &path, &[("document", candidate)], StatusCode::OK).await;
+    assert!(shown.shows("<strong>2</strong> of 3 recorded checks would get another answer"), "{}", shown.body);
+    assert!(shown.shows("the rule for tenant acme, tool refund") && shown.shows("<code>refund · tenant acme</code>"), "{}", shown.body);
+    let later = web.submit(&path, &path, &[("document", candidate), ("since", "2999-01-01T00:00:00Z")], StatusCode::OK).await;
+    assert!(
+        later.shows("<strong>0</strong> of 0 recorded checks") && later.shows("No recorded call would get another answer"),
+        "{}",
+        later.body
+    );
+    // Refused with the reason, the document kept for correcting; nothing applied either way.
+    let refused =
+        web.submit(&path, &path, &[("document", "rules:\n  - tool: nosuch\n    permission: allowed\n")], StatusCode::BAD_REQUEST).await;
+    assert!(refused.shows("nosuch") && refused.shows("tool: nosuch"), "{}", refused.body);
+    let unreadable = web.submit(&path, &path, &[("document", "rules: [")], StatusCode::BAD_REQUEST).await;
+    assert!(unreadable.shows("could not be read"), "{}", unreadable.body);
+    assert!(listed(&app, &key, "rules").await.is_empty(), "the simulation applied nothing");
+    let (_, check) = app.post("/v1/check", &key, &json!({"tool": "refund", "tenant": "acme"})).await;
+    assert_eq!(check["permission"], "allowed");
+}
