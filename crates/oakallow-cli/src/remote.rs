@@ -154,7 +154,7 @@ pub enum ActivityCommand {
     Export {
         #[command(flatten)]
         remote: Remote,
-        /// `jsonl` or `csv`.
+        /// `jsonl`, `csv`, or `cef` (ArcSight CEF, for SIEMs).
         #[arg(long, default_value = "jsonl")]
         format: String,
         /// Where to write; `-` for stdout.

@@ -138,8 +138,8 @@ impl Service {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
-    /// `jsonl` (default) or `csv`.
-    #[param(pattern = "^(jsonl|csv)$")]
+    /// `jsonl` (default), `csv`, or `cef` (ArcSight CEF, for SIEMs).
+    #[param(pattern = "^(jsonl|csv|cef)$")]
     pub format: Option<String>,
     /// RFC 3339; entries at or after.
     #[param(format = DateTime)]
@@ -147,6 +147,9 @@ pub struct ExportQuery {
     /// RFC 3339; entries before.
     #[param(format = DateTime)]
     pub until: Option<String>,
+    /// Keep the stream open after the last entry and send each new one as it is written (not
+    /// with `until`), until the client disconnects.
+    pub follow: Option<bool>,
 }
 
 /// Export formats.
@@ -156,6 +159,8 @@ pub enum ExportFormat {
     Jsonl,
     /// Comma-separated values with a header row.
     Csv,
+    /// One ArcSight CEF event per line, for SIEMs.
+    Cef,
 }
 
 impl ExportFormat {
@@ -164,6 +169,7 @@ impl ExportFormat {
         match self {
             Self::Jsonl => "application/x-ndjson",
             Self::Csv => "text/csv; charset=utf-8",
+            Self::Cef => "text/plain; charset=utf-8",
         }
     }
 
@@ -172,6 +178,7 @@ impl ExportFormat {
         match self {
             Self::Jsonl => "jsonl",
             Self::Csv => "csv",
+            Self::Cef => "cef",
         }
     }
 }
@@ -240,29 +247,43 @@ fn export_line(entry: &ActivityEntry, format: ExportFormat) -> String {
     match format {
         ExportFormat::Jsonl => serde_json::to_string(entry).unwrap_or_default() + "\n",
         ExportFormat::Csv => csv_row(entry),
+        ExportFormat::Cef => crate::cef::line(entry),
     }
 }
 
-/// Streams `org`'s entries oldest first, a page at a time.
+/// How often a followed export asks the store for new entries once it has sent them all. The
+/// store is asked, not this node's committer, so entries other nodes write are followed too.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Streams `org`'s entries oldest first, a page at a time; `follow`ing, it does not end at the
+/// last entry but waits for the next.
 fn export_stream(
     store: Arc<dyn Store>,
     org: OrgId,
     filter: ActivityFilter,
     format: ExportFormat,
+    follow: bool,
 ) -> BoxStream<'static, Result<String, ServiceError>> {
     let header = match format {
         ExportFormat::Csv => Some(Ok(CSV_COLUMNS.join(",") + "\n")),
-        ExportFormat::Jsonl => None,
+        ExportFormat::Jsonl | ExportFormat::Cef => None,
     };
     let pages = stream::try_unfold(Some(filter), move |next| {
         let store = Arc::clone(&store);
         async move {
             let Some(filter) = next else { return Ok(None) };
-            let entries = store.list_activity(org, &filter).await.map_err(ServiceError::from)?;
-            let more = entries.len() == filter.limit as usize;
-            let chunk: String = entries.iter().map(|e| export_line(e, format)).collect();
-            let next = more.then(|| ActivityFilter { after_seq: entries.last().map(|e| e.seq), ..filter });
-            Ok(Some((chunk, next)))
+            loop {
+                let entries = store.list_activity(org, &filter).await.map_err(ServiceError::from)?;
+                let more = entries.len() == filter.limit as usize;
+                if entries.is_empty() && follow {
+                    tokio::time::sleep(FOLLOW_POLL).await;
+                    continue;
+                }
+                let chunk: String = entries.iter().map(|e| export_line(e, format)).collect();
+                let after = ActivityFilter { after_seq: entries.last().map(|e| e.seq).or(filter.after_seq), ..filter };
+                let next = (more || follow).then_some(after);
+                return Ok(Some((chunk, next)));
+            }
         }
     });
     stream::iter(header).chain(pages).boxed()
@@ -279,7 +300,8 @@ impl Service {
         let format = match query.format.as_deref() {
             None | Some("jsonl") => ExportFormat::Jsonl,
             Some("csv") => ExportFormat::Csv,
-            Some(other) => return Err(ServiceError::invalid(format!("unknown export format {other:?}; use jsonl or csv"))),
+            Some("cef") => ExportFormat::Cef,
+            Some(other) => return Err(ServiceError::invalid(format!("unknown export format {other:?}; use jsonl, csv or cef"))),
         };
         let filter = ActivityFilter {
             since: time("since", query.since.as_deref())?,
@@ -289,9 +311,13 @@ impl Service {
             limit: EXPORT_PAGE,
             ..ActivityFilter::default()
         };
+        let follow = query.follow.unwrap_or(false);
+        if follow && filter.until.is_some() {
+            return Err(ServiceError::invalid("follow cannot be combined with until"));
+        }
         // The stream holds the org's export place until it ends or is dropped.
         let permit = self.limits.export(caller.org_id())?;
-        let lines = export_stream(Arc::clone(&self.store), caller.org_id(), filter, format).inspect(move |_| {
+        let lines = export_stream(Arc::clone(&self.store), caller.org_id(), filter, format, follow).inspect(move |_| {
             let _ = &permit;
         });
         Ok((format, lines.boxed()))

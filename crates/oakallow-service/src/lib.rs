@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod auth;
 pub mod billing;
 pub mod bootstrap;
+mod cef;
 mod chain_walks;
 pub mod check;
 pub mod commit;

@@ -28,7 +28,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Streams the org's activity, oldest first, as JSON lines or CSV. */
+        /**
+         * Streams the org's activity, oldest first, as JSON lines, CSV or CEF; `follow=true` keeps
+         *     streaming new entries.
+         */
         get: operations["export_activity"];
         put?: never;
         post?: never;
@@ -2583,12 +2586,17 @@ export interface operations {
     export_activity: {
         parameters: {
             query?: {
-                /** @description `jsonl` (default) or `csv`. */
+                /** @description `jsonl` (default), `csv`, or `cef` (ArcSight CEF, for SIEMs). */
                 format?: string;
                 /** @description RFC 3339; entries at or after. */
                 since?: string;
                 /** @description RFC 3339; entries before. */
                 until?: string;
+                /**
+                 * @description Keep the stream open after the last entry and send each new one as it is written (not
+                 *     with `until`), until the client disconnects.
+                 */
+                follow?: boolean;
             };
             header?: never;
             path?: never;
@@ -2596,7 +2604,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every entry, oldest first: JSON lines (`format=jsonl`) or CSV (`format=csv`) */
+            /** @description Every entry, oldest first: JSON lines (`format=jsonl`), CSV (`format=csv`) or ArcSight CEF events, one a line (`format=cef`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2604,6 +2612,7 @@ export interface operations {
                 content: {
                     "application/x-ndjson": string;
                     "text/csv": string;
+                    "text/plain": string;
                 };
             };
             400: {

@@ -39,10 +39,11 @@ pub async fn get(State(app): State<AppState>, ReaderKey(caller): ReaderKey, IdPa
     Ok(Json(app.service.get_activity(&caller, &id).await?))
 }
 
-/// Streams the org's activity, oldest first, as JSON lines or CSV.
+/// Streams the org's activity, oldest first, as JSON lines, CSV or CEF; `follow=true` keeps
+/// streaming new entries.
 #[utoipa::path(get, path = "/v1/activity/export", operation_id = "export_activity", tag = "activity", params(ExportQuery), security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
-    responses((status = 200, description = "Every entry, oldest first: JSON lines (`format=jsonl`) or CSV (`format=csv`)",
-            content((String = "application/x-ndjson"), (String = "text/csv"))),
+    responses((status = 200, description = "Every entry, oldest first: JSON lines (`format=jsonl`), CSV (`format=csv`) or ArcSight CEF events, one a line (`format=cef`)",
+            content((String = "application/x-ndjson"), (String = "text/csv"), (String = "text/plain"))),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn export(
     State(app): State<AppState>,

@@ -173,7 +173,7 @@ pub(super) struct ExportFilters {
     until: String,
 }
 
-/// `GET /orgs/{org}/activity/export?format=csv|jsonl`: every entry, oldest first, as a file.
+/// `GET /orgs/{org}/activity/export?format=csv|jsonl|cef`: every entry, oldest first, as a file.
 pub(super) async fn export(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -184,7 +184,8 @@ pub(super) async fn export(
         Ok(member) => member,
         Err(error) => return ErrorPage::from_service(&error).into_response(),
     };
-    let query = ExportQuery { format: given(&filters.format), since: instant(&filters.since), until: instant(&filters.until) };
+    let query =
+        ExportQuery { format: given(&filters.format), since: instant(&filters.since), until: instant(&filters.until), follow: None };
     let (format, lines) = match state.service.export_activity(&member.reader(), &query) {
         Ok(export) => export,
         Err(error) => return ErrorPage::from_service(&error).into_response(),

@@ -230,6 +230,7 @@ async fn activity(c: &Contract<'_>) {
     c.get("/v1/activity/verify", s, 200).await;
     c.get("/v1/activity/export?format=jsonl", s, 200).await;
     c.get("/v1/activity/export?format=csv", &c.app.keys.management, 200).await;
+    c.get("/v1/activity/export?format=cef", s, 200).await;
     c.get("/v1/activity/export?format=xml", s, 400).await;
     // An org-wide "disabled" rule changes every recorded answer that was not already disabled.
     let simulated = c.post("/v1/policy/simulate", s, json!({"policy": {"rules": [{"permission": "disabled"}]}, "limit": 5}), 200).await;
