@@ -9,22 +9,14 @@ equal while the history grows tenfold. Usage (see docs/BENCHMARKS.md, "Policy si
     cargo build --release -p oakallow-cli -p oakallow-loadgen
     python3 benches/simulate_memory.py [--small 100000] [--large 1000000]
 """
-import argparse, json, os, socket, subprocess, tempfile, time, urllib.request
+import argparse, json, os, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from perflib import oakallow, procs  # noqa: E402
 
 BIN = os.environ.get("OAKALLOW_BIN", "target/release/oakallow")
 LOADGEN = os.environ.get("OAKALLOW_LOADGEN", "target/release/loadgen")
-
-
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-
-def call(port, key, method, path, body=None, timeout=600):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, data=data,
-                                 headers={"X-API-Key": key, "Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=timeout) as answer:
-        return json.loads(answer.read() or b"null")
+NO_BILLING = {"OAKALLOW_BILLING__ENABLED": "false"}
 
 
 def status(pid, field):
@@ -35,37 +27,8 @@ def status(pid, field):
     raise KeyError(field)
 
 
-ENV = dict(os.environ, OAKALLOW_BILLING__ENABLED="false", OAKALLOW_RATE_LIMITS__PER_KEY_PER_SECOND="0",
-           OAKALLOW_RATE_LIMITS__PER_ORG_PER_SECOND="0", OAKALLOW_LOG__FILTER="warn")
-
-
-def serve(data):
-    port = free_port()
-    child = subprocess.Popen([BIN, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    deadline = time.time() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/health", timeout=1); break
-        except Exception:
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.05)
-    return child, port
-
-
-def start():
-    data = tempfile.mkdtemp(prefix="simulate-")
-    out = subprocess.run([BIN, "admin", "bootstrap", "--email", "sim@example.com", "--org", "sim", "--json", "--data-dir", data],
-                         capture_output=True, text=True, env=ENV, check=True)
-    keys = json.loads(out.stdout)
-    child, port = serve(data)
-    call(port, keys["management_key"], "PUT", "/v1/policy", {
-        "tools": [{"name": "lookup", "approved": True}, {"name": "refund", "default_permission": "requires_approval"},
-                  {"name": "export", "default_permission": "allowed"}],
-        "tenants": [{"external_id": f"t{i}"} for i in range(10)],
-        "rules": [{"tenant": "t1", "tool": "refund", "permission": "allowed"}],
-    })
-    return child, port, keys, data
+def call(port, key, method, path, body=None):
+    return procs.call(port, method, path, key, body, timeout=600)
 
 
 def fill(port, key, bodies, target):
@@ -80,14 +43,15 @@ def fill(port, key, bodies, target):
                        capture_output=True, text=True, check=True)
 
 
-def simulate(child, port, key, candidate):
-    with open(f"/proc/{child.pid}/clear_refs", "w") as f:
+def simulate(server, key, candidate):
+    pid = server.child.proc.pid
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")  # reset the peak resident set to the current one
-    before = status(child.pid, "VmRSS")
+    before = status(pid, "VmRSS")
     started = time.perf_counter()
-    answer = call(port, key, "POST", "/v1/policy/simulate", {"policy": candidate, "limit": 100})
+    answer = call(server.port, key, "POST", "/v1/policy/simulate", {"policy": candidate, "limit": 100})
     seconds = time.perf_counter() - started
-    peak = status(child.pid, "VmHWM")
+    peak = status(pid, "VmHWM")
     return answer, seconds, before, peak
 
 
@@ -102,21 +66,31 @@ def main():
             f.write(json.dumps({"tool": ["lookup", "refund", "export"][i % 3], "tenant": f"t{i % 10}", "params": {"n": i}}) + "\n")
     candidate = {"rules": [{"tenant": "t1", "tool": "refund", "permission": "allowed"},
                            {"tenant": "t2", "tool": "lookup", "permission": "disabled"}]}
-    child, port, keys, data = start()
+    data = tempfile.mkdtemp(prefix="simulate-")
+    log = os.path.join(data, "server.log")
+    keys = oakallow.bootstrap(BIN, data, email="sim@example.com", org="sim")
+    server = oakallow.Server(BIN, data, log, extra_env=NO_BILLING)
+    oakallow.apply_policy(server.port, keys["management_key"], {
+        "tools": [{"name": "lookup", "approved": True}, {"name": "refund", "default_permission": "requires_approval"},
+                  {"name": "export", "default_permission": "allowed"}],
+        "tenants": [{"external_id": f"t{i}"} for i in range(10)],
+        "rules": [{"tenant": "t1", "tool": "refund", "permission": "allowed"}],
+    })
     rows = []
     try:
         for target in (args.small, args.large):
-            fill(port, keys["standard_key"], bodies, target)
-            child.terminate(); child.wait()
-            child, port = serve(data)
-            answer, seconds, before, peak = simulate(child, port, keys["standard_key"], candidate)
+            fill(server.port, keys["standard_key"], bodies, target)
+            # Restarted on the same data: the heap holds nothing from the load.
+            server.stop()
+            server = oakallow.Server(BIN, data, log, extra_env=NO_BILLING)
+            answer, seconds, before, peak = simulate(server, keys["standard_key"], candidate)
             row = {"checks": answer["checks"], "changed": answer["changed"], "seconds": round(seconds, 2),
                    "checks_per_second": round(answer["checks"] / seconds), "rss_before_mib": round(before / 1024, 1),
                    "peak_mib": round(peak / 1024, 1), "growth_mib": round((peak - before) / 1024, 1)}
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
-        child.terminate(); child.wait()
+        server.stop()
     small, large = rows
     print(json.dumps({"history_ratio": round(large["checks"] / small["checks"], 2),
                       "growth_ratio": round(max(large["growth_mib"], 0.1) / max(small["growth_mib"], 0.1), 2),
