@@ -91,6 +91,14 @@ def test_management(admin: Client, agent: Client, tool_name: str) -> None:
     assert admin.verify_activity()["valid"] is True
     assert admin.get_org()["token_signing"] in ("hmac-sha256", "ed25519")
     assert '"type"' in admin.export_activity().splitlines()[0]
+    assert admin.export_activity(format="cef").splitlines()[0].startswith("CEF:0|oakallow|oakallow|")
+    agent.check(tool_name)  # at least one recorded check that the candidate changes
+    rules = admin.rules.list(limit=500)["data"]
+    simulated = agent.simulate_policy({"rules": [{"permission": "disabled"}]}, limit=3)
+    assert simulated["checks"] > 0 and sum(t["count"] for t in simulated["transitions"]) == simulated["checks"]
+    assert simulated["changed"] > 0 and 0 < len(simulated["changes"]) <= 3
+    assert all(c["after"]["permission"] == "disabled" for c in simulated["changes"])
+    assert admin.rules.list(limit=500)["data"] == rules, "a simulation applies nothing"
     key = admin.keys.create(name=f"key-{tool_name}", tier="standard")
     assert key["key"].startswith("oak_live_") and key["tier"] == "standard"
     assert admin.keys.delete(key["id"])["id"] == key["id"]  # revokes

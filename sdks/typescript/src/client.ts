@@ -296,6 +296,17 @@ export class Oakallow {
     return this.request("GET", "/v1/policy", { retry: true });
   }
 
+  /**
+   * `POST /v1/policy/simulate`: the recorded checks in the window decided again under `document`
+   * (nothing is applied). It writes nothing, so it is retried.
+   */
+  simulatePolicy(
+    document: Schemas["PolicyDocument"],
+    options: { since?: string; until?: string; limit?: number } = {},
+  ): Promise<Schemas["Simulation"]> {
+    return this.request("POST", "/v1/policy/simulate", { body: { policy: document, ...options }, retry: true });
+  }
+
   readonly keys = {
     list: (query: ListQuery = {}): Promise<Page<Schemas["ApiKey"]>> => this.request("GET", "/v1/keys", { query: { ...query }, retry: true }),
     /** The answer holds the key text, shown once. */

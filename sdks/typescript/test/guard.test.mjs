@@ -188,6 +188,14 @@ test("management: collections, policy, keys, org, activity", async () => {
   const dry = await c.management.applyPolicy(policy, { dryRun: true });
   assert.equal(dry.applied, false);
 
+  await c.standard.check({ tool: fresh("unregistered") }); // a recorded check the candidate changes
+  const rules = (await c.management.rules.list({ limit: 500 })).data;
+  const simulated = await c.management.simulatePolicy({ rules: [{ permission: "disabled" }] }, { limit: 3 });
+  assert.equal(simulated.transitions.reduce((sum, t) => sum + t.count, 0), simulated.checks);
+  assert.ok(simulated.changed > 0 && simulated.changes.length > 0 && simulated.changes.length <= 3);
+  assert.ok(simulated.changes.every((change) => change.after.permission === "disabled"));
+  assert.deepEqual((await c.management.rules.list({ limit: 500 })).data, rules, "a simulation applies nothing");
+
   const key = await c.management.keys.create({ name: fresh("key"), tier: "standard" });
   assert.match(key.key, /^oak_live_/);
   assert.ok((await c.management.keys.revoke(key.id)).revoked_at);

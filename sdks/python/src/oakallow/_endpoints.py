@@ -220,6 +220,20 @@ class Endpoints(Generic[R]):
         """``GET /v1/policy``: the policy document."""
         return self._send(Request("GET", "/v1/policy", retry=True))
 
+    def simulate_policy(
+        self,
+        document: Mapping[str, Any],
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = None,
+    ) -> R:
+        """``POST /v1/policy/simulate``: the recorded checks in the window decided again under
+        ``document`` (nothing is applied): ``{checks, changed, transitions, changes, ...}``.
+        It writes nothing, so it is retried."""
+        body = clean({"policy": document, "since": since, "until": until, "limit": limit})
+        return self._send(Request("POST", "/v1/policy/simulate", json=body, retry=True))
+
     def list_activity(
         self,
         *,
@@ -243,6 +257,6 @@ class Endpoints(Generic[R]):
         return self._send(Request("GET", "/v1/activity/verify", retry=True))
 
     def export_activity(self, *, format: str = "jsonl", since: str | None = None, until: str | None = None) -> R:
-        """``GET /v1/activity/export``: the text (JSON lines or CSV), oldest first."""
+        """``GET /v1/activity/export``: the text (``jsonl``, ``csv``, or ``cef`` for SIEMs), oldest first."""
         params = clean({"format": format, "since": since, "until": until})
         return self._send(Request("GET", "/v1/activity/export", params=params, retry=True, raw=True))
