@@ -61,5 +61,5 @@ def before_call(context, case, kwargs):
     wait = (case.query or {}).get("wait")
     if case.operation.label == "GET /v1/approvals/{id}" and isinstance(wait, int) and wait > MAX_WAIT:
         case.query["wait"] = MAX_WAIT
-    if case.operation.label == "GET /v1/activity/export" and (case.query or {}).get("follow") not in (None, False, "false"):
-        case.query["follow"] = False
+    if case.operation.label == "GET /v1/activity/export" and "follow" in (case.query or {}):
+        del case.query["follow"]

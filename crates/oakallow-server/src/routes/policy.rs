@@ -47,7 +47,7 @@ pub async fn apply(
 #[utoipa::path(post, path = "/v1/policy/simulate", operation_id = "simulate_policy", tag = "policy", request_body = SimulateRequest,
     security(("api_key" = ["management", "standard"]), ("bearer" = ["management", "standard"])),
     responses((status = 200, body = Simulation), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub async fn simulate(
     State(app): State<AppState>,
     ReaderKey(caller): ReaderKey,
