@@ -1,7 +1,10 @@
 //! The oakallow calls the gateway makes, with the agent's standard key.
 
-use oakallow_client::{Client, ClientError};
-use reqwest::Method;
+use std::time::Duration;
+
+use oakallow_client::{
+    Approval, ApprovalRequest, Call, Check, CheckRequest, Client, ClientError, Execution, ExecutionLog, ExecutionResult,
+};
 use serde_json::{Map, Value, json};
 
 /// The oakallow server the gateway asks, for one tenant.
@@ -40,25 +43,30 @@ impl Oakallow {
         Self { client: Client::new(url, key), tenant }
     }
 
+    /// The upstream call as oakallow sees it: the tool, this gateway's tenant, the arguments.
+    fn call(&self, tool: &str, params: &Map<String, Value>) -> Call {
+        Call { tool: tool.to_owned(), tenant: self.tenant.clone(), params: Some(Value::Object(params.clone())), ..Call::default() }
+    }
+
     /// `POST /v1/tools/discover` in reports of at most 100 tools (bodies stay far below the
     /// server's 1 MiB), answering the statuses in order.
     pub(crate) async fn discover(&self, tools: Vec<Value>) -> Result<Vec<Value>, ClientError> {
         let mut statuses = Vec::with_capacity(tools.len());
         for chunk in tools.chunks(100) {
-            let body = json!({ "tenant": self.tenant, "tools": chunk });
-            let answer: Value = self.client.call(Method::POST, "/v1/tools/discover", Some(&body)).await?;
+            let answer = self.client.discover(self.tenant.as_deref(), chunk).await?;
             statuses.extend(answer["tools"].as_array().cloned().unwrap_or_default());
         }
         Ok(statuses)
     }
 
     /// `POST /v1/check` for one call, minting the token inline when it is allowed.
-    pub(crate) async fn check(&self, tool: &str, params: &Map<String, Value>, context: &Value) -> Result<Value, ClientError> {
-        let body = json!({ "tool": tool, "tenant": self.tenant, "params": params, "context": context, "mint_token": true });
-        self.client.call(Method::POST, "/v1/check", Some(&body)).await
+    pub(crate) async fn check(&self, tool: &str, params: &Map<String, Value>, context: &Value) -> Result<Check, ClientError> {
+        let request = CheckRequest { call: self.call(tool, params), context: Some(context.clone()), reference_id: None, mint_token: true };
+        self.client.check(&request).await
     }
 
-    /// `POST /v1/approvals` for the call a check answered `requires_approval`.
+    /// `POST /v1/approvals` for the call a check answered `requires_approval` (with an
+    /// idempotency key, so it is retried safely).
     pub(crate) async fn request_approval(
         &self,
         tool: &str,
@@ -66,27 +74,31 @@ impl Oakallow {
         reason: &str,
         check_id: &str,
         context: &Value,
-    ) -> Result<Value, ClientError> {
-        let body =
-            json!({ "tool": tool, "tenant": self.tenant, "params": params, "reason": reason, "check_id": check_id, "context": context });
-        self.client.call(Method::POST, "/v1/approvals", Some(&body)).await
+    ) -> Result<Approval, ClientError> {
+        let request = ApprovalRequest {
+            call: self.call(tool, params),
+            reason: reason.to_owned(),
+            context: Some(context.clone()),
+            reference_id: None,
+            check_id: Some(check_id.to_owned()),
+            timeout_seconds: None,
+        };
+        self.client.request_approval(&request, None).await
     }
 
-    /// `GET /v1/approvals/{id}?wait=N` (N ≤ 60: one billed poll).
-    pub(crate) async fn approval(&self, id: &str, wait_seconds: u64) -> Result<Value, ClientError> {
-        let path = format!("/v1/approvals/{id}?wait={}", wait_seconds.min(60));
-        self.client.call::<Value, Value>(Method::GET, &path, None).await
+    /// `GET /v1/approvals/{id}?wait=N` (N ≤ 60: one billed poll; 0 reads it at once).
+    pub(crate) async fn approval(&self, id: &str, wait_seconds: u64) -> Result<Approval, ClientError> {
+        self.client.get_approval(id, Some(Duration::from_secs(wait_seconds))).await
     }
 
     /// `POST /v1/approvals/{id}/cancel`.
-    pub(crate) async fn cancel_approval(&self, id: &str) -> Result<Value, ClientError> {
-        self.client.call(Method::POST, &format!("/v1/approvals/{id}/cancel"), Some(&json!({}))).await
+    pub(crate) async fn cancel_approval(&self, id: &str) -> Result<Approval, ClientError> {
+        self.client.cancel_approval(id).await
     }
 
     /// `POST /v1/tokens` for an approved approval.
     pub(crate) async fn token_for_approval(&self, approval_id: &str) -> Result<String, ClientError> {
-        let answer: Value = self.client.call(Method::POST, "/v1/tokens", Some(&json!({ "approval_id": approval_id }))).await?;
-        Ok(answer["token"].as_str().unwrap_or_default().to_owned())
+        Ok(self.client.mint_token_for_approval(approval_id, None).await?.token)
     }
 
     /// `POST /v1/executions`: what the upstream did with an authorized call.
@@ -97,15 +109,16 @@ impl Oakallow {
         params: &Map<String, Value>,
         outcome: &Outcome,
         duration_ms: u64,
-    ) -> Result<Value, ClientError> {
-        let mut body = json!({
-            "token": token, "tool": tool, "tenant": self.tenant, "params": params,
-            "result": outcome.result, "duration_ms": duration_ms,
-        });
-        if let Some(error) = &outcome.error {
-            body["error"] = json!(error);
-        }
-        self.client.call(Method::POST, "/v1/executions", Some(&body)).await
+    ) -> Result<Execution, ClientError> {
+        let log = ExecutionLog {
+            call: self.call(tool, params),
+            token: Some(token.to_owned()),
+            result: outcome.result,
+            duration_ms,
+            output: None,
+            error: outcome.error.clone(),
+        };
+        self.client.log_execution(&log).await
     }
 }
 
@@ -114,7 +127,7 @@ impl Oakallow {
 pub(crate) struct Outcome {
     /// `success`, `failed` (the tool answered an error) or `error` (the upstream could not
     /// answer).
-    pub(crate) result: &'static str,
+    pub(crate) result: ExecutionResult,
     /// The error text, at most 1,000 characters.
     pub(crate) error: Option<String>,
 }

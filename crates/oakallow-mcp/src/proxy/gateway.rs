@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use oakallow_client::ClientError;
+use oakallow_client::{Approval, ApprovalStatus, ClientError, ExecutionResult, Permission};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult, PaginatedRequestParams,
     ProgressNotificationParam, ProgressToken, ServerConfig, Tool,
@@ -135,7 +135,7 @@ impl Progress {
 
 /// How a wait for a person ended.
 enum Waited {
-    Decided(Value),
+    Decided(Box<Approval>),
     OutOfTime,
     Cancelled,
     Failed(ClientError),
@@ -209,43 +209,41 @@ impl Inner {
                     Ok(check) => check,
                     Err(error) => return Ok(unanswered(&name, &error)),
                 };
-                match check["permission"].as_str() {
-                    Some("allowed") => {
+                match check.permission {
+                    Permission::Allowed => {
                         // Fail closed: an allowed answer without its token authorizes nothing.
-                        let Some(token) = check["token"].as_str().filter(|token| !token.is_empty()).map(str::to_owned) else {
-                            return Ok(refusal(format!("oakallow allowed {name} but minted no token; the call was not run."), check));
+                        let Some(token) = check.token.clone().filter(|token| !token.is_empty()) else {
+                            let facts = serde_json::to_value(&check).unwrap_or_default();
+                            return Ok(refusal(format!("oakallow allowed {name} but minted no token; the call was not run."), facts));
                         };
                         return Ok(self.forward(&route, &name, request, meta, &arguments, &token).await);
                     }
-                    Some("disabled") => {
-                        let how = check["resolved_from"].as_str().unwrap_or("policy");
+                    Permission::Disabled => {
+                        let how = check.resolved_from.as_str();
                         return Ok(refusal(
                             format!("oakallow refused: {name} is disabled ({how}); the call was not run."),
-                            json!({ "permission": "disabled", "resolved_from": how, "check_id": check["check_id"] }),
+                            json!({ "permission": "disabled", "resolved_from": how, "check_id": check.check_id }),
                         ));
                     }
-                    Some("requires_approval") => {}
-                    _ => return Ok(refusal(format!("oakallow gave no usable answer for {name}; the call was not run."), check)),
+                    Permission::RequiresApproval => {}
                 }
                 let reason = meta
                     .get(REASON_META_KEY)
                     .and_then(Value::as_str)
                     .map_or_else(|| format!("An agent asked to run {name} through the MCP gateway."), str::to_owned);
-                let check_id = check["check_id"].as_str().unwrap_or_default();
-                match self.oakallow.request_approval(&name, &arguments, &reason, check_id, &call_context).await {
+                match self.oakallow.request_approval(&name, &arguments, &reason, &check.check_id, &call_context).await {
                     Ok(approval) => approval,
                     Err(error) => return Ok(unanswered(&name, &error)),
                 }
             }
         };
-        let id = approval["id"].as_str().unwrap_or_default().to_owned();
-        let reference = approval["reference"].as_str().unwrap_or_default().to_owned();
+        let (id, reference) = (approval.id.clone(), approval.reference.clone());
         if let Ok(mut waiting) = self.waiting.lock() {
             waiting.insert(key.clone(), id.clone());
         }
-        let waited = match approval["status"].as_str() {
-            Some("pending") => self.wait(&id, &reference, &name, &mut progress, &context.ct).await,
-            _ => Waited::Decided(approval),
+        let waited = match approval.status {
+            ApprovalStatus::Pending => self.wait(&id, &reference, &name, &mut progress, &context.ct).await,
+            _ => Waited::Decided(Box::new(approval)),
         };
         let facts = |status: &str| json!({ "approval_id": id, "reference": reference, "status": status });
         let decided = match waited {
@@ -268,20 +266,20 @@ impl Inner {
             Waited::Failed(error) => return Ok(unanswered(&name, &error)),
         };
         self.forget(&key);
-        let status = decided["status"].as_str().unwrap_or_default();
-        match status {
-            "approved" => match self.oakallow.token_for_approval(&id).await {
+        let status = decided.status.as_str();
+        match decided.status {
+            ApprovalStatus::Approved => match self.oakallow.token_for_approval(&id).await {
                 Ok(token) if !token.is_empty() => Ok(self.forward(&route, &name, request, meta, &arguments, &token).await),
                 Ok(_) => Ok(refusal(format!("oakallow minted no token for approval {id}; the call to {name} was not run."), facts(status))),
                 Err(error) => Ok(unanswered(&name, &error)),
             },
-            "denied" => {
-                let by = decided["decided_by"].as_str().unwrap_or("an approver");
-                let note = decided["note"].as_str().unwrap_or("no note");
+            ApprovalStatus::Denied => {
+                let by = decided.decided_by.as_deref().unwrap_or("an approver");
+                let note = decided.note.as_deref().unwrap_or("no note");
                 Ok(refusal(
                     format!("{by} denied the call to {name} (approval {id}, reference {reference}): {note}"),
                     json!({
-                        "approval_id": id, "reference": reference, "status": status, "note": decided["note"], "decided_by": decided["decided_by"],
+                        "approval_id": id, "reference": reference, "status": status, "note": decided.note, "decided_by": decided.decided_by,
                     }),
                 ))
             }
@@ -319,7 +317,7 @@ impl Inner {
                 }
             };
             match answer {
-                Ok(approval) if approval["status"] != "pending" => return Waited::Decided(approval),
+                Ok(approval) if approval.status != ApprovalStatus::Pending => return Waited::Decided(Box::new(approval)),
                 Ok(_) => {}
                 Err(error) => return Waited::Failed(error),
             }
@@ -346,15 +344,17 @@ impl Inner {
         let answered = self.upstreams[route.upstream].call(request).await;
         let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (outcome, result) = match answered {
-            Ok(result) if result.is_error == Some(true) => (Outcome { result: "failed", error: Some(error_text(&result)) }, result),
-            Ok(result) => (Outcome { result: "success", error: None }, result),
+            Ok(result) if result.is_error == Some(true) => {
+                (Outcome { result: ExecutionResult::Failed, error: Some(error_text(&result)) }, result)
+            }
+            Ok(result) => (Outcome { result: ExecutionResult::Success, error: None }, result),
             Err(error) => {
                 let text: String = error.to_string().chars().take(MAX_ERROR_CHARS).collect();
                 let result = refusal(
                     format!("The upstream server failed to run {name}: {text}"),
                     json!({ "error": { "code": "upstream_failed", "message": text } }),
                 );
-                (Outcome { result: "error", error: Some(text) }, result)
+                (Outcome { result: ExecutionResult::Error, error: Some(text) }, result)
             }
         };
         if let Err(error) = self.oakallow.log_execution(token, name, arguments, &outcome, duration_ms).await {
