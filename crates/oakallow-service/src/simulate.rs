@@ -12,6 +12,7 @@ use std::collections::HashMap;
 
 use oakallow_domain::Timestamp;
 use oakallow_domain::audit::ActivityType;
+use oakallow_domain::id::RuleId;
 use oakallow_domain::permission::{Permission, ResolvedFrom};
 use oakallow_domain::policy::{CheckInput, PolicyDiff, PolicyDocument, PolicyState, RuleSpec};
 use oakallow_store::ActivityFilter;
@@ -146,11 +147,9 @@ impl Tally {
     }
 }
 
-/// What `state` answers for a recorded call, as the candidate would.
-fn decide(state: &PolicyState, input: CheckInput<'_>) -> Outcome {
-    let decision = state.resolve(input);
-    let rule = decision.rule_id.and_then(|id| state.rules().get(&id)).map(|rule| state.rule_spec(rule));
-    Outcome { permission: decision.permission, resolved_from: Some(decision.resolved_from), rule }
+/// Rule `id` of `state` by names, if it has that rule.
+fn rule_spec(state: &PolicyState, id: Option<RuleId>) -> Option<RuleSpec> {
+    id.and_then(|id| state.rules().get(&id)).map(|rule| state.rule_spec(rule))
 }
 
 impl Service {
@@ -199,11 +198,15 @@ impl Service {
                     resource: record.resource.as_deref(),
                     method: record.method.as_deref(),
                 };
-                let after = decide(&state, input);
-                tally.count(permission, after.permission);
-                if permission != after.permission && tally.changes.len() < tally.limit {
-                    let before_rule =
-                        record.rule_id.and_then(|id| runtime.policy.rules().get(&id)).map(|rule| runtime.policy.rule_spec(rule));
+                let decision = state.resolve(input);
+                tally.count(permission, decision.permission);
+                // Rules are written out by names only for the calls listed, not for every check.
+                if permission != decision.permission && tally.changes.len() < tally.limit {
+                    let after = Outcome {
+                        permission: decision.permission,
+                        resolved_from: Some(decision.resolved_from),
+                        rule: rule_spec(&state, decision.rule_id),
+                    };
                     tally.changes.push(ChangedCall {
                         seq: entry.seq,
                         check_id: record.check_id.map(|id| id.to_string()),
@@ -212,7 +215,11 @@ impl Service {
                         tenant: record.tenant.clone(),
                         resource: record.resource.clone(),
                         method: record.method.clone(),
-                        before: Outcome { permission, resolved_from: record.resolved_from, rule: before_rule },
+                        before: Outcome {
+                            permission,
+                            resolved_from: record.resolved_from,
+                            rule: rule_spec(&runtime.policy, record.rule_id),
+                        },
                         after,
                     });
                 }
