@@ -4,7 +4,7 @@
 use oakallow_domain::Timestamp;
 use oakallow_domain::id::{DeliveryId, EventId};
 use oakallow_domain::org::Org;
-use oakallow_store::{NewDelivery, Outbox, WebhookEvent};
+use oakallow_store::{DeliveryChannel, NewDelivery, Outbox, WebhookEvent};
 use serde_json::{Value, json};
 
 /// The outbox entry for an event of `kind` about `data` in `org`, at `now`.
@@ -15,7 +15,7 @@ pub(crate) fn outbox(org: &Org, kind: &str, data: Value, now: Timestamp) -> Outb
     let subscribed = org.webhook_events.as_ref().is_none_or(|events| events.iter().any(|e| e == kind));
     let delivery = match &org.webhook_url {
         Some(url) if subscribed || kind == "webhook.test" => {
-            Some(NewDelivery { id: DeliveryId::generate(), url: url.clone(), next_attempt_at: now })
+            Some(NewDelivery { id: DeliveryId::generate(), channel: DeliveryChannel::Webhook, url: url.clone(), next_attempt_at: now })
         }
         _ => None,
     };

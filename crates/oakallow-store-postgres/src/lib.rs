@@ -23,6 +23,7 @@ mod credits;
 mod email_codes;
 mod error;
 mod migrate;
+mod notifications;
 mod notify;
 mod passkeys;
 mod people;

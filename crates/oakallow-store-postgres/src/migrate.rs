@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../migrations/0011_second_factors.sql")),
     (12, include_str!("../migrations/0012_passkeys.sql")),
     (13, include_str!("../migrations/0013_approvers_second_factor.sql")),
+    (14, include_str!("../migrations/0014_notifications.sql")),
 ];
 
 /// The advisory lock key that serializes migrations (the bytes of `oakallow`). It is

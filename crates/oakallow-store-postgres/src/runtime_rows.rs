@@ -6,7 +6,7 @@ use oakallow_domain::approval::{Approval, ApprovalStatus, Decider, LevelDecision
 use oakallow_domain::audit::ActorKind;
 use oakallow_domain::id::ApprovalId;
 use oakallow_domain::token::Algorithm;
-use oakallow_store::{Delivery, DeliveryAttempt, DeliveryStatus, StoredSigningKey, TokenRecord};
+use oakallow_store::{Delivery, DeliveryAttempt, DeliveryChannel, DeliveryStatus, StoredSigningKey, TokenRecord};
 use sqlx::Row as _;
 use sqlx::postgres::PgRow;
 
@@ -121,10 +121,10 @@ fn decider(row: &PgRow, idx: usize) -> RowResult<Option<Decider>> {
 
 /// Columns of `webhook_deliveries AS d JOIN webhook_events AS e`.
 pub(crate) const DELIVERY_COLUMNS: &str = "d.id, d.org_id, d.event_id, e.type, d.url, d.status, d.attempts, d.round_attempts, \
-     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, d.delivered_at";
+     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, d.delivered_at, d.channel";
 
 /// How many columns [`delivery`] reads; a query may select more after them.
-pub(crate) const DELIVERY_COLUMN_COUNT: usize = 14;
+pub(crate) const DELIVERY_COLUMN_COUNT: usize = 15;
 
 /// A delivery without its attempts (they are read separately, see `webhooks`).
 pub(crate) fn delivery(row: &PgRow) -> RowResult<Delivery> {
@@ -133,6 +133,7 @@ pub(crate) fn delivery(row: &PgRow) -> RowResult<Delivery> {
         org_id: parsed(row, 1)?,
         event_id: parsed(row, 2)?,
         event_type: row.try_get(3)?,
+        channel: named(row, 14, DeliveryChannel::parse)?,
         url: row.try_get(4)?,
         status: named(row, 5, DeliveryStatus::parse)?,
         attempts: small(row, 6)?,

@@ -37,8 +37,8 @@ pub(crate) async fn insert_outbox(conn: &mut PgConnection, channel: &Channel, ou
         let Some(delivery) = &item.delivery else { continue };
         sqlx::query(
             "INSERT INTO webhook_deliveries (id, org_id, event_id, url, status, attempts, round_attempts, next_attempt_at,
-               created_at, updated_at)
-             VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5, $6, $6)",
+               created_at, updated_at, channel)
+             VALUES ($1, $2, $3, $4, 'pending', 0, 0, $5, $6, $6, $7)",
         )
         .bind(delivery.id.to_string())
         .bind(event.org_id.to_string())
@@ -46,6 +46,7 @@ pub(crate) async fn insert_outbox(conn: &mut PgConnection, channel: &Channel, ou
         .bind(&delivery.url)
         .bind(delivery.next_attempt_at.micros())
         .bind(event.created_at.micros())
+        .bind(delivery.channel.as_str())
         .execute(&mut *conn)
         .await
         .map_err(map_error)?;

@@ -121,7 +121,12 @@ impl Nodes {
         };
         Outbox {
             event,
-            delivery: Some(NewDelivery { id: DeliveryId::generate(), url: "https://h.example.com".into(), next_attempt_at: T0 }),
+            delivery: Some(NewDelivery {
+                id: DeliveryId::generate(),
+                channel: oakallow_store::DeliveryChannel::Webhook,
+                url: "https://h.example.com".into(),
+                next_attempt_at: T0,
+            }),
         }
     }
 }

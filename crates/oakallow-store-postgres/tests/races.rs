@@ -145,7 +145,12 @@ impl Cluster {
 
     fn outbox(&self, kind: &str) -> Outbox {
         let event = WebhookEvent { id: EventId::generate(), org_id: self.org, kind: kind.into(), payload: "{}".into(), created_at: T0 };
-        let delivery = NewDelivery { id: DeliveryId::generate(), url: "https://h.example.com".into(), next_attempt_at: T0 };
+        let delivery = NewDelivery {
+            id: DeliveryId::generate(),
+            channel: oakallow_store::DeliveryChannel::Webhook,
+            url: "https://h.example.com".into(),
+            next_attempt_at: T0,
+        };
         Outbox { event, delivery: Some(delivery) }
     }
 }

@@ -10,6 +10,7 @@ mod conn;
 mod credits;
 mod email_codes;
 mod migrate;
+mod notifications;
 mod passkeys;
 mod people;
 mod policy;

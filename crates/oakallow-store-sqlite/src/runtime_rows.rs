@@ -5,7 +5,7 @@ use oakallow_domain::approval::{Approval, ApprovalStatus, Decider, LevelDecision
 use oakallow_domain::audit::ActorKind;
 use oakallow_domain::id::{ApprovalId, DeliveryId};
 use oakallow_domain::token::Algorithm;
-use oakallow_store::{Delivery, DeliveryAttempt, DeliveryStatus, StoredSigningKey, TokenRecord};
+use oakallow_store::{Delivery, DeliveryAttempt, DeliveryChannel, DeliveryStatus, StoredSigningKey, TokenRecord};
 use rusqlite::Row;
 
 use crate::rows::{invalid, json_opt, named, named_opt, parsed, parsed_opt, time, time_opt, to_json};
@@ -122,10 +122,10 @@ fn decider(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Decider>> {
 
 /// Delivery columns, read from [`DELIVERY_FROM`] (the event type comes from the event).
 pub(crate) const DELIVERY_COLUMNS: &str = "d.id, d.org_id, d.event_id, e.type, d.url, d.status, d.attempts, d.round_attempts, \
-     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, d.delivered_at";
+     d.next_attempt_at, d.last_status, d.last_error, d.created_at, d.updated_at, d.delivered_at, d.channel";
 
 /// How many columns [`DELIVERY_COLUMNS`] has (extra columns of a query follow them).
-pub(crate) const DELIVERY_WIDTH: usize = 14;
+pub(crate) const DELIVERY_WIDTH: usize = 15;
 
 /// Deliveries joined with their events.
 pub(crate) const DELIVERY_FROM: &str = "webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id";
@@ -137,6 +137,7 @@ pub(crate) fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         org_id: parsed(row, 1)?,
         event_id: parsed(row, 2)?,
         event_type: row.get(3)?,
+        channel: named(row, 14, DeliveryChannel::parse)?,
         url: row.get(4)?,
         status: named(row, 5, DeliveryStatus::parse)?,
         attempts: int(row, 6)?,

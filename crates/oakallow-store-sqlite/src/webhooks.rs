@@ -26,8 +26,8 @@ pub(crate) fn insert_outbox(tx: &Transaction<'_>, outbox: &[Outbox]) -> StoreRes
         if let Some(delivery) = &item.delivery {
             tx.prepare_cached(
                 "INSERT INTO webhook_deliveries (id, org_id, event_id, url, status, attempts, round_attempts, next_attempt_at,
-                   created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, ?5, ?6, ?6)",
+                   created_at, updated_at, channel)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, ?5, ?6, ?6, ?7)",
             )
             .map_err(map_error)?
             .execute(params![
@@ -36,7 +36,8 @@ pub(crate) fn insert_outbox(tx: &Transaction<'_>, outbox: &[Outbox]) -> StoreRes
                 event.id.to_string(),
                 delivery.url,
                 delivery.next_attempt_at.micros(),
-                event.created_at.micros()
+                event.created_at.micros(),
+                delivery.channel.as_str()
             ])
             .map_err(map_error)?;
         }

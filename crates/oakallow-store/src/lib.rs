@@ -9,6 +9,7 @@ pub mod conformance;
 mod email_codes;
 mod error;
 mod lifecycle;
+mod notifications;
 mod passkeys;
 mod records;
 mod runtime_records;
@@ -34,12 +35,13 @@ pub use billing_records::{
 pub use email_codes::{EmailCode, EmailCodeStore};
 pub use error::{StoreError, StoreResult, exact_i64};
 pub use lifecycle::{AccountLifecycleStore, AccountStatus, ERASED_NAME, erased_email};
+pub use notifications::{NotificationStore, SlackLink, SlackMessage, StoredChannels};
 pub use passkeys::{CeremonyKind, PasskeyCeremony, PasskeyStore, StoredPasskey};
 pub use records::{ActivityFilter, CheckRecord, MintedToken, NewKey, RuntimeWrite};
 pub use runtime_records::{
     ApprovalFilter, ApprovalTransition, AttemptResult, ClaimLimit, ClaimedDelivery, CreateOutcome, Delivery, DeliveryAttempt,
-    DeliveryFilter, DeliveryLease, DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox, StoredSigningKey,
-    TokenRecord, WebhookEvent,
+    DeliveryChannel, DeliveryFilter, DeliveryLease, DeliveryStatus, ExecutionRecord, IdempotencyClaim, NewApproval, NewDelivery, Outbox,
+    StoredSigningKey, TokenRecord, WebhookEvent,
 };
 pub use second_factors::{PendingSignIn, SecondFactorStore, TotpFactor};
 
@@ -57,7 +59,7 @@ pub struct DeploymentCounts {
 /// Everything oakallow keeps. Implementations must make each method atomic and durable when it
 /// returns `Ok`, and must never return data of an org other than the one asked for.
 #[async_trait]
-pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore + SecondFactorStore + PasskeyStore {
+pub trait Store: AccountStore + AccountLifecycleStore + EmailCodeStore + SecondFactorStore + PasskeyStore + NotificationStore {
     /// Short backend name for health output (`sqlite`, `postgres`).
     fn backend(&self) -> &'static str;
 

@@ -115,12 +115,52 @@ pub struct Outbox {
     pub delivery: Option<NewDelivery>,
 }
 
+/// Where a delivery goes: the org's webhook, or one of its notification channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeliveryChannel {
+    /// The org's webhook URL, signed with its webhook secret.
+    #[default]
+    Webhook,
+    /// Slack (a message posted, updated, or an answer to a person's click).
+    Slack,
+    /// PagerDuty Events API v2.
+    PagerDuty,
+    /// E-mail over the instance's SMTP server.
+    Email,
+}
+
+impl DeliveryChannel {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Webhook => "webhook",
+            Self::Slack => "slack",
+            Self::PagerDuty => "pagerduty",
+            Self::Email => "email",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "webhook" => Some(Self::Webhook),
+            "slack" => Some(Self::Slack),
+            "pagerduty" => Some(Self::PagerDuty),
+            "email" => Some(Self::Email),
+            _ => None,
+        }
+    }
+}
+
 /// A delivery to create with its event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
     /// Its id.
     pub id: DeliveryId,
-    /// Destination URL at the time of the event.
+    /// Where it goes.
+    pub channel: DeliveryChannel,
+    /// Destination URL at the time of the event (for a notification channel, a name of the
+    /// destination without its secrets, e.g. `slack:chat.postMessage`).
     pub url: String,
     /// First attempt time.
     pub next_attempt_at: Timestamp,
@@ -169,6 +209,8 @@ pub struct Delivery {
     pub event_id: EventId,
     /// The event type.
     pub event_type: String,
+    /// Where it goes.
+    pub channel: DeliveryChannel,
     /// Destination.
     pub url: String,
     /// Status.

@@ -7,6 +7,7 @@
 //! verification or database probe ([`StoreHooks::walks`] and [`StoreHooks::pings`] count them).
 
 mod email_codes;
+mod notifications;
 mod passkeys;
 mod people;
 mod second_factors;

@@ -95,6 +95,7 @@ impl AccountLifecycleStore for PostgresStore {
             "pending_sign_ins",
             "passkeys",
             "passkey_ceremonies",
+            "slack_links",
         ]
         .map(|table| format!("DELETE FROM {table} WHERE account_id = $1"));
         for sql in owned {

@@ -81,9 +81,17 @@ fn erase(conn: &mut Connection, account: AccountId, forget: &[String], now: Time
     .map_err(map_error)?;
     tx.execute("DELETE FROM session_second_factors WHERE session_id IN (SELECT id FROM sessions WHERE account_id = ?1)", [&id])
         .map_err(map_error)?;
-    for table in
-        ["sessions", "memberships", "email_codes", "totp_factors", "recovery_codes", "pending_sign_ins", "passkeys", "passkey_ceremonies"]
-    {
+    for table in [
+        "sessions",
+        "memberships",
+        "email_codes",
+        "totp_factors",
+        "recovery_codes",
+        "pending_sign_ins",
+        "passkeys",
+        "passkey_ceremonies",
+        "slack_links",
+    ] {
         tx.execute(&format!("DELETE FROM {table} WHERE account_id = ?1"), [&id]).map_err(map_error)?;
     }
     for subject in forget {

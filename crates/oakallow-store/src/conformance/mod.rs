@@ -41,7 +41,7 @@ macro_rules! conformance_tests {
             disabled_accounts_cannot_sign_in, erased_accounts_keep_no_personal_data,
             email_codes_work_once, email_codes_are_spent_once_under_a_race,
             totp_steps_are_used_once_and_removal_is_whole, a_reset_removes_passkeys_too, recovery_codes_work_once, pending_sign_ins_finish_once_and_sessions_keep_their_check,
-            passkeys_are_kept_per_account, passkey_ceremonies_are_single_use);
+            passkeys_are_kept_per_account, passkey_ceremonies_are_single_use, notification_channels_are_kept_per_org);
     };
     (@cases $make:path; $attrs:tt; $($case:ident),* $(,)?) => {$(
         $crate::conformance_tests!(@case $make; $attrs; $case);
@@ -59,6 +59,7 @@ macro_rules! conformance_tests {
 mod billing;
 mod email_codes;
 mod lifecycle;
+mod notifications;
 mod passkeys;
 mod people;
 mod runtime;
@@ -70,6 +71,7 @@ pub mod cases {
     pub use super::billing::*;
     pub use super::email_codes::*;
     pub use super::lifecycle::*;
+    pub use super::notifications::*;
     pub use super::passkeys::*;
     pub use super::people::*;
     pub use super::runtime::*;

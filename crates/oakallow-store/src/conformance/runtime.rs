@@ -224,7 +224,12 @@ pub(crate) fn approval(org: OrgId, required_levels: u8, timeout_seconds: i64) ->
 fn outbox(org: OrgId, kind: &str, url: Option<&str>) -> Outbox {
     let id = EventId::generate();
     let event = WebhookEvent { id, org_id: org, kind: kind.into(), payload: format!(r#"{{"id":"{id}","type":"{kind}"}}"#), created_at: T0 };
-    let delivery = url.map(|url| NewDelivery { id: DeliveryId::generate(), url: url.into(), next_attempt_at: T0 });
+    let delivery = url.map(|url| NewDelivery {
+        id: DeliveryId::generate(),
+        channel: crate::DeliveryChannel::Webhook,
+        url: url.into(),
+        next_attempt_at: T0,
+    });
     Outbox { event, delivery }
 }
 

@@ -5,6 +5,15 @@
 /// For each version, the statements that undo it (after which its `schema_migrations` row is
 /// deleted too).
 const UNDO: &[(i64, &[&str])] = &[
+    (
+        14,
+        &[
+            "ALTER TABLE webhook_deliveries DROP COLUMN channel",
+            "DROP TABLE slack_messages",
+            "DROP TABLE slack_links",
+            "DROP TABLE notification_channels",
+        ],
+    ),
     (13, &["ALTER TABLE orgs DROP COLUMN require_second_factor_for_approvers"]),
     (12, &["DROP TABLE passkey_ceremonies", "DROP TABLE passkeys"]),
     (
