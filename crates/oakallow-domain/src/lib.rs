@@ -17,6 +17,7 @@ pub mod permission;
 pub mod pii;
 pub mod policy;
 pub mod secret;
+pub mod slack;
 pub mod stripe;
 pub mod token;
 pub mod token_scope;
