@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// Python packages some tests run, by import name.
-const PYTHON_MODULES: [&str; 5] = ["aiosmtpd", "prometheus_client", "pycef", "standardwebhooks", "stripe"];
+const PYTHON_MODULES: [&str; 6] = ["aiosmtpd", "prometheus_client", "pycef", "slack_sdk", "standardwebhooks", "stripe"];
 
 /// The programs the browser tests run.
 const BROWSER: [&str; 2] = ["/usr/bin/chromium", "/usr/bin/chromedriver"];

@@ -45,6 +45,37 @@ pub struct Config {
     pub email: EmailConfig,
     /// The metrics page.
     pub metrics: MetricsConfig,
+    /// Where the notification channels' services are.
+    pub notifications: NotificationsConfig,
+}
+
+/// `[notifications]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationsConfig {
+    /// Slack's Web API.
+    pub slack_api_url: String,
+    /// What every Slack `response_url` starts with.
+    pub slack_response_url_prefix: String,
+    /// PagerDuty's Events API v2 endpoint.
+    pub pagerduty_events_url: String,
+}
+
+impl NotificationsConfig {
+    /// Refuses addresses that are not http(s) URLs.
+    fn check(&self) -> Result<()> {
+        for (name, value) in [
+            ("notifications.slack_api_url", &self.slack_api_url),
+            ("notifications.slack_response_url_prefix", &self.slack_response_url_prefix),
+            ("notifications.pagerduty_events_url", &self.pagerduty_events_url),
+        ] {
+            let host = value.strip_prefix("https://").or_else(|| value.strip_prefix("http://")).unwrap_or("");
+            if host.is_empty() || host.starts_with('/') || host.chars().any(char::is_whitespace) {
+                bail!("{name} must be an http(s) URL");
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `[metrics]`.
@@ -378,6 +409,11 @@ impl Config {
         service.accounts = self.accounts.service();
         service.email = self.email.service();
         service.metrics = self.metrics.service();
+        service.channels = oakallow_service::config::ChannelsConfig {
+            slack_api_url: self.notifications.slack_api_url.clone(),
+            slack_response_url_prefix: self.notifications.slack_response_url_prefix.clone(),
+            pagerduty_events_url: self.notifications.pagerduty_events_url.clone(),
+        };
         service
     }
 }
@@ -445,6 +481,7 @@ impl Config {
         config.accounts.check()?;
         config.billing.stripe.check()?;
         config.email.check()?;
+        config.notifications.check()?;
         Ok(config)
     }
 }

@@ -60,6 +60,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::get, keys::revoke))
         .routes(routes!(org::get, org::update))
         .routes(routes!(org::list, org::create))
+        .routes(routes!(org::notifications, org::update_notifications))
+        .routes(routes!(org::unlink_slack_user))
         .routes(policy_routes())
         .routes(simulate_routes())
         .routes(routes!(activity::list))
@@ -163,6 +165,7 @@ pub fn app(service: Arc<Service>, mounted: Vec<Mounted>) -> Router {
     router
         .merge(dashboard::routes())
         .merge(routes::stripe::routes())
+        .merge(routes::slack::routes())
         .route_layer(routes::metrics::CountRequests { service: Arc::clone(&state.service) })
         .fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

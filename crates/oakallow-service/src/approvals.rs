@@ -187,15 +187,13 @@ impl Service {
         let idempotency = idempotency_key.map(|key| idempotency_claim(caller.org_id(), &key, &request, now)).transpose()?;
         for _ in 0..3 {
             let approval = self.plan_approval(&runtime, &request, check_id, now)?;
+            let mut outbox =
+                vec![events::outbox(&runtime.org, "approval.created", json!({ "approval": ApprovalView::at(&approval, now) }), now)];
+            outbox.extend(self.approval_outbox(&runtime, "approval.created", &approval, now).await?);
             let new = NewApproval {
                 idempotency: idempotency.clone(),
                 activity: billable(self.approval_activity(caller.actor(), &approval, ActivityType::ApprovalCreated, now, &runtime)),
-                outbox: vec![events::outbox(
-                    &runtime.org,
-                    "approval.created",
-                    json!({ "approval": ApprovalView::at(&approval, now) }),
-                    now,
-                )],
+                outbox,
                 approval,
             };
             match self.store.create_approval(&new, self.charge(&runtime.org)).await {
@@ -493,13 +491,15 @@ impl Service {
             data["note"] = json!(decision.note);
             data["decided_at"] = json!(decision.decided_at);
         }
+        let mut outbox = vec![events::outbox(&runtime.org, event, data, now)];
+        outbox.extend(self.approval_outbox(&runtime, event, &after, now).await?);
         let transition = ApprovalTransition {
             org_id: before.org_id,
             id: before.id,
             expected_level: before.level,
             now,
             activity: self.approval_activity(actor, &after, kind, now, &runtime),
-            outbox: vec![events::outbox(&runtime.org, event, data, now)],
+            outbox,
             decision,
             after,
         };

@@ -30,6 +30,31 @@ pub struct ServiceConfig {
     pub email: Option<EmailConfig>,
     /// `GET /metrics`; `None`: off (the route answers 404).
     pub metrics: Option<MetricsConfig>,
+    /// Where the notification channels' services are.
+    pub channels: ChannelsConfig,
+}
+
+/// Where the services behind the notification channels are (the defaults are the real ones;
+/// tests point them at local servers).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelsConfig {
+    /// Slack's Web API (`chat.postMessage` and `chat.update` are under it).
+    pub slack_api_url: String,
+    /// Every `response_url` Slack sends with a click starts with this; any other is refused, so
+    /// a click cannot make oakallow send a request elsewhere.
+    pub slack_response_url_prefix: String,
+    /// PagerDuty's Events API v2 endpoint.
+    pub pagerduty_events_url: String,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        Self {
+            slack_api_url: "https://slack.com/api".into(),
+            slack_response_url_prefix: "https://hooks.slack.com/".into(),
+            pagerduty_events_url: "https://events.pagerduty.com/v2/enqueue".into(),
+        }
+    }
 }
 
 /// The metrics page.
@@ -188,6 +213,7 @@ impl Default for ServiceConfig {
             stripe: None,
             email: None,
             metrics: None,
+            channels: ChannelsConfig::default(),
         }
     }
 }

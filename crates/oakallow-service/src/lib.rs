@@ -20,6 +20,7 @@ pub mod explain;
 pub mod keys;
 pub mod manage;
 pub mod metrics;
+pub mod notify;
 pub mod org;
 mod orgs_cache;
 pub mod page;
@@ -164,6 +165,8 @@ impl Service {
             stopping: stopping.clone(),
             passes,
             metrics: Arc::clone(&metrics),
+            channels: config.channels.clone(),
+            email: config.email.clone(),
         };
         let limits = RateLimits::new(config.rate_limits.clone());
         let service = Arc::new(Self {

@@ -3,7 +3,7 @@
 //! case (see `events`), and [`worker`] delivers it.
 
 pub(crate) mod guard;
-mod send;
+pub(crate) mod send;
 pub(crate) mod worker;
 
 use oakallow_domain::Timestamp;
@@ -58,7 +58,10 @@ pub struct DeliveryView {
     pub event_id: String,
     /// Event type.
     pub event_type: String,
-    /// Destination.
+    /// `webhook`, or the notification channel: `slack`, `pagerduty` or `email`.
+    pub channel: String,
+    /// Destination (for a notification channel, its name without secrets, e.g.
+    /// `slack:chat.postMessage`).
     pub url: String,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
@@ -98,6 +101,7 @@ impl From<Delivery> for DeliveryView {
             id: d.id.to_string(),
             event_id: d.event_id.to_string(),
             event_type: d.event_type,
+            channel: d.channel.as_str().to_owned(),
             url: d.url,
             status: d.status.as_str().to_owned(),
             attempts: d.attempts,

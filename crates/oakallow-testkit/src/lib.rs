@@ -10,6 +10,7 @@ pub mod browser;
 pub mod hooked;
 mod postgres;
 pub mod receiver;
+pub mod slack;
 pub mod smtp;
 pub mod stripe;
 pub mod web;

@@ -391,6 +391,47 @@ export interface paths {
         patch: operations["update_org"];
         trace?: never;
     };
+    "/v1/org/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The org's notification channels (Slack, PagerDuty, e-mail) without their secrets, the URL its
+         *     Slack app sends clicks to, and the Slack users linked to accounts.
+         */
+        get: operations["get_notification_channels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Sets, replaces (an object) or removes (`null`) channels; a channel left out stays. Secrets
+         *     are never shown again. E-mail needs the instance's SMTP settings (else 409).
+         */
+        patch: operations["update_notification_channels"];
+        trace?: never;
+    };
+    "/v1/org/notifications/slack-links/{team_id}/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Removes a Slack user's link to an account: their clicks decide nothing until they link again. */
+        delete: operations["unlink_slack_user"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/org/webhook-secret/rotate": {
         parameters: {
             query?: never;
@@ -1131,6 +1172,30 @@ export interface components {
             /** @description What the candidate answers. */
             after: components["schemas"]["Outcome"];
         };
+        /**
+         * @description Body of `PATCH /v1/org/notifications`: each channel left out stays as it is, `null` removes
+         *     it, and an object replaces it whole.
+         */
+        ChannelsPatch: {
+            slack?: components["schemas"]["SlackChannel"] | null;
+            pagerduty?: components["schemas"]["PagerDutyChannel"] | null;
+            email?: components["schemas"]["EmailChannel"] | null;
+        };
+        /** @description Answer of `GET` and `PATCH /v1/org/notifications`: the channels without their secrets. */
+        ChannelsView: {
+            slack?: components["schemas"]["SlackView"] | null;
+            pagerduty?: components["schemas"]["PagerDutyView"] | null;
+            email?: components["schemas"]["EmailChannel"] | null;
+            /** @description Where the Slack app's interactivity requests go (its "Request URL"). */
+            slack_interactions_url: string;
+            /** @description Slack users linked to accounts of the org, oldest first. */
+            slack_links: components["schemas"]["SlackLinkView"][];
+            /**
+             * Format: date-time
+             * @description Last change, if ever set.
+             */
+            updated_at?: string | null;
+        };
         /** @description Body of `POST /v1/check`. */
         CheckRequest: {
             /** @description Tool name. */
@@ -1318,7 +1383,12 @@ export interface components {
             event_id: string;
             /** @description Event type. */
             event_type: string;
-            /** @description Destination. */
+            /** @description `webhook`, or the notification channel: `slack`, `pagerduty` or `email`. */
+            channel: string;
+            /**
+             * @description Destination (for a notification channel, its name without secrets, e.g.
+             *     `slack:chat.postMessage`).
+             */
             url: string;
             /** @description `pending`, `delivered` or `failed`. */
             status: string;
@@ -1402,6 +1472,11 @@ export interface components {
             annotations?: components["schemas"]["Annotations"] | null;
             /** @description The server's input schema. */
             parameters_schema?: Record<string, unknown> | null;
+        };
+        /** @description E-mail: addresses told of every new approval. */
+        EmailChannel: {
+            /** @description 1 to 10 addresses. */
+            to: string[];
         };
         /** @description The body of every error response. */
         ErrorBody: {
@@ -1879,7 +1954,12 @@ export interface components {
                 event_id: string;
                 /** @description Event type. */
                 event_type: string;
-                /** @description Destination. */
+                /** @description `webhook`, or the notification channel: `slack`, `pagerduty` or `email`. */
+                channel: string;
+                /**
+                 * @description Destination (for a notification channel, its name without secrets, e.g.
+                 *     `slack:chat.postMessage`).
+                 */
                 url: string;
                 /** @description `pending`, `delivered` or `failed`. */
                 status: string;
@@ -2086,6 +2166,16 @@ export interface components {
             }[];
             /** @description Cursor of the next page; `null` on the last page. */
             next_cursor?: string | null;
+        };
+        /** @description PagerDuty: an Events API v2 integration, for approvals of critical-risk tools. */
+        PagerDutyChannel: {
+            /** @description The integration's routing key. Never shown again. */
+            routing_key: string;
+        };
+        /** @description PagerDuty as shown. */
+        PagerDutyView: {
+            /** @description Always true: a routing key is set (and never shown). */
+            configured: boolean;
         };
         /** @description One failing path of a params validation. */
         ParamError: {
@@ -2294,6 +2384,44 @@ export interface components {
             truncated: boolean;
             /** @description What the candidate changes in the current policy (as a dry run of `PUT /v1/policy`). */
             diff: components["schemas"]["PolicyDiff"];
+        };
+        /**
+         * @description Slack: a bot token and a channel (messages are posted, then updated), or an incoming webhook
+         *     (messages are posted; a change is posted as a new message), and the app's signing secret.
+         */
+        SlackChannel: {
+            /** @description A bot token (`xoxb-…`) with `chat:write`; with `channel`. Never shown again. */
+            bot_token?: string | null;
+            /** @description The channel id (`C…`) messages are posted to, with `bot_token`. */
+            channel?: string | null;
+            /**
+             * @description An incoming webhook URL, instead of a bot token; it must pass the same guard as webhook
+             *     URLs. Never shown again.
+             */
+            webhook_url?: string | null;
+            /** @description The Slack app's signing secret, which signs its interactive callbacks. Never shown again. */
+            signing_secret: string;
+        };
+        /** @description A Slack user linked to an account. */
+        SlackLinkView: {
+            /** @description Slack workspace id. */
+            team_id: string;
+            /** @description Slack user id. */
+            user_id: string;
+            /** @description The account the user decides as. */
+            account_id: string;
+            /**
+             * Format: date-time
+             * @description When the link was made.
+             */
+            created_at: string;
+        };
+        /** @description Slack as shown. */
+        SlackView: {
+            /** @description `bot` (posted, then updated with `chat.update`) or `webhook` (an incoming webhook). */
+            mode: string;
+            /** @description The channel id, with a bot token. */
+            channel?: string | null;
         };
         /** @description Any subset of the create fields; `null` clears an optional field or resets a defaulted one. */
         TenantPatch: {
@@ -5032,6 +5160,232 @@ export interface operations {
             };
             /** @description `payload_too_large`: the body is over 1 MiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: this key or its org made too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: a bug or unreadable data; nothing internal is returned */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached, or the server is busy on every connection; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelsView"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: this key or its org made too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: a bug or unreadable data; nothing internal is returned */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached, or the server is busy on every connection; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_notification_channels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChannelsPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChannelsView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: the body is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: this key or its org made too many requests; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: a bug or unreadable data; nothing internal is returned */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unavailable`: the database cannot be reached, or the server is busy on every connection; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unlink_slack_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Slack workspace id */
+                team_id: string;
+                /** @description Slack user id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

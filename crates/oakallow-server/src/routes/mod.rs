@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod org;
 pub mod policy;
 pub mod runtime;
+pub mod slack;
 pub mod stripe;
 pub mod system;
 pub mod tokens;

@@ -1,9 +1,11 @@
-//! `/v1/org` (the caller's org settings) and `/v1/orgs` (the account's orgs).
+//! `/v1/org` (the caller's org settings and notification channels) and `/v1/orgs` (the
+//! account's orgs).
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use oakallow_domain::org::Org;
+use oakallow_service::notify::{ChannelsPatch, ChannelsView};
 use oakallow_service::org::{CreateOrgRequest, CreatedOrg, OrgPatch, OrgSummary};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -54,4 +56,38 @@ pub async fn create(
     JsonBody(request): JsonBody<CreateOrgRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedOrg>)> {
     Ok((StatusCode::CREATED, Json(app.service.create_org(&caller, request).await?)))
+}
+
+/// The org's notification channels (Slack, PagerDuty, e-mail) without their secrets, the URL its
+/// Slack app sends clicks to, and the Slack users linked to accounts.
+#[utoipa::path(get, path = "/v1/org/notifications", operation_id = "get_notification_channels", tag = "org", security(("api_key" = ["management"]), ("bearer" = ["management"])),
+    responses((status = 200, body = ChannelsView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn notifications(State(app): State<AppState>, ManagementKey(caller): ManagementKey) -> ApiResult<Json<ChannelsView>> {
+    Ok(Json(app.service.notification_channels(&caller).await?))
+}
+
+/// Sets, replaces (an object) or removes (`null`) channels; a channel left out stays. Secrets
+/// are never shown again. E-mail needs the instance's SMTP settings (else 409).
+#[utoipa::path(patch, path = "/v1/org/notifications", operation_id = "update_notification_channels", tag = "org", request_body = ChannelsPatch, security(("api_key" = ["management"]), ("bearer" = ["management"])),
+    responses((status = 200, body = ChannelsView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn update_notifications(
+    State(app): State<AppState>,
+    ManagementKey(caller): ManagementKey,
+    JsonBody(patch): JsonBody<ChannelsPatch>,
+) -> ApiResult<Json<ChannelsView>> {
+    Ok(Json(app.service.update_notification_channels(&caller, patch).await?))
+}
+
+/// Removes a Slack user's link to an account: their clicks decide nothing until they link again.
+#[utoipa::path(delete, path = "/v1/org/notifications/slack-links/{team_id}/{user_id}", operation_id = "unlink_slack_user", tag = "org",
+    params(("team_id" = String, Path, description = "Slack workspace id"), ("user_id" = String, Path, description = "Slack user id")),
+    security(("api_key" = ["management"]), ("bearer" = ["management"])),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn unlink_slack_user(
+    State(app): State<AppState>,
+    ManagementKey(caller): ManagementKey,
+    Path((team_id, user_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    app.service.unlink_slack_user(&caller, &team_id, &user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

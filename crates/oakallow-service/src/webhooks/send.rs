@@ -53,7 +53,7 @@ pub(crate) async fn send(
     let exchange = async {
         let response = request.send().await.map_err(|e| describe(&e))?;
         let status = response.status().as_u16();
-        Ok((status, read_head(response).await))
+        Ok((status, read_head(response, HEAD_BYTES).await))
     };
     // reqwest's own timeout covers the exchange too; this bound is ours, whatever the client does.
     tokio::time::timeout(config.timeout, exchange).await.unwrap_or_else(|_| Err("timed out".to_owned()))
@@ -61,15 +61,15 @@ pub(crate) async fn send(
 
 /// How much of an answer's body is read, in bytes: the excerpt kept is shorter, but it is cut
 /// after redaction, which needs the text around the cut (an address must not lose its start).
-const HEAD_BYTES: usize = 16 * EXCERPT_BYTES;
+pub(crate) const HEAD_BYTES: usize = 16 * EXCERPT_BYTES;
 
-/// The first [`HEAD_BYTES`] of an answer's body. Reading stops there and the connection is
+/// The first `max` bytes of an answer's body. Reading stops there and the connection is
 /// dropped, so a huge or endless body holds neither memory nor the worker.
-async fn read_head(mut response: reqwest::Response) -> Vec<u8> {
+pub(crate) async fn read_head(mut response: reqwest::Response, max: usize) -> Vec<u8> {
     let mut head = Vec::with_capacity(EXCERPT_BYTES);
-    while head.len() < HEAD_BYTES {
+    while head.len() < max {
         match response.chunk().await {
-            Ok(Some(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(HEAD_BYTES - head.len())]),
+            Ok(Some(chunk)) => head.extend_from_slice(&chunk[..chunk.len().min(max - head.len())]),
             // The end of the body, or a failure part way: the excerpt is what arrived.
             Ok(None) | Err(_) => break,
         }
@@ -78,7 +78,7 @@ async fn read_head(mut response: reqwest::Response) -> Vec<u8> {
 }
 
 /// A transport error in words, without the URL (which may carry tokens in its query).
-fn describe(error: &reqwest::Error) -> String {
+pub(crate) fn describe(error: &reqwest::Error) -> String {
     let kind = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {

@@ -15,12 +15,13 @@ use std::time::Instant;
 use oakallow_domain::Clock;
 use oakallow_domain::id::{DeliveryId, LeaseId};
 use oakallow_domain::webhook::{ERROR_BYTES, response_excerpt, storable_text};
-use oakallow_store::{AttemptResult, ClaimLimit, ClaimedDelivery, DeliveryAttempt, DeliveryLease, Store};
+use oakallow_store::{AttemptResult, ClaimLimit, ClaimedDelivery, DeliveryAttempt, DeliveryChannel, DeliveryLease, Store};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use super::send::{client, send};
-use crate::config::WebhookConfig;
+use crate::config::{ChannelsConfig, EmailConfig, WebhookConfig};
+use crate::notify::send::{Notifier, Sent};
 use crate::redact;
 
 /// What an attempt records instead of the receiver's text when the store refuses that text.
@@ -46,6 +47,10 @@ pub(crate) struct Worker {
     pub(crate) stopping: watch::Receiver<bool>,
     pub(crate) passes: watch::Sender<WebhookPasses>,
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+    /// Where the notification channels' services are.
+    pub(crate) channels: ChannelsConfig,
+    /// E-mail, for the e-mail channel.
+    pub(crate) email: Option<EmailConfig>,
 }
 
 /// The passes' bookkeeping: attempts in flight by the pass that claimed them.
@@ -91,6 +96,8 @@ struct Attempter {
     config: WebhookConfig,
     client: reqwest::Client,
     metrics: Arc<crate::metrics::Metrics>,
+    channels: ChannelsConfig,
+    email: Option<EmailConfig>,
 }
 
 impl Worker {
@@ -103,6 +110,8 @@ impl Worker {
                 config: self.config.clone(),
                 client,
                 metrics: Arc::clone(&self.metrics),
+                channels: self.channels.clone(),
+                email: self.email.clone(),
             },
             Err(error) => {
                 tracing::error!(%error, "cannot build the webhook HTTP client; webhooks stay in the outbox");
@@ -181,14 +190,30 @@ impl Attempter {
         let delivery = &claimed.delivery;
         let started = Instant::now();
         let at = self.clock.now();
-        let outcome = send(&self.client, &self.config, &claimed, at).await;
+        let outcome = match delivery.channel {
+            DeliveryChannel::Webhook => send(&self.client, &self.config, &claimed, at).await.map(|(status, head)| Sent {
+                status: Some(status),
+                head,
+                accepted: (200..300).contains(&status),
+            }),
+            _ => {
+                let notifier = Notifier {
+                    store: self.store.as_ref(),
+                    client: &self.client,
+                    timeout: self.config.timeout,
+                    allow_private: self.config.allow_private_targets,
+                    channels: &self.channels,
+                    email: self.email.as_ref(),
+                };
+                notifier.send(&claimed).await
+            }
+        };
         let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         // The receiver's text is stored the same way on every backend (no NUL, bounded).
-        let (status_code, response_excerpt, error) = match outcome {
-            Ok((status, head)) => (Some(status), Some(excerpt(&head, claimed.redact_pii)), None),
-            Err(error) => (None, None, Some(storable_text(&error, ERROR_BYTES))),
+        let (status_code, response_excerpt, error, delivered) = match outcome {
+            Ok(sent) => (sent.status, Some(excerpt(&sent.head, claimed.redact_pii)), None, sent.accepted),
+            Err(error) => (None, None, Some(storable_text(&error, ERROR_BYTES)), false),
         };
-        let delivered = status_code.is_some_and(|s| (200..300).contains(&s));
         self.metrics.webhook_attempted(delivered);
         let result = if delivered {
             AttemptResult::Delivered

@@ -7,6 +7,7 @@ mod approvals;
 mod billing;
 mod live;
 mod names;
+mod notifications;
 mod pending;
 mod text;
 mod webhooks;
@@ -33,6 +34,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/orgs/{org}/webhooks/secret", post(webhooks::rotate))
         .route("/orgs/{org}/webhooks/test", post(webhooks::test))
         .route("/orgs/{org}/webhooks/deliveries/{id}/retry", post(webhooks::retry))
+        .route("/orgs/{org}/notifications", get(notifications::page).post(notifications::save))
+        .route("/orgs/{org}/notifications/slack-links/{team}/{user}/remove", post(notifications::unlink))
+        .route("/orgs/{org}/slack/link", get(notifications::offer).post(notifications::link))
         .route("/orgs/{org}/billing", get(billing::page))
         .route("/orgs/{org}/billing/checkout", post(billing::checkout))
         .route("/orgs/{org}/billing/purchases/{id}/refund", post(billing::refund))

@@ -49,6 +49,32 @@ async fn org(c: &Contract<'_>, receiver: &Receiver) {
     c.get("/v1/orgs", &k.management, 200).await;
     c.post("/v1/orgs", &k.management, json!({"name": "Sibling"}), 201).await;
     c.post("/v1/org/webhook-secret/rotate", &k.management, json!({}), 200).await;
+    c.get("/v1/org/notifications", &k.management, 200).await;
+    let channels =
+        json!({"slack": {"bot_token": "xoxb-1", "channel": "C0TEST", "signing_secret": "s3cret"}, "pagerduty": {"routing_key": "k3y"}});
+    c.patch("/v1/org/notifications", &k.management, channels, 200).await;
+    c.patch("/v1/org/notifications", &k.management, json!({"slack": {"signing_secret": "s3cret"}}), 400).await;
+    c.patch("/v1/org/notifications", &k.management, json!({"email": {"to": ["ops@example.com"]}}), 409).await;
+    c.patch("/v1/org/notifications", &k.management, json!({"slack": null, "pagerduty": null}), 200).await;
+    c.delete("/v1/org/notifications/slack-links/T0TEAM/U0NOBODY", &k.management, 404).await;
+    // A link is made by a signed-in person from Slack (see tests/api/slack.rs); here it is put in
+    // the store directly, to be removed through the API.
+    let org_id = k.org_id.parse().unwrap();
+    let link = oakallow_store::SlackLink {
+        org_id,
+        team_id: "T0TEAM".into(),
+        user_id: "U0ANN".into(),
+        account_id: k.account_id.parse().unwrap(),
+        created_at: c.app.now(),
+    };
+    let record = oakallow_domain::audit::ActivityRecord::new(
+        org_id,
+        c.app.now(),
+        oakallow_domain::audit::ActivityType::ConfigChanged,
+        oakallow_domain::audit::Actor { kind: oakallow_domain::audit::ActorKind::System, id: "test".into(), label: "test".into() },
+    );
+    c.app.store.put_slack_link(&link, record).await.unwrap();
+    c.delete("/v1/org/notifications/slack-links/T0TEAM/U0ANN", &k.management, 204).await;
 }
 
 async fn policy_objects(c: &Contract<'_>) {
