@@ -99,6 +99,13 @@ def test_management(admin: Client, agent: Client, tool_name: str) -> None:
     assert simulated["changed"] > 0 and 0 < len(simulated["changes"]) <= 3
     assert all(c["after"]["permission"] == "disabled" for c in simulated["changes"])
     assert admin.rules.list(limit=500)["data"] == rules, "a simulation applies nothing"
+    slack = {"bot_token": "xoxb-sdk", "channel": "C0SDK", "signing_secret": "sdk-secret"}
+    channels = admin.update_notification_channels(slack=slack)
+    assert channels["slack"] == {"mode": "bot", "channel": "C0SDK"} and "xoxb-sdk" not in str(channels)
+    assert admin.get_notification_channels()["slack_interactions_url"].endswith("/interactions")
+    assert admin.update_notification_channels(slack=None)["slack"] is None
+    with pytest.raises(NotFound):
+        admin.unlink_slack_user("T0SDK", "U0NOBODY")
     key = admin.keys.create(name=f"key-{tool_name}", tier="standard")
     assert key["key"].startswith("oak_live_") and key["tier"] == "standard"
     assert admin.keys.delete(key["id"])["id"] == key["id"]  # revokes

@@ -318,6 +318,13 @@ export class Oakallow {
   readonly org = {
     get: (): Promise<Schemas["Org"]> => this.request("GET", "/v1/org", { retry: true }),
     update: (patch: Schemas["OrgPatch"]): Promise<Schemas["Org"]> => this.request("PATCH", "/v1/org", { body: patch }),
+    /** Slack, PagerDuty and e-mail without their secrets, and the Slack users linked to accounts. */
+    notifications: (): Promise<Schemas["ChannelsView"]> => this.request("GET", "/v1/org/notifications", { retry: true }),
+    /** Each channel given is set whole (`null` removes it); one left out stays. */
+    updateNotifications: (patch: Schemas["ChannelsPatch"]): Promise<Schemas["ChannelsView"]> =>
+      this.request("PATCH", "/v1/org/notifications", { body: patch }),
+    unlinkSlackUser: (teamId: string, userId: string): Promise<void> =>
+      this.request("DELETE", `/v1/org/notifications/slack-links/${encodeURIComponent(teamId)}/${encodeURIComponent(userId)}`, { retry: true }),
   };
 
   readonly activity = {

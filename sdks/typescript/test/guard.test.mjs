@@ -196,6 +196,14 @@ test("management: collections, policy, keys, org, activity", async () => {
   assert.ok(simulated.changes.every((change) => change.after.permission === "disabled"));
   assert.deepEqual((await c.management.rules.list({ limit: 500 })).data, rules, "a simulation applies nothing");
 
+  const slack = { bot_token: "xoxb-sdk", channel: "C0SDK", signing_secret: "sdk-secret" };
+  const channels = await c.management.org.updateNotifications({ slack });
+  assert.deepEqual(channels.slack, { mode: "bot", channel: "C0SDK" });
+  assert.ok(!JSON.stringify(channels).includes("xoxb-sdk"), "secrets are never shown");
+  assert.match((await c.management.org.notifications()).slack_interactions_url, /\/interactions$/);
+  assert.equal((await c.management.org.updateNotifications({ slack: null })).slack, null);
+  await assert.rejects(c.management.org.unlinkSlackUser("T0SDK", "U0NOBODY"), NotFoundError);
+
   const key = await c.management.keys.create({ name: fresh("key"), tier: "standard" });
   assert.match(key.key, /^oak_live_/);
   assert.ok((await c.management.keys.revoke(key.id)).revoked_at);

@@ -7,6 +7,7 @@ methods serve both clients.
 from __future__ import annotations
 
 import uuid
+from urllib.parse import quote
 from typing import Any, Generic, Mapping, TypeVar
 
 from ._http import Request, clean
@@ -210,6 +211,21 @@ class Endpoints(Generic[R]):
     def update_org(self, body: Mapping[str, Any] | None = None, **fields: Any) -> R:
         """``PATCH /v1/org`` (e.g. ``token_signing="ed25519"``; ``None`` resets a setting)."""
         return self._send(Request("PATCH", "/v1/org", json={**(body or {}), **fields}))
+
+    def get_notification_channels(self) -> R:
+        """``GET /v1/org/notifications``: Slack, PagerDuty and e-mail without their secrets, the
+        Slack app's interactions URL, and the Slack users linked to accounts."""
+        return self._send(Request("GET", "/v1/org/notifications", retry=True))
+
+    def update_notification_channels(self, body: Mapping[str, Any] | None = None, **channels: Any) -> R:
+        """``PATCH /v1/org/notifications``: ``slack=``, ``pagerduty=``, ``email=`` (a dict sets that
+        channel whole, ``None`` removes it, a channel left out stays)."""
+        return self._send(Request("PATCH", "/v1/org/notifications", json={**(body or {}), **channels}))
+
+    def unlink_slack_user(self, team_id: str, user_id: str) -> R:
+        """``DELETE /v1/org/notifications/slack-links/{team_id}/{user_id}`` (answers ``None``)."""
+        path = f"/v1/org/notifications/slack-links/{quote(team_id, safe='')}/{quote(user_id, safe='')}"
+        return self._send(Request("DELETE", path, retry=True))
 
     def apply_policy(self, document: Mapping[str, Any], *, dry_run: bool = False) -> R:
         """``PUT /v1/policy``: ``{applied, diff}``; idempotent, so retried."""
