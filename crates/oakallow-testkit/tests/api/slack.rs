@@ -151,12 +151,7 @@ async fn slack_messages_are_decided_by_linked_people_and_updated(backend: Backen
     let app = TestApp::start_with(options).await;
     let (web, org) = operator(&app).await;
     let owner = member_of(&app, &web, &org).await;
-    let management = app
-        .service
-        .create_key(&owner.management().unwrap(), serde_json::from_value(json!({"name": "admin", "tier": "management"})).unwrap())
-        .await
-        .unwrap()
-        .key;
+    let management = owner_key(&app, &owner).await;
     let agent = standard_key(&app, &owner).await;
     tool(&app, &owner, "send_email", "medium", false).await;
     tool(&app, &owner, "drop_database", "critical", false).await;
@@ -310,4 +305,47 @@ async fn slack_messages_are_decided_by_linked_people_and_updated(backend: Backen
     let told = fake.wait_for(RESPONSES, 4, WAIT).await.remove(3);
     assert!(told.body["text"].as_str().unwrap().contains("not linked"));
     assert_eq!(status(&app, &agent, &other).await, "pending");
+}
+
+/// With an incoming webhook instead of a bot token, each change is posted as a new message (an
+/// incoming webhook cannot update one), through the same outbox.
+#[tokio::test]
+#[cfg_attr(not(python_slack_sdk), ignore = "needs the slack_sdk Python package: pip install slack_sdk")]
+async fn an_incoming_webhook_gets_each_change_as_a_new_message() {
+    let fake = FakeSlack::start().await;
+    let mut options = TestOptions::new(Backend::Sqlite).empty();
+    options.config.channels.slack_api_url = format!("{}/api", fake.base);
+    let app = TestApp::start_with(options).await;
+    let (web, org) = operator(&app).await;
+    let owner = member_of(&app, &web, &org).await;
+    let agent = standard_key(&app, &owner).await;
+    tool(&app, &owner, "send_email", "medium", false).await;
+    let hook = "/hooks/services/T0TEAM/B0HOOK/secretpart";
+    let slack = json!({ "webhook_url": format!("{}{hook}", fake.base), "signing_secret": SIGNING_SECRET });
+    let patch = oakallow_service::notify::ChannelsPatch { slack: Some(Some(serde_json::from_value(slack).unwrap())), ..Default::default() };
+    let view = app.service.update_notification_channels(&owner.management().unwrap(), patch).await.unwrap();
+    assert_eq!((view.slack.as_ref().unwrap().mode, view.slack.as_ref().unwrap().channel.as_deref()), ("webhook", None));
+
+    let id = ask(&app, &agent, "send_email", "Weekly digest", 600).await;
+    let posted = fake.wait_for(hook, 1, WAIT).await.remove(0);
+    assert_eq!(headline(&posted), "Approval needed: send_email");
+    assert_eq!(posted.header("authorization"), "", "an incoming webhook takes no token");
+    assert_block_kit(&posted.body["blocks"]);
+    assert_eq!(actions(&posted).unwrap()["elements"][0]["value"], id.as_str());
+
+    let (code, _) = app.post(&format!("/v1/approvals/{id}/cancel"), &agent, &json!({})).await;
+    assert_eq!(code, StatusCode::OK);
+    let changed = fake.wait_for(hook, 2, WAIT).await.remove(1);
+    assert_eq!(headline(&changed), "Cancelled: send_email");
+    assert!(actions(&changed).is_none());
+    assert!(fake.calls(POST).is_empty() && fake.calls(UPDATE).is_empty(), "the Web API is not used");
+    let (_, deliveries) = app.get("/v1/webhooks/deliveries", &owner_key(&app, &owner).await).await;
+    let urls: Vec<&str> = deliveries["data"].as_array().unwrap().iter().map(|d| d["url"].as_str().unwrap()).collect();
+    assert_eq!(urls, ["slack:incoming-webhook", "slack:incoming-webhook"], "the log names it without its secret URL");
+}
+
+/// A new management key of `owner`'s org.
+async fn owner_key(app: &TestApp, owner: &oakallow_service::people::OrgMember) -> String {
+    let request = serde_json::from_value(json!({ "name": "admin", "tier": "management" })).unwrap();
+    app.service.create_key(&owner.management().unwrap(), request).await.unwrap().key
 }
