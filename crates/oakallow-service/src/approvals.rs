@@ -185,11 +185,12 @@ impl Service {
         };
         let now = self.clock.now();
         let idempotency = idempotency_key.map(|key| idempotency_claim(caller.org_id(), &key, &request, now)).transpose()?;
+        let channels = self.channels(caller.org_id()).await?;
         for _ in 0..3 {
             let approval = self.plan_approval(&runtime, &request, check_id, now)?;
             let mut outbox =
                 vec![events::outbox(&runtime.org, "approval.created", json!({ "approval": ApprovalView::at(&approval, now) }), now)];
-            outbox.extend(self.approval_outbox(&runtime, "approval.created", &approval, now).await?);
+            outbox.extend(self.approval_outbox(&runtime, &channels, "approval.created", &approval, now).await?);
             let new = NewApproval {
                 idempotency: idempotency.clone(),
                 activity: billable(self.approval_activity(caller.actor(), &approval, ActivityType::ApprovalCreated, now, &runtime)),
@@ -492,7 +493,8 @@ impl Service {
             data["decided_at"] = json!(decision.decided_at);
         }
         let mut outbox = vec![events::outbox(&runtime.org, event, data, now)];
-        outbox.extend(self.approval_outbox(&runtime, event, &after, now).await?);
+        let channels = self.channels(before.org_id).await?;
+        outbox.extend(self.approval_outbox(&runtime, &channels, event, &after, now).await?);
         let transition = ApprovalTransition {
             org_id: before.org_id,
             id: before.id,

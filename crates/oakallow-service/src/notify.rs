@@ -257,7 +257,13 @@ impl Service {
 
     /// Where the Slack app of `org` sends its interactivity requests.
     pub fn slack_interactions_url(&self, org: OrgId) -> String {
-        format!("{}/integrations/slack/{org}/interactions", self.config.accounts.public_url.as_str().trim_end_matches('/'))
+        self.public_link(&format!("/integrations/slack/{org}/interactions"))
+    }
+
+    /// `path` (starting with `/`) on the public address people reach oakallow at
+    /// (`accounts.public_url`), for links in Slack and PagerDuty.
+    pub(crate) fn public_link(&self, path: &str) -> String {
+        format!("{}{path}", self.config.accounts.public_url.as_str().trim_end_matches('/'))
     }
 
     /// Sets, replaces or removes channels (owners, admins and management keys). Each given
@@ -307,9 +313,9 @@ impl Service {
             }
             (None, None, Some(url)) => {
                 check_secret("slack.webhook_url", url)?;
-                guard::check_destination(url, self.config.webhooks.allow_private_targets)
+                guard::check_destination("slack.webhook_url", url, self.config.webhooks.allow_private_targets)
                     .await
-                    .map_err(|reason| invalid_field("slack.webhook_url", reason.replace("webhook_url", "slack.webhook_url")))
+                    .map_err(|reason| invalid_field("slack.webhook_url", reason))
             }
             _ => Err(invalid_field("slack", "slack takes either bot_token and channel, or webhook_url")),
         }

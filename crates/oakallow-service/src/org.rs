@@ -184,7 +184,7 @@ impl Service {
     pub async fn update_org(&self, caller: &Management, fields: Map<String, Value>) -> ServiceResult<Org> {
         let edit = OrgEdit::parse(&fields)?;
         if let Some(Some(url)) = &edit.webhook_url {
-            guard::check_destination(url, self.config.webhooks.allow_private_targets)
+            guard::check_destination("webhook_url", url, self.config.webhooks.allow_private_targets)
                 .await
                 .map_err(|reason| ServiceError::InvalidRequest { message: reason, details: json!({ "field": "webhook_url" }) })?;
         }

@@ -113,11 +113,9 @@ fn bad_request(message: &str) -> ServiceError {
 
 impl Service {
     /// The org's Slack settings, or 404 (an unknown org and an org without Slack alike).
-    async fn slack_of(&self, org: &str) -> ServiceResult<(OrgId, SlackChannel)> {
-        let not_found = || ServiceError::NotFound { what: "Slack integration" };
-        let org: OrgId = org.parse().map_err(|_| not_found())?;
+    async fn slack_of(&self, org: OrgId) -> ServiceResult<SlackChannel> {
         let Channels { slack, .. } = self.channels(org).await?;
-        Ok((org, slack.ok_or_else(not_found)?))
+        slack.ok_or(ServiceError::NotFound { what: "Slack integration" })
     }
 
     /// Handles one interactive callback: `timestamp` and `signature` are Slack's headers, `body`
@@ -129,7 +127,8 @@ impl Service {
         signature: Option<&str>,
         body: &[u8],
     ) -> ServiceResult<SlackReply> {
-        let (org, slack) = self.slack_of(org).await?;
+        let org: OrgId = org.parse().map_err(|_| ServiceError::NotFound { what: "Slack integration" })?;
+        let slack = self.slack_of(org).await?;
         let now = self.clock.now();
         slack::verify(&slack.signing_secret, timestamp.unwrap_or(""), signature.unwrap_or(""), body, now.unix_seconds())
             .map_err(|error| ServiceError::invalid(error.to_string()))?;
@@ -184,7 +183,7 @@ impl Service {
         let runtime = self.org_runtime(click.org).await?;
         let critical = runtime.policy.tool_by_name(&approval.tool).is_some_and(|t| t.risk_level == RiskLevel::Critical);
         if critical {
-            let url = format!("{}/orgs/{}/approvals/{}", self.config.accounts.public_url.as_str().trim_end_matches('/'), click.org, id);
+            let url = self.public_link(&format!("/orgs/{}/approvals/{id}", click.org));
             return refused(format!(
                 "{} is a critical-risk tool: it is decided in the dashboard, which asks for a fresh second factor. <{url}|Open the approval>.",
                 escape(&approval.tool)
@@ -210,13 +209,10 @@ impl Service {
     fn link_offer_url(&self, click: &Click<'_>, now: Timestamp) -> String {
         let expires = now.unix_seconds() + i64::try_from(LINK_LIFETIME.as_secs()).unwrap_or(i64::MAX);
         let signature = hex::encode(offer_signature(click.signing_secret, click.org, click.team, click.user, expires));
-        format!(
-            "{}/orgs/{}/slack/link?team={}&user={}&expires={expires}&sig={signature}",
-            self.config.accounts.public_url.as_str().trim_end_matches('/'),
-            click.org,
-            click.team,
-            click.user
-        )
+        self.public_link(&format!(
+            "/orgs/{}/slack/link?team={}&user={}&expires={expires}&sig={signature}",
+            click.org, click.team, click.user
+        ))
     }
 
     /// Queues an ephemeral answer to the person who clicked, through the `response_url` Slack
@@ -243,7 +239,8 @@ impl Service {
     pub async fn slack_link_offer(&self, member: &OrgMember, signed: &SignedOffer) -> ServiceResult<SlackLinkOffer> {
         let refused = || ServiceError::invalid("this link is not valid or has expired: click the button in Slack again for a new one");
         let SignedOffer { team, user, expires, sig } = signed;
-        let (org, slack) = self.slack_of(&member.org_id().to_string()).await?;
+        let org = member.org_id();
+        let slack = self.slack_of(org).await?;
         let given = hex::decode(sig).map_err(|_| refused())?;
         let expected = offer_signature(&slack.signing_secret, org, team, user, *expires);
         if !is_id(team) || !is_id(user) || !constant_time_eq(&expected, &given) || *expires < self.clock.now().unix_seconds() {

@@ -220,36 +220,32 @@ pub(crate) fn slack_body(op: &str, approval: &Approval, message: Value) -> Value
 }
 
 impl Service {
-    /// The outbox entries of the org's channels for an approval event of `kind` about
+    /// The outbox entries of the org's `channels` for an approval event of `kind` about
     /// `approval` (as it is after the event), written in the event's transaction.
     pub(crate) async fn approval_outbox(
         &self,
         runtime: &OrgRuntime,
+        channels: &Channels,
         kind: &str,
         approval: &Approval,
         now: Timestamp,
     ) -> ServiceResult<Vec<Outbox>> {
-        let channels = self.channels(approval.org_id).await?;
-        if channels == Channels::default() {
+        if *channels == Channels::default() {
             return Ok(Vec::new());
         }
         let risk = runtime.policy.tool_by_name(&approval.tool).map_or(RiskLevel::default(), |tool| tool.risk_level);
-        let url = format!(
-            "{}/orgs/{}/approvals/{}",
-            self.config.accounts.public_url.as_str().trim_end_matches('/'),
-            approval.org_id,
-            approval.id
-        );
+        let url = self.public_link(&format!("/orgs/{}/approvals/{}", approval.org_id, approval.id));
         let decided_by = self.decider_name(approval).await?;
         let subject = Subject { approval, risk, url, decided_by };
         let created = kind == "approval.created";
         let mut outbox = Vec::new();
         if let Some(slack) = &channels.slack {
             let message = slack_message(&subject, now);
-            let (op, destination) = match (created, slack.bot_token.is_some()) {
-                (true, true) => ("post", "slack:chat.postMessage"),
-                (false, true) => ("update", "slack:chat.update"),
-                (_, false) => (if created { "post" } else { "update" }, "slack:incoming-webhook"),
+            let op = if created { "post" } else { "update" };
+            let destination = match (slack.bot_token.is_some(), created) {
+                (true, true) => "slack:chat.postMessage",
+                (true, false) => "slack:chat.update",
+                (false, _) => "slack:incoming-webhook",
             };
             outbox.push(channel_entry(approval.org_id, kind, DeliveryChannel::Slack, destination, &slack_body(op, approval, message), now));
         }

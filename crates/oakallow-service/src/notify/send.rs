@@ -56,8 +56,7 @@ impl Notifier<'_> {
                 let pagerduty = pagerduty.ok_or("PagerDuty is no longer set for the org")?;
                 let mut event = body;
                 event["routing_key"] = json!(pagerduty.routing_key);
-                let sent = self.post(&self.channels.pagerduty_events_url, &event, None, crate::webhooks::send::HEAD_BYTES).await?;
-                Ok(Sent { accepted: sent.status.is_some_and(|s| (200..300).contains(&s)), ..sent })
+                self.accepted_on_2xx(&self.channels.pagerduty_events_url, &event).await
             }
             DeliveryChannel::Email => {
                 email.ok_or("e-mail is no longer set for the org")?;
@@ -75,11 +74,11 @@ impl Notifier<'_> {
             if !url.starts_with(&self.channels.slack_response_url_prefix) {
                 return Err("the response_url is not one of Slack's".into());
             }
-            return self.accepted_on_2xx(url, message, None).await;
+            return self.accepted_on_2xx(url, message).await;
         }
         let (Some(token), Some(channel)) = (&slack.bot_token, &slack.channel) else {
             let url = slack.webhook_url.as_deref().ok_or("Slack has neither a bot token nor a webhook URL")?;
-            return self.accepted_on_2xx(url, message, None).await;
+            return self.accepted_on_2xx(url, message).await;
         };
         let approval: ApprovalId =
             body["approval_id"].as_str().and_then(ApprovalId::parse).ok_or("the stored message names no approval")?;
@@ -108,8 +107,10 @@ impl Notifier<'_> {
         Ok(Sent { accepted: ok, ..sent })
     }
 
-    async fn accepted_on_2xx(&self, url: &str, body: &Value, bearer: Option<&str>) -> Result<Sent, String> {
-        let sent = self.post(url, body, bearer, crate::webhooks::send::HEAD_BYTES).await?;
+    /// POSTs to a destination that takes its credential in its URL or body, and says it took
+    /// the request with any 2xx.
+    async fn accepted_on_2xx(&self, url: &str, body: &Value) -> Result<Sent, String> {
+        let sent = self.post(url, body, None, crate::webhooks::send::HEAD_BYTES).await?;
         Ok(Sent { accepted: sent.status.is_some_and(|s| (200..300).contains(&s)), ..sent })
     }
 

@@ -22,14 +22,15 @@ pub(crate) fn refusal(allow_private: bool, addresses: &[IpAddr]) -> Option<Strin
     }
 }
 
-/// Parses and checks a webhook URL, resolving its host: `Err` says why it is refused.
-pub(crate) async fn check_destination(text: &str, allow_private: bool) -> Result<(), String> {
-    let url = Url::parse(text).map_err(|_| "webhook_url is not a valid URL".to_owned())?;
+/// Parses and checks a destination URL given as `field`, resolving its host: `Err` says why it
+/// is refused.
+pub(crate) async fn check_destination(field: &str, text: &str, allow_private: bool) -> Result<(), String> {
+    let url = Url::parse(text).map_err(|_| format!("{field} is not a valid URL"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err("webhook_url must use http or https".into());
+        return Err(format!("{field} must use http or https"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("webhook_url must not contain credentials".into());
+        return Err(format!("{field} must not contain credentials"));
     }
     let addresses = match url.host() {
         Some(url::Host::Ipv4(ip)) => vec![IpAddr::V4(ip)],
@@ -37,7 +38,7 @@ pub(crate) async fn check_destination(text: &str, allow_private: bool) -> Result
         Some(url::Host::Domain(name)) => {
             resolve(name, url.port_or_known_default().unwrap_or(443)).await.into_iter().map(|a| a.ip()).collect()
         }
-        None => return Err("webhook_url has no host".into()),
+        None => return Err(format!("{field} has no host")),
     };
     refusal(allow_private, &addresses).map_or(Ok(()), Err)
 }
